@@ -1,0 +1,53 @@
+# Two commands do everything on a fresh machine with Python 3.11+:
+#   make run    the dashboard on http://127.0.0.1:8000 with demo data
+#   make test   every test (lint, unit, API, browser, shippers)
+# Both are idempotent: the venv is rebuilt only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_DAYS ?= 14
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test install lint db-stop bench browser-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py setup_demo --days $(DEMO_DAYS)
+	$(BIN)/gunicorn clickpost_monitor.wsgi -c clickpost_monitor/gunicorn.conf.py -b $(HOST):$(PORT)
+
+# Debian's chromium for the browser tests (Playwright drives it; no browser download).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "WARNING: chromium could not be installed; browser tests will be skipped"; }
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install browser-deps lint
+	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench.run_all
+
+db-stop: install
+	$(BIN)/python -c "from pathlib import Path; from clickpost_monitor.embedded_db import stop; stop(Path('.local/pgdata'))"
+
+clean: db-stop
+	rm -rf $(VENV) .local staticfiles

@@ -1,0 +1,92 @@
+"""Every API error is JSON: {"error": "<one line for a human>", "detail": <DRF detail>}.
+
+Database trouble (down, restarting, overloaded) is a 503 with Retry-After, so shippers back off
+and retry; nothing was half-stored because every batch is one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import JsonResponse
+from rest_framework import status
+from rest_framework.exceptions import Throttled
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE = "The database is unavailable; nothing was stored. Retry later."
+
+
+def _summary(detail) -> str:
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list) and detail:
+        return _summary(detail[0])
+    if isinstance(detail, dict) and detail:
+        field, reasons = next(iter(detail.items()))
+        return f"{field}: {_summary(reasons)}"
+    return "Invalid request."
+
+
+def database_unavailable_response() -> JsonResponse:
+    response = JsonResponse({"error": DATABASE_UNAVAILABLE}, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def json_exception_handler(exc, context):
+    if isinstance(exc, OperationalError | InterfaceError):
+        log.warning("database unavailable: %s", exc)
+        return database_unavailable_response()
+    response = exception_handler(exc, context)
+    if response is None:
+        if isinstance(exc, DatabaseError):
+            log.exception("database error")
+            return Response(
+                {"error": "Database error; nothing was stored."},
+                status=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        return None  # a bug: Django's handler500 answers with JSON for the API
+    detail = (
+        response.data.get("detail", response.data)
+        if isinstance(response.data, dict)
+        else response.data
+    )
+    body = {"error": _summary(detail), "detail": response.data}
+    if isinstance(exc, Throttled):
+        body["retry_after"] = exc.wait
+    response.data = body
+    if response.status_code == status.HTTP_401_UNAUTHORIZED:
+        response["WWW-Authenticate"] = 'Bearer realm="clickpost-monitor"'
+    return response
+
+
+def _wants_html(request) -> bool:
+    """Pages get Django's HTML error pages; the API and the shipper doors never do."""
+    path = request.path
+    return not (
+        path.startswith("/api/")
+        or path.startswith("/v1/")
+        or path.startswith("/loki/")
+        or "_bulk" in path
+    )
+
+
+def json_page_not_found(request, exception=None):
+    if _wants_html(request):
+        from django.views.defaults import page_not_found
+
+        return page_not_found(request, exception)
+    return JsonResponse({"error": f"Not found: {request.path}"}, status=404)
+
+
+def json_server_error(request):
+    if _wants_html(request):
+        from django.views.defaults import server_error
+
+        return server_error(request)
+    return JsonResponse({"error": "Internal server error; it has been logged."}, status=500)

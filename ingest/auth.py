@@ -1,0 +1,140 @@
+"""API tokens: `Authorization: Bearer <token>`, DRF's `Token <token>`, or Basic auth whose
+password (or user name) is the token (rsyslog's Elasticsearch output can send nothing else).
+
+Scopes: an `ingest` token may only post events, a `read` token may only read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+
+from django.conf import settings
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.throttling import SimpleRateThrottle
+
+from ingest.models import SCOPE_INGEST, SCOPE_READ, SCOPES, ApiToken
+
+TOKEN_PREFIX = "cpm_"
+
+
+class TokenUser:
+    """The `request.user` of a token-authenticated request: no Django user behind it."""
+
+    is_authenticated = True
+    is_active = True
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, token: ApiToken):
+        self.token = token
+        self.username = f"token:{token.name}"
+
+    def __str__(self) -> str:
+        return self.username
+
+
+def create_token(*, name: str, scopes: list[str]) -> tuple[ApiToken, str]:
+    """Make a token; the secret is returned once and only its SHA-256 is stored."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be among {', '.join(SCOPES)}; got {scopes}")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        name=name,
+        prefix=secret[:10],
+        digest=ApiToken.digest_of(secret),
+        scopes=",".join(s for s in SCOPES if s in scopes),
+    )
+    return token, secret
+
+
+def _credentials(header: str) -> list[str]:
+    """The candidate secrets an Authorization header carries (Basic: password, then user)."""
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() in ("bearer", "token") and value:
+        return [value]
+    if scheme.lower() == "basic" and value:
+        try:
+            user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise exceptions.AuthenticationFailed("Malformed Basic credentials.") from None
+        return [c for c in (password, user) if c]
+    raise exceptions.AuthenticationFailed(
+        "Unsupported Authorization header: use 'Bearer <token>' or 'Token <token>'."
+    )
+
+
+class ApiTokenAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        for secret in _credentials(header):
+            token = ApiToken.objects.filter(digest=ApiToken.digest_of(secret)).first()
+            if token is None:
+                continue
+            if not token.is_active:
+                raise exceptions.AuthenticationFailed("This token has been revoked.")
+            return TokenUser(token), token
+        raise exceptions.AuthenticationFailed("Invalid token.")
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="clickpost-monitor"'
+
+
+def request_token(request) -> ApiToken | None:
+    return request.auth if isinstance(request.auth, ApiToken) else None
+
+
+class CanIngest(BasePermission):
+    message = "This token lacks the 'ingest' scope."
+
+    def has_permission(self, request, view) -> bool:
+        token = request_token(request)
+        return token is not None and token.has_scope(SCOPE_INGEST)
+
+
+class CanRead(BasePermission):
+    """A logged-in user (session) or a token with the `read` scope."""
+
+    message = "Reading needs a logged-in session or a token with the 'read' scope."
+
+    def has_permission(self, request, view) -> bool:
+        token = request_token(request)
+        if token is not None:
+            return token.has_scope(SCOPE_READ)
+        user = request.user
+        return bool(user and user.is_authenticated)
+
+
+class PerTokenThrottle(SimpleRateThrottle):
+    """Requests per minute per token (per worker process: LocMem cache; see README)."""
+
+    scope_setting = "INGEST_RATE_PER_MINUTE"
+
+    def get_rate(self) -> str:
+        return f"{getattr(settings, self.scope_setting)}/min"
+
+    def get_cache_key(self, request, view):
+        token = request_token(request)
+        if token is not None:
+            return f"throttle:{self.scope_setting}:{token.pk}"
+        return f"throttle:{self.scope_setting}:ip:{self.get_ident(request)}"
+
+
+class IngestThrottle(PerTokenThrottle):
+    scope_setting = "INGEST_RATE_PER_MINUTE"
+
+
+class ReadThrottle(PerTokenThrottle):
+    scope_setting = "READ_RATE_PER_MINUTE"
+
+    def allow_request(self, request, view) -> bool:
+        if request_token(request) is None:
+            return True  # browser sessions are not rate limited
+        return super().allow_request(request, view)

@@ -1,0 +1,607 @@
+"""One raw event (whatever JSON value a shipper sent) -> a clean, tagged, redacted event.
+
+Pure Python on purpose: the web process checks a whole batch before `store.py` opens its
+transaction, and these rules are tested without a database. The catalog is passed in.
+
+Decisions a caller should know:
+- A naive RFC 3339 time is taken as UTC: shippers that leave out the offset nearly always log UTC.
+- Errors are keyed by the field name the shipper sent (`@timestamp`, `awb`), or by the canonical
+  name when the field is missing, so a 400 points at the line to fix in their config.
+- Secrets are redacted before anything is hashed or stored; a redacted value is "[REDACTED]"
+  (null and "" are kept: they hide nothing and show that the key was missing).
+- `request` and `response` are capped at 16 KB of compact JSON (see `_capped`).
+- `event_key` leaves out `category` and `is_error`: they follow from the catalog, which operators
+  edit, and a shipper's retry after an edit must still be a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from ingest.catalog import CodeInfo, clickpost_code, tag
+
+REDACTED = "[REDACTED]"
+MAX_DEPTH = 32
+MAX_FUTURE = timedelta(minutes=5)
+BODY_MAX_BYTES = 16384
+MESSAGE_MAX_CHARS = 2000
+ENDPOINT_MAX_CHARS = 200
+TEXT_MAX_CHARS = 100
+EVENT_ID_MAX_CHARS = 128
+LATENCY_MAX_MS = 1e9
+INT32_MAX = 2**31 - 1
+# Far below Python's int-str-digits limit (4300), far above any real value: ~900 digits.
+_MAX_INT_BITS = 3000
+
+TIME_FORMS = (
+    "must be an RFC 3339 time such as 2026-01-31T12:00:00Z (a space may replace the T; no offset"
+    " means UTC) or epoch seconds, milliseconds, microseconds or nanoseconds, not before 1970"
+)
+STATUS_REQUIRED = "required unless code or response.meta.status is given"
+
+_TIME_KEYS = ("timestamp", "@timestamp", "time", "date")
+_ENDPOINT_KEYS = ("endpoint", "api", "path", "url")
+_HTTP_STATUS_KEYS = ("http_status", "status_code")
+_WAYBILL_KEYS = ("waybill", "awb")
+_ORDER_ID_KEYS = ("order_id", "reference_number")
+
+# SPEC endpoint table, as the part of the path after /api/vN/ (any N), lower case, no slashes.
+_ENDPOINT_PATHS: dict[str, tuple[str, ...]] = {
+    "order_create": ("create-order", "create-b2b-order"),
+    "order_edit": ("edit-order",),
+    "tracking_register": ("tracking/awb-register",),
+    "tracking_unregister": ("tracking/awb-unregister",),
+    "tracking_status": ("track-order", "updated-order"),
+    "order_cancel": ("cancel-order",),
+    "webhook_register": ("tracking/register-webhook",),
+    "recommendation": ("recommendation_api", "recommendation"),
+    "serviceability": ("serviceability_api",),
+    "edd": ("predicted_sla_api", "global_edd"),
+    "ndr": ("ndr-update-api", "ndr/update"),
+    "pickup": ("create-pickup",),
+    "label": ("fetch/shippinglabel",),
+}
+ENDPOINT_NAMES: tuple[str, ...] = tuple(_ENDPOINT_PATHS)
+_NAME_BY_PATH = {path: name for name, paths in _ENDPOINT_PATHS.items() for path in paths}
+_VERSIONED_PATH = re.compile(r"(?:^|/)api/v[0-9]+/+(.*)$", re.IGNORECASE)
+
+_SECRET_NAMES = frozenset(
+    {
+        "key",
+        "api_key",
+        "apikey",
+        "x_api_key",
+        "password",
+        "passwd",
+        "pwd",
+        "token",
+        "access_token",
+        "refresh_token",
+        "auth_token",
+        "secret",
+        "client_secret",
+        "security_key",
+        "authorization",
+        "proxy_authorization",
+        "cookie",
+        "set_cookie",
+        "private_key",
+        "credentials",
+    }
+)
+_SECRET_SUFFIXES = ("_key", "_token", "_secret", "_password")
+# name=value in URLs, form bodies and log text; the name must start at a word boundary.
+_QUERY_PAIR = re.compile(r"(?<![\w.\-])([\w.\-]+)=([^&#\s\"'<>]+)")
+# "name": value inside JSON that arrived as a string (a stringified request body).
+_JSON_PAIR = re.compile(r'"([\w.\-]+)"(\s*:\s*)("(?:[^"\\]|\\.)*"|[^\s,}\]]+)')
+_BEARER = re.compile(r"\b(bearer)\s+[\w.~+/\-]+=*", re.IGNORECASE)
+
+_BAD_CHAR = re.compile(r"[\x00\ud800-\udfff]")
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_EPOCH_TEXT = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+_RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:[.,]([0-9]+))?"
+    r"\s*(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))?"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# (below this magnitude, units per second): seconds, milliseconds, microseconds, nanoseconds.
+_EPOCH_UNITS = ((Decimal("1e11"), 1), (Decimal("1e14"), 10**3), (Decimal("1e17"), 10**6))
+
+
+@dataclass(frozen=True, slots=True)
+class CleanEvent:
+    ts: datetime
+    endpoint: str
+    http_status: int | None
+    code: int
+    category: str
+    is_error: bool
+    cp_id: int | None
+    courier: str
+    waybill: str
+    order_id: str
+    account_code: str
+    message: str
+    latency_ms: float | None
+    request: Any | None
+    response: Any | None
+    extra: dict
+    event_key: str
+
+
+class InvalidEvent(Exception):
+    """An event that cannot be stored, with every reason per field: {"timestamp": ["required"]}."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+class _Bad(ValueError):
+    """One reason a field value is refused; _Reader files it under the field's name."""
+
+
+def clean_event(
+    raw: Any,
+    *,
+    now: datetime,
+    catalog: Mapping[int, CodeInfo],
+    default_timestamp: datetime | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> CleanEvent:
+    """The clean, tagged, redacted event, or InvalidEvent listing every bad field.
+
+    `now` (aware) bounds the future; `default_timestamp` stands in when the event has no time
+    (protocol doors pass the log record's own time); `context` (Loki labels, OTLP attributes)
+    is merged into `extra`, where the event's own keys win.
+    """
+    event = _as_object(raw)
+    reader = _Reader(event)
+    fields = _read_fields(reader, now=now, default_timestamp=default_timestamp)
+    fields["extra"] = reader.extra(context or {})
+    code = _choose_code(reader, event, fields)
+    if reader.errors:
+        raise InvalidEvent(reader.errors)
+    return _build(fields, code=code, catalog=catalog)
+
+
+def endpoint_name(value: str) -> str:
+    """The SPEC name of a name, path or URL (host, /api/vN/ version and query ignored).
+
+    An unknown endpoint is kept, so it still shows on the dashboard, but with its query
+    secrets redacted and cut to 200 characters.
+    """
+    text = value.strip()
+    if text.lower() in _ENDPOINT_PATHS:
+        return text.lower()
+    name = _NAME_BY_PATH.get(_versionless_path(text))
+    return name or _redact_text(text)[:ENDPOINT_MAX_CHARS]
+
+
+def redact(value: Any) -> Any:
+    """A copy of a JSON value with secrets at any depth replaced by "[REDACTED]".
+
+    Secret keys (`key`, `api_key`, `password`, `authorization`, `*_token`, ...) lose their value;
+    inside strings, `key=...` style URL/form parameters, `"key": ...` pairs of stringified JSON
+    and `Bearer ...` credentials do too.
+    """
+    if isinstance(value, str):
+        return _redact_text(value)
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    if isinstance(value, dict):
+        return _redact_mapping(value)
+    return value
+
+
+class _Reader:
+    """Takes fields out of one event and collects every field's errors."""
+
+    def __init__(self, event: dict) -> None:
+        self.rest = dict(event)
+        self.errors: dict[str, list[str]] = {}
+
+    def fail(self, key: str, reason: str) -> None:
+        self.errors.setdefault(key, []).append(reason)
+
+    def take(self, keys: tuple[str, ...]) -> tuple[str, Any]:
+        """(key sent, value) of the first present alias (see _absent); every alias is consumed."""
+        found: tuple[str, Any] = (keys[0], None)
+        for key in keys:
+            value = self.rest.pop(key, None)
+            if not _absent(value) and found[1] is None:
+                found = (key, value)
+        return found
+
+    def read(
+        self,
+        keys: tuple[str, ...],
+        parse: Callable[[Any], Any],
+        *,
+        required: bool = False,
+        default: Any = None,
+    ) -> Any:
+        """The parsed value of a field, or None when it is absent or bad (the error is filed)."""
+        key, value = self.take(keys)
+        if value is None:
+            if default is None and required:
+                self.fail(key, "required")
+            return None if default is None else self.apply(key, default, parse)
+        problem = _json_problem(value, depth=1)
+        if problem:
+            self.fail(key, problem)
+            return None
+        return self.apply(key, value, parse)
+
+    def apply(self, key: str, value: Any, parse: Callable[[Any], Any]) -> Any:
+        try:
+            return parse(value)
+        except _Bad as bad:
+            self.fail(key, str(bad))
+            return None
+
+    def extra(self, context: Mapping[str, Any]) -> dict:
+        """The fields nobody read, over `context`, checked and redacted."""
+        kept: dict[str, Any] = {}
+        for key, value in [*context.items(), *self.rest.items()]:
+            key_problem = _key_problem(key)
+            if key_problem:
+                self.fail("event", f"a field name {key_problem}")
+                continue
+            problem = _json_problem(value, depth=1)
+            if problem:
+                self.fail(key, problem)
+                continue
+            kept[key] = value
+        return redact(kept)
+
+
+def _absent(value: Any) -> bool:
+    """Null or blank text: syslog-ng and rsyslog templates send "" for a value they lack."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _as_object(raw: Any) -> dict:
+    """The event as a dict; a framing error (duck-typed `Unparsable`) keeps its line number."""
+    if isinstance(raw, dict):
+        return raw
+    if hasattr(raw, "line_no") and hasattr(raw, "message"):
+        raise InvalidEvent({"event": [f"line {raw.line_no}: {raw.message}"]})
+    raise InvalidEvent({"event": ["must be a JSON object"]})
+
+
+def _read_fields(
+    reader: _Reader, *, now: datetime, default_timestamp: datetime | None
+) -> dict[str, Any]:
+    """Every known field, parsed; the unread rest stays in `reader.rest` for `extra`."""
+
+    def text(limit: int) -> Callable[[Any], str]:
+        return lambda value: _to_text(value, limit)
+
+    return {
+        "ts": reader.read(
+            _TIME_KEYS, lambda v: _to_time(v, now=now), required=True, default=default_timestamp
+        ),
+        "endpoint": reader.read(_ENDPOINT_KEYS, _to_endpoint, required=True),
+        "http_status": reader.read(_HTTP_STATUS_KEYS, lambda v: _to_int(v, 100, 599)),
+        "raw_code": reader.read(("code",), lambda v: _to_int(v, 0, INT32_MAX)),
+        "cp_id": reader.read(("cp_id",), lambda v: _to_int(v, 0, INT32_MAX)),
+        "courier": reader.read(("courier",), text(TEXT_MAX_CHARS)) or "",
+        "waybill": reader.read(_WAYBILL_KEYS, text(TEXT_MAX_CHARS)) or "",
+        "order_id": reader.read(_ORDER_ID_KEYS, text(TEXT_MAX_CHARS)) or "",
+        "account_code": reader.read(("account_code",), text(TEXT_MAX_CHARS)) or "",
+        "latency_ms": reader.read(("latency_ms",), _to_latency),
+        "event_id": reader.read(("event_id",), text(EVENT_ID_MAX_CHARS)),
+        "message": reader.read(("message",), _message_text) or "",
+        "request": reader.read(("request",), redact),
+        "response": reader.read(("response",), redact),
+    }
+
+
+def _choose_code(reader: _Reader, event: dict, fields: dict[str, Any]) -> int | None:
+    """SPEC rule 1, with response.meta.status as the fallback; files "required" when none."""
+    meta = _meta(fields["response"])
+    code = clickpost_code(
+        code=fields["raw_code"],
+        meta_status=_meta_status(meta),
+        http_status=fields["http_status"],
+    )
+    sent_any = any(not _absent(event.get(key)) for key in ("code", *_HTTP_STATUS_KEYS))
+    if code is None and not sent_any:
+        reader.fail("http_status", STATUS_REQUIRED)
+    return code
+
+
+def _build(fields: dict[str, Any], *, code: int, catalog: Mapping[int, CodeInfo]) -> CleanEvent:
+    """The CleanEvent from checked fields: tag, message fallback, caps and the event key."""
+    event_id = fields.pop("event_id")
+    fields.pop("raw_code")
+    message = fields["message"] or _meta_message(_meta(fields["response"]))
+    fields["message"] = _redact_text(message.strip())[:MESSAGE_MAX_CHARS]
+    fields["request"] = _capped(fields["request"])
+    fields["response"] = _capped(fields["response"])
+    fields["code"] = code
+    event_key = "id:" + event_id if event_id else _content_key(fields)
+    found = tag(
+        code=code, http_status=fields["http_status"], endpoint=fields["endpoint"], catalog=catalog
+    )
+    return CleanEvent(
+        **fields, category=found.category, is_error=found.is_error, event_key=event_key
+    )
+
+
+def _content_key(fields: dict[str, Any]) -> str:
+    """ "h:" + 32 hex of SHA-256 over the canonical JSON of the event's content.
+
+    Only what the shipper sent counts (not the catalog's category), so a retried batch hashes
+    the same even after an operator edits the catalog.
+    """
+    content = {**fields, "ts": fields["ts"].isoformat()}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "h:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
+
+
+# --- field parsers: each returns the value or raises _Bad(reason) ---
+
+
+def _to_time(value: Any, *, now: datetime) -> datetime:
+    """An aware UTC time from RFC 3339 text, an epoch number or a datetime (the default)."""
+    moment = _parse_time(value)
+    if moment > now + MAX_FUTURE:
+        raise _Bad("is more than 5 minutes in the future")
+    return moment
+
+
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC)
+    if isinstance(value, bool):
+        raise _Bad(TIME_FORMS)
+    if isinstance(value, int):
+        return _from_epoch(Decimal(value))
+    if isinstance(value, float):
+        return _from_epoch(Decimal(repr(value)))
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) <= 40 and _EPOCH_TEXT.fullmatch(text):
+            return _from_epoch(Decimal(text))
+        match = _RFC3339.fullmatch(text)
+        if match:
+            return _from_rfc3339(match)
+    raise _Bad(TIME_FORMS)
+
+
+def _from_epoch(number: Decimal) -> datetime:
+    """Seconds, ms, us or ns since 1970, told apart by magnitude (e.g. < 1e11 is seconds)."""
+    if not number.is_finite() or number < 0:
+        raise _Bad(TIME_FORMS)
+    per_second = next((units for limit, units in _EPOCH_UNITS if number < limit), 10**9)
+    try:
+        return _EPOCH + timedelta(microseconds=int(number * 1_000_000 / per_second))
+    except (OverflowError, ValueError) as error:
+        raise _Bad(TIME_FORMS) from error
+
+
+def _from_rfc3339(match: re.Match[str]) -> datetime:
+    """Fractions of any length are cut to microseconds; no offset means UTC."""
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    try:
+        zone = UTC
+        if sign and not zulu:
+            offset = timedelta(hours=int(off_h), minutes=int(off_m))
+            zone = timezone(offset if sign == "+" else -offset)
+        parts = (year, month, day, hour, minute, second)
+        local = datetime(*map(int, parts), micros, tzinfo=zone)
+        moment = local.astimezone(UTC)
+    except (OverflowError, ValueError) as error:
+        raise _Bad(TIME_FORMS) from error
+    if moment < _EPOCH:
+        raise _Bad(TIME_FORMS)
+    return moment
+
+
+def _to_endpoint(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Bad("must be a string")
+    return endpoint_name(value)
+
+
+def _versionless_path(text: str) -> str:
+    """'https://host/api/v3/create-order/?key=x' -> 'create-order'; '' when not /api/vN/."""
+    path = re.split(r"[?#]", text, maxsplit=1)[0]
+    match = _VERSIONED_PATH.search(path)
+    return match.group(1).strip("/").lower() if match else ""
+
+
+def _whole_number(value: Any) -> int:
+    """503, 503.0 and " 503 " are 503; True is not a number; 30+ digit text is out of range."""
+    if isinstance(value, bool):
+        raise _Bad("must be an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
+        if len(value.strip().lstrip("+-")) > 30:
+            raise _Bad("is out of range")
+        return int(value.strip())
+    raise _Bad("must be an integer")
+
+
+def _to_int(value: Any, low: int, high: int) -> int:
+    number = _whole_number(value)
+    if not low <= number <= high:
+        raise _Bad(f"must be between {low} and {high}")
+    return number
+
+
+def _to_latency(value: Any) -> float:
+    """Milliseconds as a finite float from 0 to 1e9; decimal text is fine."""
+    if isinstance(value, bool):
+        raise _Bad("must be a number")
+    if isinstance(value, int):
+        number = float(value) if abs(value) <= LATENCY_MAX_MS else math.inf
+    elif isinstance(value, float):
+        number = value
+    elif isinstance(value, str) and len(value) <= 64 and _DECIMAL_TEXT.fullmatch(value.strip()):
+        number = float(value.strip())
+    else:
+        raise _Bad("must be a number")
+    if not (math.isfinite(number) and 0 <= number <= LATENCY_MAX_MS):
+        raise _Bad("must be a number from 0 to 1000000000")
+    return number
+
+
+def _to_text(value: Any, limit: int) -> str:
+    """A stripped string; a number (a waybill sent as 123) becomes its decimal text."""
+    if isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, float) and math.isfinite(value):
+        text = str(int(value)) if value.is_integer() else repr(value)
+    else:
+        raise _Bad("must be a string")
+    if len(text) > limit:
+        raise _Bad(f"must be at most {limit} characters")
+    return text
+
+
+def _message_text(value: Any) -> str:
+    """A string as sent; anything else as its compact JSON text (redacted first)."""
+    return value if isinstance(value, str) else _compact(redact(value))
+
+
+# --- response.meta, caps ---
+
+
+def _meta(response: Any) -> dict:
+    meta = response.get("meta") if isinstance(response, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _meta_status(meta: dict) -> int | None:
+    """The fallback code; a status Clickpost sent as junk is ignored, not an event error."""
+    try:
+        status = _whole_number(meta.get("status"))
+    except _Bad:
+        return None
+    return status if 0 <= status <= INT32_MAX else None
+
+
+def _meta_message(meta: dict) -> str:
+    message = meta.get("message")
+    if message is None:
+        return ""
+    return message if isinstance(message, str) else _compact(message)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _capped(value: Any) -> Any:
+    """The value, or {"truncated": true, "text": ...} when its compact JSON passes 16 KB."""
+    if value is None:
+        return None
+    text = _compact(value)
+    if len(text.encode("utf-8")) <= BODY_MAX_BYTES:
+        return value
+    return {"truncated": True, "text": text[:BODY_MAX_BYTES]}
+
+
+# --- what PostgreSQL cannot store ---
+
+
+def _json_problem(value: Any, *, depth: int) -> str | None:
+    """Why `value` (inside `depth` containers) cannot be stored as JSON, or None.
+
+    Checked before parsing so that NUL, lone surrogates, deep nesting, NaN and huge integers
+    become a field error instead of a database error or a RecursionError.
+    """
+    if isinstance(value, str):
+        return _text_problem(value)
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        too_large = value.bit_length() > _MAX_INT_BITS
+        return "contains a number too large to store" if too_large else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "must not contain NaN or Infinity"
+    if not isinstance(value, dict | list):
+        return "is not a JSON value"
+    if depth >= MAX_DEPTH:
+        return f"is nested deeper than {MAX_DEPTH} levels"
+    for key in value if isinstance(value, dict) else ():
+        problem = _key_problem(key)
+        if problem:
+            return f"has a key that {problem}"
+    for item in value.values() if isinstance(value, dict) else value:
+        problem = _json_problem(item, depth=depth + 1)
+        if problem:
+            return problem
+    return None
+
+
+def _key_problem(key: Any) -> str | None:
+    return _text_problem(key) if isinstance(key, str) else "is not a string"
+
+
+def _text_problem(text: str) -> str | None:
+    bad = _BAD_CHAR.search(text)
+    if bad is None:
+        return None
+    return "must not contain NUL characters" if bad.group() == "\x00" else "is not valid Unicode"
+
+
+# --- redaction ---
+
+
+def _is_secret_name(name: Any) -> bool:
+    """`API-Key`, `x_api_key`, `client_secret`, `http.request.header.authorization`: all secret."""
+    if not isinstance(name, str):
+        return False
+    normal = name.strip().lower().replace("-", "_").rsplit(".", 1)[-1]
+    return normal in _SECRET_NAMES or normal.endswith(_SECRET_SUFFIXES)
+
+
+def _redact_mapping(mapping: dict) -> dict:
+    """Secret keys lose their value; so does `value` in {"name": "api_key", "value": ...}."""
+    names_secret = any(_is_secret_name(mapping.get(field)) for field in ("name", "key"))
+    kept = {}
+    for key, value in mapping.items():
+        secret = _is_secret_name(key) or (names_secret and key == "value")
+        hidden = secret and value is not None and value != ""
+        kept[key] = REDACTED if hidden else redact(value)
+    return kept
+
+
+def _redact_text(text: str) -> str:
+    if "=" in text:
+        text = _QUERY_PAIR.sub(_redact_query_pair, text)
+    if '"' in text:
+        text = _JSON_PAIR.sub(_redact_json_pair, text)
+    return _BEARER.sub(lambda match: f"{match.group(1)} {REDACTED}", text)
+
+
+def _redact_query_pair(match: re.Match[str]) -> str:
+    name = match.group(1)
+    return f"{name}={REDACTED}" if _is_secret_name(name) else match.group(0)
+
+
+def _redact_json_pair(match: re.Match[str]) -> str:
+    name, colon, value = match.groups()
+    if not _is_secret_name(name) or value in ("null", '""'):
+        return match.group(0)
+    return f'"{name}"{colon}"{REDACTED}"'

@@ -1,0 +1,363 @@
+"""A request body -> raw event items: byte limits, decompression, then JSON framing.
+
+Two pure steps (no Django, no database), so both are tested without a server:
+
+- `read_body` reads the request stream under a byte cap and inflates gzip or deflate under the
+  same cap, so neither a huge upload nor a gzip bomb is ever held in memory past the limit.
+- `split_events` reads the framing from the body itself, because shippers label the same JSON
+  with half a dozen content types, and returns one item per event. Field checks are left to
+  `events.py`: an item here may be any JSON value, or an `Unparsable` standing in for an event
+  that could not be read, so that one bad event is reported by its index instead of failing the
+  whole batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+ACCEPTED_CONTENT_TYPES: tuple[str, ...] = (
+    "application/json",
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/json-lines",
+    "application/x-jsonlines",
+    "text/json",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "application/*+json",
+)
+# An object whose only key is one of these, holding a list, is a batch, not an event.
+WRAPPER_KEYS: tuple[str, ...] = ("events", "logs", "records")
+
+READ_CHUNK = 64 * 1024
+_CODINGS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
+_GZIP_MAGIC = b"\x1f\x8b"
+_AUTO_HEADER_WBITS = 32 + zlib.MAX_WBITS  # zlib picks gzip or zlib framing from the header
+_RAW_DEFLATE_WBITS = -zlib.MAX_WBITS
+_BOM = "\ufeff"
+_JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+class FramingError(Exception):
+    """The body is refused as a whole; nothing of it may be stored.
+
+    `status` is the HTTP status to answer (400, 413 or 415) and `message` the sentence for the
+    JSON error body.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Unparsable:
+    """Stands where an event would be when its JSON could not be read.
+
+    Made for a JSON line that does not parse (or is not UTF-8, or is nested too deeply) and for
+    an item holding a value JSON forbids (NaN, Infinity, 1e400, an integer over Python's
+    4300-digit limit). `line_no` is 1-based, counting blank lines: the item's own line in JSON
+    lines, else the line where the document holding it starts.
+    """
+
+    line_no: int
+    message: str
+
+
+class ByteStream(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+def read_body(
+    stream: ByteStream,
+    *,
+    content_length: int | None,
+    content_encoding: str | None,
+    max_bytes: int,
+) -> bytes:
+    """The decompressed body, at most `max_bytes` long, read from `stream`.
+
+    `content_length` None means chunked or unknown: read until EOF. The compressed body is capped
+    at `max_bytes` too. A declared length over the cap is refused (413) before anything is read.
+    gzip (multi-member too), x-gzip and deflate (zlib-wrapped or raw) are inflated step by step,
+    so a bomb stops at `max_bytes + 1` bytes of output. Raises FramingError: 400 for a short or
+    corrupt body, 413 over the limit, 415 for another Content-Encoding.
+    """
+    coding = _coding(content_encoding)
+    if content_length is not None and content_length < 0:
+        raise FramingError(400, f"Content-Length {content_length} is not valid")
+    if content_length is not None and content_length > max_bytes:
+        raise FramingError(413, f"body is {content_length} bytes; the limit is {max_bytes} bytes")
+    raw = _read_capped(stream, content_length=content_length, max_bytes=max_bytes)
+    if coding is None or not raw:
+        return raw
+    return _inflate(raw, coding=coding, max_bytes=max_bytes)
+
+
+def _coding(header: str | None) -> str | None:
+    """The one content coding to undo, or None; stacked or unknown codings are a 415."""
+    names = [name.strip().lower() for name in (header or "").split(",")]
+    names = [name for name in names if name and name != "identity"]
+    if not names:
+        return None
+    if len(names) > 1 or names[0] not in _CODINGS:
+        raise FramingError(
+            415, f"Content-Encoding {header!r} is not supported; send gzip, deflate or identity"
+        )
+    return _CODINGS[names[0]]
+
+
+def _read_capped(stream: ByteStream, *, content_length: int | None, max_bytes: int) -> bytes:
+    """Read the declared length, or until EOF, never more than `max_bytes + 1` bytes."""
+    want = max_bytes + 1 if content_length is None else content_length
+    parts: list[bytes] = []
+    got = 0
+    while got < want:
+        chunk = stream.read(min(READ_CHUNK, want - got))
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    if got > max_bytes:
+        raise FramingError(413, f"body is over the limit of {max_bytes} bytes")
+    if content_length is not None and got < content_length:
+        raise FramingError(
+            400, f"body ended after {got} of the {content_length} bytes of its Content-Length"
+        )
+    return b"".join(parts)
+
+
+def _inflate(raw: bytes, *, coding: str, max_bytes: int) -> bytes:
+    """Undo gzip/deflate, input fed in slices so each call's output is bounded by the budget."""
+    wbits = _wbits(raw, coding)
+    multi_member = raw.startswith(_GZIP_MAGIC)
+    decompressor = zlib.decompressobj(wbits)
+    out = bytearray()
+    try:
+        for data in _slices(raw):
+            while data:
+                if decompressor.eof:
+                    if not multi_member:
+                        raise _corrupt(coding, "there is data after the end of the stream")
+                    decompressor = zlib.decompressobj(wbits)
+                out += decompressor.decompress(data, max_bytes + 1 - len(out))
+                if len(out) > max_bytes:
+                    raise FramingError(
+                        413, f"decompressed body is over the limit of {max_bytes} bytes"
+                    )
+                data = (
+                    decompressor.unused_data if decompressor.eof else decompressor.unconsumed_tail
+                )
+    except zlib.error as exc:
+        raise _corrupt(coding, str(exc)) from None
+    if not decompressor.eof:
+        raise _corrupt(coding, "the compressed data ends early")
+    return bytes(out)
+
+
+def _wbits(raw: bytes, coding: str) -> int:
+    """Deflate comes zlib-wrapped (RFC 9110) or raw (what many clients send): tell by header."""
+    if coding == "gzip" or raw.startswith(_GZIP_MAGIC) or _has_zlib_header(raw):
+        return _AUTO_HEADER_WBITS
+    return _RAW_DEFLATE_WBITS
+
+
+def _has_zlib_header(raw: bytes) -> bool:
+    if len(raw) < 2:
+        return False
+    cmf, flg = raw[0], raw[1]
+    return cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf * 256 + flg) % 31 == 0
+
+
+def _slices(raw: bytes) -> Iterator[memoryview]:
+    view = memoryview(raw)
+    for start in range(0, len(raw), READ_CHUNK):
+        yield view[start : start + READ_CHUNK]
+
+
+def _corrupt(coding: str, why: str) -> FramingError:
+    return FramingError(400, f"body is not valid {coding}: {why}")
+
+
+def check_content_type(content_type: str | None) -> None:
+    """Refuse (415) a Content-Type that cannot be JSON; callable before the body is read.
+
+    Parameters (charset, boundary) are ignored and the body is always read as UTF-8.
+    """
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if not media or media in ACCEPTED_CONTENT_TYPES:
+        return
+    if media.startswith("application/") and media.endswith("+json"):
+        return
+    accepted = ", ".join(ACCEPTED_CONTENT_TYPES)
+    raise FramingError(
+        415,
+        f"Content-Type {media!r} is not accepted; send JSON with one of: {accepted}, or none",
+    )
+
+
+def split_events(body: bytes, *, content_type: str | None, max_events: int) -> list[Any]:
+    """The items of a JSON body, in order: dicts normally, any other JSON value as it is, and
+    `Unparsable` for an event that could not be read.
+
+    Framings, found from the body: one object; an array; a wrapper (an object whose only key is
+    `events`, `logs` or `records`, holding a list; with any other key beside it, it is one
+    event); documents one after another with or without whitespace between them (JSON lines with
+    LF or CRLF, Splunk HEC's `{..}{..}`, a pretty-printed object), where each document is framed
+    the same way, so an array on a line is flattened. A leading UTF-8 BOM is skipped; an empty or
+    blank body is `[]`.
+
+    When the body is not such a stream, it is read as JSON lines, each bad line becoming an
+    `Unparsable`, provided it has two or more non-blank lines, at least one of which parses, and
+    its first line is not a lone `[` or `{` (a pretty-printed document). Otherwise it is a 400
+    naming the line and column, or the byte offset of the first byte that is not UTF-8 (the body
+    is never decoded with replacement characters). More than `max_events` items is a 413.
+    """
+    check_content_type(content_type)
+    items = _frame(body)
+    if len(items) > max_events:
+        raise FramingError(413, f"batch has {len(items)} events; the limit is {max_events}")
+    return items
+
+
+class _Malformed(Exception):
+    """A document or line that cannot be read; `reason` completes 'body is ...'."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class _Bad:
+    """Put by the parser in place of a value JSON forbids, so it spoils one item, not the body."""
+
+    message: str
+
+
+def _frame(body: bytes) -> list[Any]:
+    if not body.removeprefix(_BOM.encode()).strip():
+        return []
+    try:
+        return _parse_documents(_decode(body, offset=0), first_line=1)
+    except _Malformed as problem:
+        items = _parse_lines(body) if _looks_line_framed(body) else None
+        if items is None:
+            raise FramingError(400, f"body is {problem.reason}") from None
+        return items
+
+
+def _looks_line_framed(body: bytes) -> bool:
+    lines = [line.strip() for line in body.split(b"\n") if line.strip()]
+    return len(lines) > 1 and lines[0] not in (b"[", b"{")
+
+
+def _parse_lines(body: bytes) -> list[Any] | None:
+    """JSON lines, a bad line kept as an `Unparsable`; None when no line parses at all."""
+    items: list[Any] = []
+    parsed = 0
+    offset = 0
+    for line_no, line in enumerate(body.split(b"\n"), start=1):
+        if line.strip():
+            try:
+                items += _parse_documents(_decode(line, offset=offset), first_line=line_no)
+                parsed += 1
+            except _Malformed as problem:
+                items.append(Unparsable(line_no, problem.reason))
+        offset += len(line) + 1
+    return items if parsed else None
+
+
+def _decode(data: bytes, *, offset: int) -> str:
+    try:
+        return data.decode("utf-8").removeprefix(_BOM)
+    except UnicodeDecodeError as exc:
+        raise _Malformed(f"not valid UTF-8 at byte offset {offset + exc.start}") from None
+
+
+def _parse_documents(text: str, *, first_line: int) -> list[Any]:
+    """Every JSON document in `text`, framed; `first_line` is the body line `text` starts on."""
+    decoder = _Decoder()
+    items: list[Any] = []
+    line, counted = first_line, 0
+    pos = _JSON_WHITESPACE.match(text).end()
+    while pos < len(text):
+        line, counted = line + text.count("\n", counted, pos), pos
+        bad_before = decoder.bad
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            at = f"line {first_line - 1 + exc.lineno}, column {exc.colno}"
+            raise _Malformed(f"not valid JSON: {exc.msg} at {at}") from None
+        except RecursionError:
+            raise _Malformed(f"nested too deeply in the JSON starting at line {line}") from None
+        framed = _unwrap(value)
+        items += _spot_bad(framed, line) if decoder.bad > bad_before else framed
+        pos = _JSON_WHITESPACE.match(text, pos).end()
+    return items
+
+
+def _unwrap(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, inner),) = value.items()
+        if key in WRAPPER_KEYS and isinstance(inner, list):
+            return inner
+    return [value]
+
+
+def _spot_bad(items: list[Any], line: int) -> list[Any]:
+    """Replace each item holding a forbidden value with an `Unparsable` saying which."""
+    return [Unparsable(line, bad.message) if (bad := _find_bad(i)) else i for i in items]
+
+
+def _find_bad(value: Any) -> _Bad | None:
+    stack = [value]  # a loop, not recursion: the item may be nested as deep as json allows
+    while stack:
+        current = stack.pop()
+        if isinstance(current, _Bad):
+            return current
+        if isinstance(current, dict):
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+    return None
+
+
+class _Decoder(json.JSONDecoder):
+    """Python's json accepts NaN, Infinity and 1e400 and raises on 4301-digit integers; here
+    each becomes a `_Bad` marker instead, counted in `bad`."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            parse_constant=self._constant, parse_int=self._int, parse_float=self._float
+        )
+        self.bad = 0
+
+    def _mark(self, message: str) -> _Bad:
+        self.bad += 1
+        return _Bad(message)
+
+    def _constant(self, name: str) -> _Bad:
+        return self._mark(f"{name} is not valid JSON")
+
+    def _int(self, digits: str) -> int | _Bad:
+        try:
+            return int(digits)
+        except ValueError:
+            return self._mark(f"an integer of {len(digits)} digits is too large")
+
+    def _float(self, text: str) -> float | _Bad:
+        number = float(text)
+        if math.isfinite(number):
+            return number
+        return self._mark(f"the number {text[:40]} is out of range")

@@ -1,0 +1,178 @@
+"""Tables: the code catalog, API tokens, raw events (partitioned by day) and the rollups.
+
+Which table answers which question is in docs/ARCHITECTURE.md. Rows of `Event` and of the
+rollups are written only by `ingest.store`; read only by `ingest.stats` and `ingest.selectors`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db import models
+
+from ingest.catalog import CATEGORIES, CodeInfo
+
+CATEGORY_CHOICES = [(c, c.replace("_", " ")) for c in CATEGORIES]
+SCOPE_INGEST = "ingest"
+SCOPE_READ = "read"
+SCOPES = (SCOPE_INGEST, SCOPE_READ)
+ROLLUP_GRAIN_SECONDS = 900  # 15 minutes: days in +05:30 and +05:45 zones sum exactly
+
+
+class CodeEntry(models.Model):
+    """One Clickpost code; seeded from shared/error-codes.txt, edited in the admin."""
+
+    code = models.IntegerField(primary_key=True)
+    category = models.CharField(max_length=32, choices=CATEGORY_CHOICES)
+    meaning = models.CharField(max_length=300)
+    is_error = models.BooleanField(default=True)
+    retryable = models.BooleanField(default=False)
+    action = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = "code"
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.meaning}"
+
+    def as_info(self) -> CodeInfo:
+        return CodeInfo(
+            self.code, self.category, self.meaning, self.is_error, self.retryable, self.action
+        )
+
+
+class ApiToken(models.Model):
+    """A shipper's or reader's credential. Only the SHA-256 of the secret is stored."""
+
+    name = models.CharField(max_length=100, unique=True)
+    prefix = models.CharField(max_length=12, help_text="First characters, to recognise a token")
+    digest = models.CharField(max_length=64, unique=True)
+    scopes = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    accepted = models.BigIntegerField(default=0)
+    duplicates = models.BigIntegerField(default=0)
+    rejected = models.BigIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def digest_of(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(s for s in self.scopes.split(",") if s)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def has_scope(self, scope: str) -> bool:
+        return self.is_active and scope in self.scope_set
+
+
+class Courier(models.Model):
+    """The name last seen for a courier partner id: labels for cp_id in charts and the CSV."""
+
+    cp_id = models.IntegerField(primary_key=True)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["cp_id"]
+
+    def __str__(self) -> str:
+        return f"{self.cp_id} {self.name}"
+
+
+class Event(models.Model):
+    """One logged Clickpost call. The table is partitioned by day on `ts` (migration 0002)."""
+
+    id = models.BigIntegerField(primary_key=True)
+    ts = models.DateTimeField()
+    received_at = models.DateTimeField()
+    event_key = models.CharField(max_length=140)
+    endpoint = models.CharField(max_length=200)
+    http_status = models.SmallIntegerField(null=True)
+    code = models.IntegerField()
+    category = models.CharField(max_length=32, choices=CATEGORY_CHOICES)
+    is_error = models.BooleanField()
+    cp_id = models.IntegerField(null=True)
+    courier = models.CharField(max_length=100)
+    waybill = models.CharField(max_length=100)
+    order_id = models.CharField(max_length=100)
+    account_code = models.CharField(max_length=100)
+    message = models.TextField()
+    latency_ms = models.FloatField(null=True)
+    request = models.JSONField(null=True)
+    response = models.JSONField(null=True)
+    extra = models.JSONField()
+    token = models.ForeignKey(ApiToken, null=True, on_delete=models.DO_NOTHING, db_constraint=False)
+
+    class Meta:
+        managed = False
+        db_table = "ingest_event"
+
+    def __str__(self) -> str:
+        return f"{self.ts:%Y-%m-%d %H:%M:%S} {self.endpoint} {self.code}"
+
+
+class Rollup(models.Model):
+    """Counts per 15-minute bucket; each concrete rollup adds the dimensions it is keyed by.
+
+    `cp_id` 0 and `account_code` '' stand for "not given" so that keys need no NULLs. Each
+    primary key starts with `bucket`: time-range reads scan it, and it is the Citus
+    distribution column (docs/SCALING.md).
+    """
+
+    bucket = models.DateTimeField()
+    category = models.CharField(max_length=32)
+    code = models.IntegerField()
+    events = models.BigIntegerField()
+    errors = models.BigIntegerField()
+    latency_sum_ms = models.FloatField()
+    latency_count = models.BigIntegerField()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.category} {self.code}: {self.events}"
+
+
+class RollupByCode(Rollup):
+    """Calls by endpoint, category and code: timeseries/breakdowns over those, catalog counts."""
+
+    pk = models.CompositePrimaryKey("bucket", "endpoint", "category", "code")
+    endpoint = models.CharField(max_length=200)
+
+    class Meta:
+        db_table = "ingest_rollup_code"
+
+
+class RollupByCourier(Rollup):
+    """Calls by courier, category and code: heatmap, courier breakdowns, the weekly CSV."""
+
+    pk = models.CompositePrimaryKey("bucket", "cp_id", "category", "code")
+    cp_id = models.IntegerField()
+
+    class Meta:
+        db_table = "ingest_rollup_courier"
+
+
+class RollupByAccount(Rollup):
+    """Calls by account, category and code: per-account breakdowns and filters."""
+
+    pk = models.CompositePrimaryKey("bucket", "account_code", "category", "code")
+    account_code = models.CharField(max_length=100)
+
+    class Meta:
+        db_table = "ingest_rollup_account"

@@ -1,0 +1,225 @@
+"""The one writer of events: partitions, bulk insert with dedupe, rollups, courier names.
+
+A batch is written by one SQL statement inside one transaction. Its data-modifying CTEs insert
+the raw rows (`ON CONFLICT (event_key, ts) DO NOTHING` drops retries and in-batch repeats) and
+upsert each rollup from the rows that insert *returned*, so a duplicate never reaches a count
+and the rollups always equal a count over the raw rows. Rollup rows are upserted in key order,
+so concurrent batches lock them in the same order and cannot deadlock each other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ingest.events import CleanEvent
+from ingest.models import ApiToken
+
+PARTITION_PREFIX = "ingest_event_p"
+_PARTITION_LOCK = 7_140_001  # pg_advisory_xact_lock key: one partition creator at a time
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    accepted: int
+    duplicates: int
+
+
+# ---------------------------------------------------------------- partitions
+
+
+def partition_name(day: date) -> str:
+    return f"{PARTITION_PREFIX}{day:%Y%m%d}"
+
+
+def ensure_partitions(days: Iterable[date]) -> None:
+    """Create the daily partitions (UTC days) that do not exist yet; cheap when all do."""
+    wanted = sorted(set(days))
+    if not wanted:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT d FROM unnest(%s::text[]) AS d WHERE to_regclass(d) IS NULL",
+            [[partition_name(day) for day in wanted]],
+        )
+        missing = {name for (name,) in cursor.fetchall()}
+    if missing:
+        _create_partitions([day for day in wanted if partition_name(day) in missing])
+
+
+def _create_partitions(days: list[date]) -> None:
+    # Serialized by an advisory lock so that two workers meeting the same new day don't race.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PARTITION_LOCK])
+        for day in days:
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF ingest_event "
+                "FOR VALUES FROM (%s) TO (%s)",
+                [start, start + timedelta(days=1)],
+            )
+
+
+def ensure_partitions_ahead(*, days_ahead: int, days_back: int = 1) -> None:
+    """Partitions around today, so the ingest path rarely has to run DDL itself."""
+    today = timezone.now().date()
+    ensure_partitions(today + timedelta(days=n) for n in range(-days_back, days_ahead + 1))
+
+
+def partition_days() -> list[date]:
+    """The days that have a raw-event partition, oldest first."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'ingest_event'::regclass ORDER BY c.relname"
+        )
+        names = [name for (name,) in cursor.fetchall()]
+    return [datetime.strptime(n.removeprefix(PARTITION_PREFIX), "%Y%m%d").date() for n in names]
+
+
+def drop_partitions_before(day: date) -> list[date]:
+    """Drop whole partitions of raw events older than `day` (UTC); rollups are kept."""
+    dropped = [d for d in partition_days() if d < day]
+    for old in dropped:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Detach first: a short lock, so ingest into today's partition never waits on it.
+            cursor.execute(f"ALTER TABLE ingest_event DETACH PARTITION {partition_name(old)}")
+            cursor.execute(f"DROP TABLE {partition_name(old)}")
+    return dropped
+
+
+# ---------------------------------------------------------------- the batch
+
+_ROLLUP_UPSERT = """
+{name} AS (
+    INSERT INTO {table} AS r (bucket, {dims}, category, code,
+                              events, errors, latency_sum_ms, latency_count)
+    SELECT date_bin('15 minutes', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+           {dims}, category, code, count(*), count(*) FILTER (WHERE is_error),
+           coalesce(sum(latency_ms), 0), count(latency_ms)
+      FROM inserted
+     GROUP BY 1, {dims}, category, code
+     ORDER BY 1, {dims}, category, code
+    ON CONFLICT (bucket, {dims}, category, code) DO UPDATE
+       SET events = r.events + EXCLUDED.events,
+           errors = r.errors + EXCLUDED.errors,
+           latency_sum_ms = r.latency_sum_ms + EXCLUDED.latency_sum_ms,
+           latency_count = r.latency_count + EXCLUDED.latency_count
+    RETURNING 1
+)"""
+
+# Rollups key "not given" as cp_id 0 and account_code '' (unique keys without NULLs).
+_WRITE_BATCH = (
+    """
+WITH incoming AS (
+    SELECT * FROM unnest(
+        %s::timestamptz[], %s::text[], %s::text[], %s::smallint[], %s::integer[], %s::text[],
+        %s::boolean[], %s::integer[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+        %s::double precision[], %s::text[], %s::text[], %s::text[]
+    ) AS t(ts, event_key, endpoint, http_status, code, category, is_error, cp_id, courier,
+           waybill, order_id, account_code, message, latency_ms, request, response, extra)
+),
+inserted AS (
+    INSERT INTO ingest_event (ts, received_at, event_key, endpoint, http_status, code, category,
+                              is_error, cp_id, courier, waybill, order_id, account_code, message,
+                              latency_ms, request, response, extra, token_id)
+    SELECT ts, %s, event_key, endpoint, http_status, code, category, is_error, cp_id, courier,
+           waybill, order_id, account_code, message, latency_ms, request::jsonb,
+           response::jsonb, extra::jsonb, %s
+      FROM incoming
+    ON CONFLICT (event_key, ts) DO NOTHING
+    RETURNING ts, endpoint, category, code, is_error, coalesce(cp_id, 0) AS cp_id,
+              account_code, latency_ms
+),"""
+    + ",".join(
+        [
+            _ROLLUP_UPSERT.format(name="by_code", table="ingest_rollup_code", dims="endpoint"),
+            _ROLLUP_UPSERT.format(name="by_courier", table="ingest_rollup_courier", dims="cp_id"),
+            _ROLLUP_UPSERT.format(
+                name="by_account", table="ingest_rollup_account", dims="account_code"
+            ),
+        ]
+    )
+    + """,
+courier_names AS (
+    -- Only names that changed are written: an unchanged row is not even locked.
+    INSERT INTO ingest_courier AS c (cp_id, name)
+    SELECT DISTINCT ON (cp_id) cp_id, courier FROM incoming i
+     WHERE cp_id IS NOT NULL AND courier <> ''
+       AND NOT EXISTS (SELECT 1 FROM ingest_courier k WHERE k.cp_id = i.cp_id
+                                                       AND k.name = i.courier)
+     ORDER BY cp_id, ts DESC
+    ON CONFLICT (cp_id) DO UPDATE SET name = EXCLUDED.name
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM by_code),
+       (SELECT count(*) FROM by_courier), (SELECT count(*) FROM by_account),
+       (SELECT count(*) FROM courier_names)
+"""
+)
+
+
+def _json_or_none(value: object) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _columns(events: Sequence[CleanEvent]) -> list[list]:
+    return [
+        [e.ts for e in events],
+        [e.event_key for e in events],
+        [e.endpoint for e in events],
+        [e.http_status for e in events],
+        [e.code for e in events],
+        [e.category for e in events],
+        [e.is_error for e in events],
+        [e.cp_id for e in events],
+        [e.courier for e in events],
+        [e.waybill for e in events],
+        [e.order_id for e in events],
+        [e.account_code for e in events],
+        [e.message for e in events],
+        [e.latency_ms for e in events],
+        [_json_or_none(e.request) for e in events],
+        [_json_or_none(e.response) for e in events],
+        [_json_or_none(e.extra) for e in events],
+    ]
+
+
+def write_events(
+    events: Sequence[CleanEvent], *, token_id: int | None, received_at: datetime | None = None
+) -> BatchResult:
+    """Store a batch of clean events atomically: all of them (less duplicates) or none.
+
+    Returns how many were new and how many were already stored (same event_key and ts).
+    """
+    if not events:
+        return BatchResult(0, 0)
+    ensure_partitions(e.ts.astimezone(UTC).date() for e in events)
+    params = [*_columns(events), received_at or timezone.now(), token_id]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_WRITE_BATCH, params)
+        accepted = cursor.fetchone()[0]
+    return BatchResult(accepted=accepted, duplicates=len(events) - accepted)
+
+
+def record_token_use(
+    token_id: int, *, accepted: int, duplicates: int, rejected: int, error: str = ""
+) -> None:
+    """Keep a token's counts and last use for the ingest-health view (its own short statement:
+    one hot row per shipper must not be locked for the length of a batch)."""
+    now = timezone.now()
+    changes = {
+        "accepted": F("accepted") + accepted,
+        "duplicates": F("duplicates") + duplicates,
+        "rejected": F("rejected") + rejected,
+        "last_used_at": now,
+    }
+    if error:
+        changes.update(last_error=error[:2000], last_error_at=now)
+    ApiToken.objects.filter(pk=token_id).update(**changes)
