@@ -11,7 +11,7 @@ PORT ?= 8000
 DEMO_DAYS ?= 14
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test install lint db-stop bench browser-deps clean
+.PHONY: run test install lint db-stop bench browser-deps shipper-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,13 +36,23 @@ browser-deps:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "WARNING: chromium could not be installed; browser tests will be skipped"; }
 
+# The real log shippers of ../shared/shippers for tests/shippers/ (apt, npm, PyPI; idempotent).
+# One that cannot be installed is reported here and its tests skip loudly.
+SHIPPERS_DIR ?= $(CURDIR)/../shared/shippers
+shipper-deps:
+	@bash tests/shippers/install_deps.sh "$(SHIPPERS_DIR)"
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install browser-deps lint
+test: install browser-deps shipper-deps lint
 	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Benchmarks into docs/PERFORMANCE.md, on bench_* databases of the same PostgreSQL server:
+#   make bench                    full run (1 M events ingested; reads at 1 M and 10 M events)
+#   BENCH_SCALE=small make bench  smoke run of every step (a few minutes)
+# Other knobs (BENCH_ONLY, BENCH_REUSE, ...): bench/run_all.py.
 bench: install
 	$(BIN)/python -m bench.run_all
 

@@ -42,8 +42,10 @@ def _secret_key() -> str:
         return os.environ["SECRET_KEY"]
     if DEBUG:
         return "insecure-debug-only-key"
-    if os.environ.get("DATABASE_URL"):
-        raise ImproperlyConfigured("SECRET_KEY must be set in production (DATABASE_URL is set).")
+    if os.environ.get("DATABASE_URL") or HTTPS:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set in production (DATABASE_URL or HTTPS is set)."
+        )
     # Local run on the embedded database: one random key per checkout, kept beside the data.
     key_file = LOCAL_DIR / "secret_key"
     if not key_file.exists():
@@ -65,9 +67,10 @@ DATABASES["default"].setdefault("OPTIONS", {})
 # dbshell and pg tools find it too.
 if "host" in DATABASES["default"]["OPTIONS"] and not DATABASES["default"]["HOST"]:
     DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")
-# A stuck query must not hold a web worker forever; bulk jobs raise it per session.
+# A stuck query must not hold a web worker forever; bulk jobs raise it per session. Under
+# gunicorn's 30 s worker timeout, so that a slow query ends as a JSON 503, not a killed worker.
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
-DATABASES["default"]["OPTIONS"].setdefault("options", "-c statement_timeout=30000")
+DATABASES["default"]["OPTIONS"].setdefault("options", "-c statement_timeout=25000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -93,6 +96,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "clickpost_monitor.middleware.ContentSecurityPolicyMiddleware",
+    "ingest.doors.middleware.ElasticsearchRootMiddleware",  # GET / for Elasticsearch clients
 ]
 
 ROOT_URLCONF = "clickpost_monitor.urls"
@@ -109,6 +113,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "libraries": {"pages": "ingest.pages.templatetags"},
         },
     },
 ]
@@ -125,6 +130,11 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "ingest.pages.static_plotly.PlotlyFinder",  # vendor/plotly.min.js from the plotly package
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -162,7 +172,15 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The rate limits (ingest.auth) count in PostgreSQL, so a token's limit holds across every
+# gunicorn worker; the table comes from migration ingest 0004 (docs/RELIABILITY.md).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "django_cache",
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
+    }
+}
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
@@ -178,6 +196,9 @@ if HTTPS:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", False)
     CSRF_TRUSTED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS if "*" not in host]
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is a commitment browsers keep for months: opt in with HSTS_PRELOAD=1.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 LOGGING = {
     "version": 1,

@@ -113,7 +113,7 @@ class CanRead(BasePermission):
 
 
 class PerTokenThrottle(SimpleRateThrottle):
-    """Requests per minute per token (per worker process: LocMem cache; see README)."""
+    """Requests per minute per token, counted in the database cache: across all workers."""
 
     scope_setting = "INGEST_RATE_PER_MINUTE"
 

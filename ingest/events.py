@@ -103,6 +103,8 @@ _QUERY_PAIR = re.compile(r"(?<![\w.\-])([\w.\-]+)=([^&#\s\"'<>]+)")
 # "name": value inside JSON that arrived as a string (a stringified request body).
 _JSON_PAIR = re.compile(r'"([\w.\-]+)"(\s*:\s*)("(?:[^"\\]|\\.)*"|[^\s,}\]]+)')
 _BEARER = re.compile(r"\b(bearer)\s+[\w.~+/\-]+=*", re.IGNORECASE)
+# accessToken -> access_Token: camelCase names are read as their snake_case spelling.
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 _BAD_CHAR = re.compile(r"[\x00\ud800-\udfff]")
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
@@ -569,10 +571,13 @@ def _text_problem(text: str) -> str | None:
 
 
 def _is_secret_name(name: Any) -> bool:
-    """`API-Key`, `x_api_key`, `client_secret`, `http.request.header.authorization`: all secret."""
+    """`API-Key`, `x_api_key`, `clientSecret`, `http.request.header.authorization`: all secret."""
     if not isinstance(name, str):
         return False
-    normal = name.strip().lower().replace("-", "_").rsplit(".", 1)[-1]
+    text = name.strip()
+    if not text.islower():  # only a name with capitals can be camelCase
+        text = _CAMEL_HUMP.sub("_", text)
+    normal = text.lower().replace("-", "_").rsplit(".", 1)[-1]
     return normal in _SECRET_NAMES or normal.endswith(_SECRET_SUFFIXES)
 
 

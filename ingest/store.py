@@ -3,8 +3,9 @@
 A batch is written by one SQL statement inside one transaction. Its data-modifying CTEs insert
 the raw rows (`ON CONFLICT (event_key, ts) DO NOTHING` drops retries and in-batch repeats) and
 upsert each rollup from the rows that insert *returned*, so a duplicate never reaches a count
-and the rollups always equal a count over the raw rows. Rollup rows are upserted in key order,
-so concurrent batches lock them in the same order and cannot deadlock each other.
+and the rollups always equal a count over the raw rows. Raw rows are inserted and rollup rows
+upserted in key order, so concurrent batches of the same events take their locks in the same
+order and cannot deadlock each other.
 """
 
 from __future__ import annotations
@@ -74,24 +75,45 @@ def ensure_partitions_ahead(*, days_ahead: int, days_back: int = 1) -> None:
 
 def partition_days() -> list[date]:
     """The days that have a raw-event partition, oldest first."""
+    return sorted(d for d, state in _partitions().items() if state == "attached")
+
+
+def _partitions() -> dict[date, str]:
+    """Each partition's day -> 'attached', 'pending' (an interrupted concurrent detach) or
+    'detached' (a table left behind by a drop that did not finish)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'ingest_event'::regclass ORDER BY c.relname"
+            "SELECT c.relname, CASE WHEN i.inhdetachpending THEN 'pending' "
+            "WHEN i.inhrelid IS NULL THEN 'detached' ELSE 'attached' END "
+            "FROM pg_class c LEFT JOIN pg_inherits i ON i.inhrelid = c.oid "
+            "WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace "
+            "AND c.relname ~ %s",
+            [f"^{PARTITION_PREFIX}[0-9]{{8}}$"],
         )
-        names = [name for (name,) in cursor.fetchall()]
-    return [datetime.strptime(n.removeprefix(PARTITION_PREFIX), "%Y%m%d").date() for n in names]
+        rows = cursor.fetchall()
+    return {
+        datetime.strptime(name.removeprefix(PARTITION_PREFIX), "%Y%m%d").date(): state
+        for name, state in rows
+    }
 
 
 def drop_partitions_before(day: date) -> list[date]:
-    """Drop whole partitions of raw events older than `day` (UTC); rollups are kept."""
-    dropped = [d for d in partition_days() if d < day]
-    for old in dropped:
-        with transaction.atomic(), connection.cursor() as cursor:
-            # Detach first: a short lock, so ingest into today's partition never waits on it.
-            cursor.execute(f"ALTER TABLE ingest_event DETACH PARTITION {partition_name(old)}")
-            cursor.execute(f"DROP TABLE {partition_name(old)}")
-    return dropped
+    """Drop whole partitions of raw events older than `day` (UTC); rollups are kept.
+
+    Outside a transaction a partition is detached CONCURRENTLY: that takes only a SHARE UPDATE
+    EXCLUSIVE lock on `ingest_event`, so ingest and reads go on, and none of them queues behind
+    the detach while it waits for a long query. Inside one (tests), a plain short DETACH.
+    """
+    how = "" if connection.in_atomic_block else " CONCURRENTLY"
+    dropped = sorted((d, state) for d, state in _partitions().items() if d < day)
+    for old, state in dropped:
+        name = partition_name(old)
+        with connection.cursor() as cursor:
+            if state != "detached":
+                finish = " FINALIZE" if state == "pending" else how
+                cursor.execute(f"ALTER TABLE ingest_event DETACH PARTITION {name}{finish}")
+            cursor.execute(f"DROP TABLE {name}")
+    return [d for d, _ in dropped]
 
 
 # ---------------------------------------------------------------- the batch
@@ -133,6 +155,8 @@ inserted AS (
            waybill, order_id, account_code, message, latency_ms, request::jsonb,
            response::jsonb, extra::jsonb, %s
       FROM incoming
+     -- One key order for every batch: overlapping batches wait for each other, never deadlock.
+     ORDER BY event_key, ts
     ON CONFLICT (event_key, ts) DO NOTHING
     RETURNING ts, endpoint, category, code, is_error, coalesce(cp_id, 0) AS cp_id,
               account_code, latency_ms

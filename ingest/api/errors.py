@@ -84,6 +84,24 @@ def json_page_not_found(request, exception=None):
     return JsonResponse({"error": f"Not found: {request.path}"}, status=404)
 
 
+# Django refuses these before any view runs (SuspiciousOperation and kin): answered as 400.
+_BAD_REQUESTS = {
+    "TooManyFieldsSent": "too many query parameters or form fields",
+    "TooManyFilesSent": "too many files",
+    "RequestDataTooBig": "the request body is too large",
+    "DisallowedHost": "this host name is not served here",
+}
+
+
+def json_bad_request(request, exception=None):
+    if _wants_html(request):
+        from django.views.defaults import bad_request
+
+        return bad_request(request, exception)
+    reason = _BAD_REQUESTS.get(type(exception).__name__, "the request was refused")
+    return JsonResponse({"error": f"Bad request: {reason}."}, status=400)
+
+
 def json_server_error(request):
     if _wants_html(request):
         from django.views.defaults import server_error

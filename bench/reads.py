@@ -1,0 +1,246 @@
+"""Reads at scale: the overview's API queries, the drill-down and the weekly CSV, timed over HTTP
+against gunicorn on two loaded databases at once (e.g. 1 M and 10 M events), so that the
+ratio of the two is measured in the same minutes on the same noisy machine.
+
+    python -m bench.reads --db bench_1m --db bench_10m [--runs 20] [--workers 4]
+
+- Requests go over HTTP (keep-alive, one client, one request at a time), with a `read` token,
+  as a user's browser or script would see them; the time is from sending the request to the
+  last byte of the answer. Each path is asked `--warmup` times first, then `--runs` rounds;
+  each round asks every path of every database in turn. Medians (p50) and p90 are reported.
+- The window is the loaded 30 days (start and end given explicitly, as a page does for 30 d).
+- The overview page itself (`/`, HTML with all of its queries, with a session) is timed too;
+  the issue sets no target for it, but it is what an operator waits for.
+- The weekly CSV's peak memory: `manage.py export_weekly_report` (the same streaming code as
+  the API) run in a subprocess, its peak RSS read from `wait4()`; beside it the same command
+  for a week without data, the floor of a Django process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from bench import common
+
+NEWLINE = b"\n"
+SESSION_SCRIPT = """
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+User = get_user_model()
+user, _ = User.objects.get_or_create(username="bench-reader", defaults={"is_staff": False})
+store = SessionStore()
+store[SESSION_KEY] = str(user.pk)
+store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+store.create()
+print(store.session_key)
+"""
+
+
+def paths(note: dict) -> dict[str, dict]:
+    """What is timed and explained, built from what the loader put in the database."""
+    window = {"start": note["begin"], "end": note["end"]}
+    drill = note["drill"]
+    return {
+        "timeseries": {
+            "label": "overview: timeseries 30 d, hourly, by category",
+            "path": "/api/v1/stats/timeseries/?"
+            + urlencode({"interval": "hour", "group_by": "category", **window}),
+            "target": "overview",
+        },
+        "breakdown_code": {
+            "label": "overview: breakdown by code, 30 d",
+            "path": "/api/v1/stats/breakdown/?" + urlencode({"by": "code", **window}),
+            "target": "overview",
+        },
+        "breakdown_courier": {
+            "label": "overview: breakdown by courier, 30 d",
+            "path": "/api/v1/stats/breakdown/?" + urlencode({"by": "cp_id", **window}),
+            "target": "overview",
+        },
+        "drilldown": {
+            "label": f"drill-down: 50 newest failures of code {drill['code']} in one hour",
+            "path": "/api/v1/events/?"
+            + urlencode(
+                {
+                    "errors_only": "true",
+                    "code": drill["code"],
+                    "start": drill["start"],
+                    "end": drill["end"],
+                    "limit": 50,
+                }
+            ),
+            "target": "drilldown",
+        },
+        "weekly_csv": {
+            "label": f"weekly CSV ({note['week']})",
+            "path": "/api/v1/reports/weekly/?" + urlencode({"week": note["week"]}),
+            "target": "csv",
+        },
+        "overview_page": {
+            "label": "overview page (HTML), 30 d",
+            "path": "/?" + urlencode(window),
+            "target": None,
+            "session": True,
+        },
+    }
+
+
+class Reader:
+    """One keep-alive HTTP client of one gunicorn, with a read token and a session."""
+
+    def __init__(self, server: common.Gunicorn, *, token: str, session: str) -> None:
+        self.server, self.token, self.session = server, token, session
+        self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=300)
+
+    def get(self, path: str, *, session: bool = False) -> tuple[float, int, bytes]:
+        headers = (
+            {"Cookie": f"sessionid={self.session}"}
+            if session
+            else {"Authorization": f"Bearer {self.token}"}
+        )
+        for _ in range(2):
+            try:
+                started = time.perf_counter()
+                self.conn.request("GET", path, headers=headers)
+                response = self.conn.getresponse()
+                body = response.read()
+                return time.perf_counter() - started, response.status, body
+            except (OSError, http.client.HTTPException):
+                self.conn.close()  # the server closed an idle keep-alive connection
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=300)
+        raise RuntimeError(f"GET {path} failed twice")
+
+
+def _check(key: str, status: int, body: bytes, note: dict) -> str:
+    """A sanity check of the answer (the figures are worth nothing if the answer is wrong)."""
+    if status != 200:
+        return f"HTTP {status}: {body[:200]!r}"
+    if key == "timeseries":
+        total = sum(point["events"] for point in json.loads(body)["totals"])
+        return "ok" if total == note["stored"] else f"totals count {total}, stored {note['stored']}"
+    if key == "drilldown":
+        return f"ok ({len(json.loads(body)['results'])} rows)"
+    if key == "weekly_csv":
+        return f"ok ({body.count(NEWLINE) - 1} rows, {len(body):,} bytes)"
+    if key.startswith("breakdown"):
+        answer = json.loads(body)
+        rows = answer.get("rows", []) if isinstance(answer, dict) else answer
+        return f"ok ({len(rows)} rows)"
+    return "ok"
+
+
+def csv_peak_rss(name: str, week: str, *, runs: int = 3) -> list[float]:
+    """Peak RSS (MiB) of `export_weekly_report --week WEEK` on `name`, once per run."""
+    peaks = []
+    for _ in range(runs):
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "export_weekly_report", "--week", week],
+            cwd=common.ROOT,
+            env=common.django_env(name),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            raise RuntimeError(f"export_weekly_report failed: {process.stderr.read()[-2000:]!r}")
+        process.stderr.close()
+        peaks.append(round(usage.ru_maxrss / 1024, 1))  # KiB on Linux
+    return peaks
+
+
+def _empty_week(note: dict) -> str:
+    before = datetime.fromisoformat(note["begin"]) - timedelta(weeks=10)
+    year, week, _ = before.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def run(names: list[str], *, runs: int, warmup: int, workers: int) -> dict:
+    notes = {name: common.database_note(name) for name in names}
+    planned = paths(notes[names[0]])
+    timings: dict[str, dict[str, list[float]]] = {k: {n: [] for n in names} for k in planned}
+    checks: dict[str, dict[str, str]] = {k: {} for k in planned}
+    servers = [common.Gunicorn(name, workers=workers, tag=f"reads-{name}") for name in names]
+    readers = {}
+    try:
+        for name, server in zip(names, servers, strict=True):
+            server.__enter__()
+            token = common.create_token(name, scope="read")
+            session = common.manage(name, "shell", "-c", SESSION_SCRIPT).split()[-1]
+            readers[name] = Reader(server, token=token, session=session)
+        own = {name: paths(notes[name]) for name in names}
+        for round_no in range(warmup + runs):
+            for key in planned:
+                for name in names:
+                    spec = own[name][key]
+                    seconds, status, body = readers[name].get(
+                        spec["path"], session=spec.get("session", False)
+                    )
+                    if round_no == 0:
+                        checks[key][name] = _check(key, status, body, notes[name])
+                    if round_no >= warmup and status == 200:
+                        timings[key][name].append(seconds * 1000)
+    finally:
+        for server in servers:
+            server.__exit__(None, None, None)
+    memory = {}
+    for name in names:
+        memory[name] = {
+            "peak_mib": csv_peak_rss(name, notes[name]["week"]),
+            "empty_week_peak_mib": csv_peak_rss(name, _empty_week(notes[name]), runs=1),
+        }
+    return {
+        "databases": {name: notes[name] for name in names},
+        "runs": runs,
+        "warmup": warmup,
+        "workers": workers,
+        "paths": {k: {kk: vv for kk, vv in v.items() if kk != "path"} for k, v in planned.items()},
+        "example_paths": {k: own[names[-1]][k]["path"] for k in planned},
+        "checks": checks,
+        "timings_ms": {
+            key: {name: _summary(values) for name, values in per_db.items()}
+            for key, per_db in timings.items()
+        },
+        "csv_memory": memory,
+    }
+
+
+def _summary(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0}
+    return {
+        "n": len(values),
+        "p50": round(common.percentile(values, 0.5), 2),
+        "p90": round(common.percentile(values, 0.9), 2),
+        "min": round(min(values), 2),
+        "max": round(max(values), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", action="append", required=True)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    result = run(args.db, runs=args.runs, warmup=args.warmup, workers=args.workers)
+    common.save("reads", result)
+    for key, per_db in result["timings_ms"].items():
+        figures = ", ".join(f"{name} p50 {s.get('p50', 'n/a')} ms" for name, s in per_db.items())
+        common.log(f"reads {key}: {figures}; {result['checks'][key]}")
+    for name, mem in result["csv_memory"].items():
+        common.log(f"weekly CSV peak RSS on {name}: {mem}")
+
+
+if __name__ == "__main__":
+    main()

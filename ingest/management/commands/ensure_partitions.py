@@ -1,0 +1,25 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from ingest import store
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the daily partitions of raw events from yesterday to N days ahead, so ingest "
+        "never has to run DDL itself (it still would, for a day that is missing). Run daily."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--days-ahead",
+            type=int,
+            default=settings.PARTITIONS_AHEAD_DAYS,
+            help="days after today (default: PARTITIONS_AHEAD_DAYS, %(default)s)",
+        )
+
+    def handle(self, *args, days_ahead, **options):
+        store.ensure_partitions_ahead(days_ahead=max(days_ahead, 0))
+        days = store.partition_days()
+        span = f"{days[0]} .. {days[-1]}" if days else "none"
+        self.stdout.write(f"{len(days)} daily partitions of raw events: {span}")

@@ -1,0 +1,1 @@
+"""The dashboard pages: thin views over ingest.stats / ingest.selectors, Plotly figures."""

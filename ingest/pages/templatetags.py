@@ -1,0 +1,63 @@
+"""Template filters of the pages (`{% load pages %}`, registered in settings.TEMPLATES)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django import template
+
+register = template.Library()
+DASH = "—"
+
+
+@register.filter
+def number(value: Any) -> str:
+    """12345 -> "12,345"; None -> a dash."""
+    return DASH if value is None else f"{value:,}"
+
+
+@register.filter
+def percent(value: Any, digits: int = 1) -> str:
+    """A fraction as a percentage: 0.0345 -> "3.5%"; None -> a dash."""
+    return DASH if value is None else f"{value * 100:.{int(digits)}f}%"
+
+
+@register.filter
+def change(value: Any) -> str:
+    """A relative change as a signed percentage: 0.25 -> "+25%"; None (nothing before) -> "new"."""
+    if value is None:
+        return "new"
+    return f"{value * 100:+.0f}%"
+
+
+@register.filter
+def trend(value: Any) -> str:
+    """CSS class of a change in errors: up (worse), down (better) or nothing."""
+    if value is None or value == 0:
+        return ""
+    return "up" if value > 0 else "down"
+
+
+@register.filter
+def when(value: Any) -> str:
+    """An ISO time (already in the page's zone) as "2026-11-20 10:15:03"."""
+    if not value:
+        return DASH
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@register.filter
+def label(value: Any) -> str:
+    """A category or other snake_case key as words: order_creation -> "order creation"."""
+    return str(value).replace("_", " ")
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    """Stored JSON, indented for reading (the template escapes it like any text)."""
+    if value is None:
+        return "(none stored)"
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)

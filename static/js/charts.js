@@ -1,0 +1,46 @@
+/* Draws every server-built Plotly figure on the page and turns a click into its drill-down.
+ *
+ * <div data-figure="overview-chart"></div> reads the figure {data, layout, config} from
+ * <script type="application/json" id="overview-chart"> (Django's json_script). Each point's
+ * customdata, when it is a same-site path, is the URL of the events behind that point.
+ */
+(function () {
+  "use strict";
+
+  function isLocalPath(value) {
+    return typeof value === "string" && value.charAt(0) === "/" && value.charAt(1) !== "/";
+  }
+
+  function drillDown(event) {
+    var point = event && event.points && event.points[0];
+    if (point && isLocalPath(point.customdata)) {
+      window.location.href = point.customdata;
+    }
+  }
+
+  function draw(element) {
+    var source = document.getElementById(element.getAttribute("data-figure"));
+    if (!source) {
+      return;
+    }
+    var figure = JSON.parse(source.textContent);
+    var config = Object.assign({ responsive: true, displaylogo: false }, figure.config || {});
+    Plotly.newPlot(element, figure.data, figure.layout || {}, config).then(function () {
+      element.setAttribute("data-drawn", "true");
+    });
+    element.on("plotly_click", drillDown);
+  }
+
+  function drawAll() {
+    if (typeof Plotly === "undefined") {
+      return;
+    }
+    document.querySelectorAll("[data-figure]").forEach(draw);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", drawAll);
+  } else {
+    drawAll();
+  }
+})();

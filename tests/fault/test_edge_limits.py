@@ -1,0 +1,197 @@
+"""Abuse limits at the edge of ingest, through gunicorn as deployed: the per-token rate limit
+holds across workers, a body too large is refused before (or while) it is read, and a client
+that stops sending holds a worker only until gunicorn's timeout."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from tests.fault.harness import Gunicorn, app_env, manage, wait_for
+
+pytestmark = pytest.mark.slow
+
+RATE_PER_MINUTE = 5
+MAX_BYTES = 100_000
+WORKER_TIMEOUT_SECONDS = 5
+TOKENS = ("rate", "rate-other", "size", "slow")
+MAKE_TOKENS = (
+    "import json; from ingest.auth import create_token; "
+    f"print(json.dumps({{n: create_token(name=n, scopes=['ingest'])[1] for n in {TOKENS!r}}}))"
+)
+
+
+@dataclass
+class Edge:
+    server: Gunicorn
+    tokens: dict[str, str]
+    database: object
+
+    def post(self, token: str, body: bytes | Iterator[bytes], probe: str = "", **headers: str):
+        return requests.post(
+            f"{self.server.url}/api/v1/events/?{probe}",
+            data=body,
+            headers={"Authorization": f"Bearer {self.tokens[token]}", **headers},
+            timeout=60,
+        )
+
+    def stored(self, prefix: str) -> int:
+        rows = self.database.query(
+            f"SELECT count(*) FROM ingest_event WHERE event_key LIKE 'id:{prefix}%'"
+        )
+        return rows[0][0]
+
+
+@pytest.fixture(scope="module")
+def edge(fault_db, tmp_path_factory):
+    env = app_env(
+        fault_db.url,
+        INGEST_RATE_PER_MINUTE=str(RATE_PER_MINUTE),
+        INGEST_MAX_BYTES=str(MAX_BYTES),
+        GUNICORN_TIMEOUT=str(WORKER_TIMEOUT_SECONDS),
+    )
+    tokens = json.loads(manage(env, "shell", "--no-imports", "-c", MAKE_TOKENS))
+    log = tmp_path_factory.mktemp("edge") / "gunicorn.log"
+    server = Gunicorn(env, log, "--access-logformat", "%(p)s %(s)s %(m)s %(q)s")
+    try:
+        yield Edge(server, tokens, fault_db)
+    finally:
+        server.stop()
+
+
+def _ndjson(prefix: str, count: int, *, pad: int = 0) -> bytes:
+    lines = (
+        json.dumps(
+            {
+                "event_id": f"{prefix}-{n}",
+                "timestamp": "2026-01-05T10:00:00Z",
+                "endpoint": "order_create",
+                "http_status": 503,
+                "message": "x" * pad,
+            }
+        )
+        for n in range(count)
+    )
+    return "\n".join(lines).encode()
+
+
+def _chunks(body: bytes, size: int = 8192) -> Iterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+def _raw_request(port: int, head: str, body: bytes = b"") -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    sock.sendall(head.encode() + b"\r\n" + body)
+    return sock
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    parts = []
+    try:
+        while chunk := sock.recv(65536):
+            parts.append(chunk)
+    except ConnectionResetError:
+        pass
+    return b"".join(parts)
+
+
+def _served_by(server: Gunicorn, probe: str) -> list[str]:
+    """The worker pid of each request whose query string is `probe`, from the access log."""
+    return re.findall(rf"^<(\d+)> \d+ POST {probe}$", server.log(tail=10**7), flags=re.M)
+
+
+def test_rate_limit_holds_across_workers(edge):
+    statuses = []
+    # Post until both workers have served some (the kernel picks one per connection).
+    while len(statuses) < 3 * RATE_PER_MINUTE or len(set(_served_by(edge.server, "rate"))) < 2:
+        assert len(statuses) < 200, "one worker served every request"
+        statuses.append(edge.post("rate", b"", probe="rate").status_code)
+        wait_for(lambda: len(_served_by(edge.server, "rate")) == len(statuses), "the access log")
+
+    # Counted once for all workers: a count per worker would let 2 x 5 through.
+    assert statuses == [200] * RATE_PER_MINUTE + [429] * (len(statuses) - RATE_PER_MINUTE)
+    limited = edge.post("rate", b"")
+    assert limited.json()["error"].startswith("Request was throttled")
+    assert limited.headers["Retry-After"].isdigit()
+    # The limit is the token's, not the client's: another token is not held back.
+    assert edge.post("rate-other", b"").status_code == 200
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_the_body(edge):
+    # No body follows: if the server tried to read it, it would wait until the worker timeout.
+    sock = _raw_request(
+        edge.server.port,
+        "POST /api/v1/events/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {edge.tokens['size']}\r\n"
+        f"Content-Length: {50 * MAX_BYTES}\r\nContent-Type: application/x-ndjson\r\n",
+    )
+    with sock:
+        answer = _read_all(sock)
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert b"Content-Type: application/json" in head
+    assert json.loads(body)["error"] == (
+        f"body is {50 * MAX_BYTES} bytes; the limit is {MAX_BYTES} bytes"
+    )
+
+
+def test_a_chunked_body_is_cut_off_at_the_limit_and_nothing_is_stored(edge):
+    body = _ndjson("chunked-over", 200, pad=1000)
+    assert len(body) > MAX_BYTES
+
+    response = edge.post("size", _chunks(body), **{"Content-Type": "application/x-ndjson"})
+
+    assert response.status_code == 413
+    assert response.json()["error"] == f"body is over the limit of {MAX_BYTES} bytes"
+    assert edge.stored("chunked-over") == 0
+
+
+def test_a_chunked_body_under_the_limit_is_stored(edge):
+    body = _ndjson("chunked-under", 50, pad=100)
+
+    response = edge.post("size", _chunks(body, 1000))
+
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 50
+    assert edge.stored("chunked-under") == 50
+
+
+def test_a_gzip_bomb_is_refused_at_the_limit(edge):
+    bomb = gzip.compress(b" " * (200 * MAX_BYTES), compresslevel=9)
+    assert len(bomb) < MAX_BYTES
+
+    response = edge.post("size", bomb, **{"Content-Encoding": "gzip"})
+
+    assert response.status_code == 413
+    assert "limit" in response.json()["error"]
+
+
+def test_a_client_that_stops_sending_holds_a_worker_only_until_the_timeout(edge):
+    workers = edge.server.worker_pids()
+    slow = _raw_request(
+        edge.server.port,
+        "POST /api/v1/events/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {edge.tokens['slow']}\r\nContent-Length: 5000\r\n",
+        b'{"event_id": "slow-1", ',
+    )
+    with slow:
+        # Meanwhile the other worker serves everyone else.
+        assert edge.post("slow", _ndjson("beside-slow", 3)).status_code == 200
+        # gunicorn aborts the stuck worker after its timeout, which ends the connection.
+        answer = _read_all(slow)
+
+    assert not answer.startswith(b"HTTP/1.1 2"), answer[:200]
+    wait_for(lambda: len(edge.server.worker_pids() - workers) == 1, "a fresh worker")
+    assert "WORKER TIMEOUT" in edge.server.log(tail=10**7)
+    assert edge.server.process.poll() is None
+    assert edge.post("slow", _ndjson("after-slow", 3)).status_code == 200
+    assert edge.stored("slow") == 0

@@ -1,0 +1,387 @@
+"""Who may call what: every URL pattern, found in the resolver when the tests are collected, is
+tried with no credentials, a wrong token, a revoked token, a token of the wrong scope, the
+right token and a logged-in session. A new endpoint is covered without editing this file; one
+that answers without credentials must be named in PUBLIC on purpose."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from io import StringIO
+from types import SimpleNamespace
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from ingest.auth import CanIngest, CanRead, create_token
+
+# Sample values for the URL parameters of the patterns (a new parameter name needs one here).
+SAMPLE_KWARGS = {
+    "event_id": "1",
+    "value": "WB-1",
+    "waybill": "WB-1",
+    "order_id": "ORD-1",
+    "index": "logs",
+    "id": "1",
+}
+# Answer without credentials, on purpose: the sign-in pages, the API description, and the
+# health probes Elasticsearch shippers make before they send (they show no data).
+PUBLIC = {"login", "logout", "api-schema", "api-docs", "es-cat-health", "es-cluster-health"}
+METHODS = ("get", "post", "put", "patch", "delete")
+PASSWORD = "a-long-test-password"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    path: str
+    method: str
+    needs: str  # "ingest", "read", "public" or "login" (a page)
+
+    def __str__(self) -> str:
+        return f"{self.method.upper()} {self.path} ({self.needs})"
+
+
+def _walk(patterns, prefix: str = ""):
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            if route != "admin/":  # the admin has its own tests below
+                yield from _walk(pattern.url_patterns, route)
+        else:
+            yield route, pattern
+
+
+def _concrete(route: str) -> str:
+    if route.startswith("^"):
+        raise AssertionError(f"regex route {route!r}: give it a sample path in this test")
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: SAMPLE_KWARGS[m[1]], route)
+
+
+def _needs(view_class: type[APIView], method: str, initkwargs: dict) -> str:
+    view = view_class(**initkwargs)
+    view.request, view.args, view.kwargs = SimpleNamespace(method=method.upper()), (), {}
+    kinds = {type(permission) for permission in view.get_permissions()}
+    if CanIngest in kinds:
+        return "ingest"
+    if CanRead in kinds:
+        return "read"
+    if kinds <= {AllowAny}:
+        return "public"
+    raise AssertionError(f"{view_class.__name__}.{method}: unknown permissions {kinds}")
+
+
+def endpoints() -> list[Endpoint]:
+    found = []
+    for route, pattern in _walk(get_resolver().url_patterns):
+        assert isinstance(pattern, URLPattern)
+        name, path = pattern.name or route, _concrete(route)
+        view_class = getattr(pattern.callback, "cls", None)
+        if view_class is not None and issubclass(view_class, APIView):
+            initkwargs = getattr(pattern.callback, "initkwargs", {})
+            for method in METHODS:
+                if hasattr(view_class, method):
+                    found.append(
+                        Endpoint(name, path, method, _needs(view_class, method, initkwargs))
+                    )
+        else:
+            found.append(Endpoint(name, path, "get", "public" if name in PUBLIC else "login"))
+    return found
+
+
+ENDPOINTS = endpoints()
+API = [e for e in ENDPOINTS if e.needs in ("ingest", "read")]
+PAGES = [e for e in ENDPOINTS if e.needs == "login"]
+OTHER_SCOPE = {"ingest": "read", "read": "ingest"}
+
+
+def _call(client: Client, endpoint: Endpoint, **headers: str):
+    return getattr(client, endpoint.method)(endpoint.path, headers=headers)
+
+
+def _bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def tokens(db) -> dict[str, str]:
+    made = {scope: create_token(name=scope, scopes=[scope])[1] for scope in ("ingest", "read")}
+    made["revoked-ingest"] = create_token(name="revoked-ingest", scopes=["ingest"])[1]
+    made["revoked-read"] = create_token(name="revoked-read", scopes=["read"])[1]
+    call_command("revoke_token", "revoked-ingest", stdout=StringIO())
+    call_command("revoke_token", "revoked-read", stdout=StringIO())
+    return made
+
+
+@pytest.fixture
+def plain_static(settings):
+    """Pages name their static files; tests run without collectstatic's manifest."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def user_client(db, plain_static) -> Client:
+    user = get_user_model().objects.create_user("operator", password=PASSWORD)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def staff_client(db, plain_static) -> Client:
+    user = get_user_model().objects.create_superuser("admin", password=PASSWORD)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_matrix_found_the_api_and_the_pages():
+    found = {(e.method, e.path) for e in ENDPOINTS}
+    assert {("post", "/api/v1/events/"), ("get", "/api/v1/events/")} <= found
+    assert {e.name for e in ENDPOINTS} >= {"api-events"}
+
+
+def test_only_the_endpoints_named_public_answer_without_credentials():
+    assert {e.name for e in ENDPOINTS if e.needs == "public"} <= PUBLIC
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "endpoint", [e for e in ENDPOINTS if e.needs == "public" and e.name.startswith(("api", "es"))]
+)
+def test_the_public_endpoints_do_answer(endpoint, plain_static):
+    assert _call(Client(), endpoint).status_code == 200
+
+
+# ---------------------------------------------------------------- the API, every method
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("endpoint", API, ids=str)
+def test_no_credentials_is_401(endpoint):
+    response = _call(Client(), endpoint)
+
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("endpoint", API, ids=str)
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer cpm_not-a-token",
+        "Token cpm_not-a-token",
+        "Basic ZWxhc3RpYzpub3QtYS10b2tlbg==",  # elastic:not-a-token
+        "Bearer",
+        "Digest abc",
+    ],
+)
+def test_a_wrong_token_is_401(endpoint, header):
+    response = _call(Client(), endpoint, Authorization=header)
+
+    assert response.status_code == 401
+    assert "error" in response.json()
+
+
+@pytest.mark.parametrize("endpoint", API, ids=str)
+def test_a_revoked_token_is_401(endpoint, tokens):
+    response = _call(Client(), endpoint, **_bearer(tokens[f"revoked-{endpoint.needs}"]))
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "This token has been revoked."
+
+
+@pytest.mark.parametrize("endpoint", API, ids=str)
+def test_a_token_of_the_other_scope_is_403(endpoint, tokens):
+    response = _call(Client(), endpoint, **_bearer(tokens[OTHER_SCOPE[endpoint.needs]]))
+
+    assert response.status_code == 403
+    assert "scope" in response.json()["error"]
+
+
+@pytest.mark.parametrize("endpoint", API, ids=str)
+def test_the_right_token_is_let_in(endpoint, tokens):
+    response = _call(Client(), endpoint, **_bearer(tokens[endpoint.needs]))
+
+    assert response.status_code not in (401, 403), response.content[:300]
+
+
+@pytest.mark.parametrize("endpoint", API, ids=str)
+def test_a_session_may_read_but_not_ingest(endpoint, user_client):
+    response = _call(user_client, endpoint)
+
+    if endpoint.needs == "read":
+        assert response.status_code not in (401, 403), response.content[:300]
+    else:
+        assert response.status_code in (401, 403)
+
+
+# ---------------------------------------------------------------- pages and the admin
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("endpoint", PAGES, ids=str)
+def test_a_page_without_login_goes_to_the_login(endpoint, tokens, plain_static):
+    for headers in ({}, _bearer(tokens["read"])):  # a token is no login
+        response = _call(Client(), endpoint, Accept="text/html", **headers)
+
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login") + "?next=")
+
+
+@pytest.mark.parametrize("endpoint", PAGES, ids=str)
+def test_a_page_opens_after_login(endpoint, user_client):
+    response = _call(user_client, endpoint, Accept="text/html")
+
+    assert response.status_code in (200, 302, 400, 404), response.content[:300]
+    if response.status_code == 302:  # e.g. search jumping to a timeline, not to the login
+        assert not response["Location"].startswith(reverse("login"))
+
+
+def _admin_paths() -> list[str]:
+    paths = ["/admin/", "/admin/password_change/"]
+    for model in admin.site._registry:
+        meta = model._meta
+        base = f"/admin/{meta.app_label}/{meta.model_name}/"
+        paths += [base, f"{base}add/", f"{base}1/change/", f"{base}1/delete/"]
+    return paths
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", _admin_paths())
+def test_the_admin_needs_a_staff_login(path, tokens, plain_static):
+    operator = get_user_model().objects.create_user("operator", password=PASSWORD)
+    logged_in = Client()
+    logged_in.force_login(operator)
+
+    for client, headers in ((Client(), {}), (Client(), _bearer(tokens["read"])), (logged_in, {})):
+        response = client.get(path, headers=headers)
+
+        assert response.status_code == 302, path
+        assert response["Location"].startswith("/admin/login/")
+
+
+def test_staff_can_open_the_admin(staff_client):
+    for model in admin.site._registry:
+        meta = model._meta
+        assert staff_client.get(f"/admin/{meta.app_label}/{meta.model_name}/").status_code == 200
+
+
+# ---------------------------------------------------------------- CSRF
+
+
+def test_a_login_post_without_the_csrf_token_is_403(db, plain_static):
+    get_user_model().objects.create_user("operator", password=PASSWORD)
+    client = Client(enforce_csrf_checks=True)
+
+    response = client.post(reverse("login"), {"username": "operator", "password": PASSWORD})
+
+    assert response.status_code == 403
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_login_post_with_the_csrf_token_signs_in(db, plain_static):
+    get_user_model().objects.create_user("operator", password=PASSWORD)
+    client = Client(enforce_csrf_checks=True)
+    client.get(reverse("login"))
+
+    response = client.post(
+        reverse("login"),
+        {
+            "username": "operator",
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
+        },
+    )
+
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"]
+
+
+def test_the_admin_login_without_the_csrf_token_is_403(db, plain_static):
+    get_user_model().objects.create_superuser("admin", password=PASSWORD)
+
+    response = Client(enforce_csrf_checks=True).post(
+        "/admin/login/", {"username": "admin", "password": PASSWORD}
+    )
+
+    assert response.status_code == 403
+
+
+def test_logout_without_the_csrf_token_is_403(db, plain_static):
+    user = get_user_model().objects.create_user("operator", password=PASSWORD)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    assert client.post(reverse("logout")).status_code == 403
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_a_session_post_to_the_api_without_the_csrf_token_is_403(db):
+    user = get_user_model().objects.create_user("operator", password=PASSWORD)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    response = client.post("/api/v1/events/", b"{}", content_type="application/json")
+
+    assert response.status_code == 403
+
+
+_POST_FORM = re.compile(r"<form\b[^>]*\bmethod=[\"']?post[\"']?[^>]*>(.*?)</form>", re.I | re.S)
+
+
+def test_every_post_form_on_every_page_carries_the_csrf_token(user_client):
+    pages = [e.path for e in PAGES] + [reverse("login")]
+    forms = 0
+    for path in pages:
+        html = user_client.get(path, headers={"Accept": "text/html"}).content.decode()
+        for body in _POST_FORM.findall(html):
+            forms += 1
+            assert 'name="csrfmiddlewaretoken"' in body, f"a form on {path} has no CSRF token"
+    assert forms >= 1  # at least the sign-out form of the page layout
+
+
+# ---------------------------------------------------------------- tokens: revocable, listed
+
+
+def test_a_token_stops_working_once_revoked(db):
+    secret = create_token(name="shipper", scopes=["ingest"])[1]
+    client = Client(headers=_bearer(secret))
+    assert client.post("/api/v1/events/", b"", content_type="application/json").status_code == 200
+
+    call_command("revoke_token", "shipper", stdout=StringIO())
+
+    assert client.post("/api/v1/events/", b"", content_type="application/json").status_code == 401
+
+
+def test_tokens_are_listed_with_their_last_use_and_state(db):
+    create_token(name="used", scopes=["ingest"])
+    secret = create_token(name="used-now", scopes=["ingest"])[1]
+    create_token(name="gone", scopes=["read"])
+    call_command("revoke_token", "gone", stdout=StringIO())
+    Client(headers=_bearer(secret)).post("/api/v1/events/", b"", content_type="application/json")
+    out = StringIO()
+
+    call_command("list_tokens", stdout=out)
+
+    rows = {line.split()[0]: line for line in out.getvalue().splitlines()[1:]}
+    assert "never" in rows["used"]
+    assert "never" not in rows["used-now"] and " ok" in rows["used-now"]
+    assert "revoked" in rows["gone"]
+    assert secret not in out.getvalue()

@@ -1,0 +1,245 @@
+"""The one writer: a batch is stored whole or not at all, a duplicate is never stored or counted
+twice, late events find (or make) their day's partition, and every rollup equals a count over
+the raw rows, computed here in Python from the rows themselves."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import DatabaseError, connection
+from django.utils import timezone
+
+from ingest import store
+from ingest.catalog import SEED_BY_CODE
+from ingest.events import CleanEvent, clean_event
+from ingest.models import ApiToken, Courier
+
+# The rollups' 15-minute buckets are counted from this origin (date_bin in store.py).
+BUCKET_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+QUARTER_HOUR = timedelta(minutes=15)
+ROLLUP_DIMENSIONS = {
+    "ingest_rollup_code": "endpoint",
+    "ingest_rollup_courier": "cp_id",
+    "ingest_rollup_account": "account_code",
+}
+
+
+def quarter_hour(ts: datetime) -> datetime:
+    return ts - (ts - BUCKET_ORIGIN) % QUARTER_HOUR
+
+
+def raw_rows() -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ts, endpoint, category, code, is_error, cp_id, account_code, latency_ms "
+            "FROM ingest_event"
+        )
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def rollups_from_raw_rows(table: str) -> dict[tuple, tuple]:
+    """What `table` must hold: the raw rows grouped by bucket, dimension, category and code."""
+    dimension = ROLLUP_DIMENSIONS[table]
+    counts: dict[tuple, list] = defaultdict(lambda: [0, 0, 0.0, 0])
+    for row in raw_rows():
+        value = row[dimension]
+        if dimension == "cp_id" and value is None:
+            value = 0  # the rollups' "not given"
+        key = (quarter_hour(row["ts"]), value, row["category"], row["code"])
+        counts[key][0] += 1
+        counts[key][1] += row["is_error"]
+        if row["latency_ms"] is not None:
+            counts[key][2] += row["latency_ms"]
+            counts[key][3] += 1
+    return {key: tuple(value) for key, value in counts.items()}
+
+
+def rollup_contents(table: str) -> dict[tuple, tuple]:
+    dimension = ROLLUP_DIMENSIONS[table]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT bucket, {dimension}, category, code, events, errors, latency_sum_ms, "
+            f"latency_count FROM {table}"
+        )
+        return {tuple(row[:4]): tuple(row[4:]) for row in cursor.fetchall()}
+
+
+def assert_rollups_equal_raw_counts() -> None:
+    for table in ROLLUP_DIMENSIONS:
+        assert rollup_contents(table) == rollups_from_raw_rows(table), table
+
+
+def stored_count() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM ingest_event")
+        return cursor.fetchone()[0]
+
+
+def clean(at: datetime, n: int, **fields) -> CleanEvent:
+    """A clean event at `at`; `n` varies the content (and so the derived event key)."""
+    raw = {
+        "timestamp": at.isoformat(),
+        "endpoint": ("order_create", "tracking_register", "order_cancel")[n % 3],
+        "http_status": (200, 503, 200, 200, 429)[n % 5],
+        "code": (None, None, 330, 102, None)[n % 5],
+        "cp_id": (4, 5, None)[n % 3],
+        "courier": {0: "Delhivery", 1: "Blue Dart"}.get(n % 3, ""),
+        "account_code": ("acme", "", "freshcart", "bookhive")[n % 4],
+        # Multiples of 1/4 add up exactly whatever the order, so sums compare with ==.
+        "latency_ms": None if n % 7 == 0 else 100 + n * 0.25,
+        "waybill": f"WB{n:06d}",
+        **fields,
+    }
+    return clean_event(raw, now=timezone.now(), catalog=SEED_BY_CODE)
+
+
+def month_start(moment: datetime) -> datetime:
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def test_rollups_equal_counts_of_raw_rows_after_duplicates_late_events_and_three_months(db):
+    now = timezone.now().astimezone(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    this_month = month_start(now)
+    last_month = month_start(this_month - timedelta(days=1))
+    month_before = month_start(last_month - timedelta(days=1))
+    far_days = [month_before + timedelta(days=9, hours=3), last_month + timedelta(days=20)]
+    assert not {at.date() for at in far_days} & set(store.partition_days())
+
+    live = [clean(now - timedelta(seconds=37 * n), n) for n in range(60)]
+    hours_late = [clean(now - timedelta(hours=3, seconds=41 * n), 100 + n) for n in range(30)]
+    days_late = [clean(now - timedelta(days=2, minutes=7 * n), 200 + n) for n in range(30)]
+    old_months = [
+        clean(at + timedelta(minutes=13 * n), 300 + n) for at in far_days for n in range(20)
+    ]
+    this_month_start = [clean(this_month + timedelta(seconds=n), 400 + n) for n in range(5)]
+    # Sent after their neighbours' buckets were counted: the upsert adds to those rows.
+    between = [clean(now - timedelta(seconds=37 * n + 5), 500 + n) for n in range(20)]
+
+    results = [
+        store.write_events(live[:40] + live[:5], token_id=None),  # repeats inside the batch
+        store.write_events(live, token_id=None),  # a retry, plus 20 new
+        store.write_events(hours_late + between + live[50:], token_id=None),
+        store.write_events(days_late + old_months + this_month_start, token_id=None),
+        store.write_events(old_months[::2] + days_late[:10], token_id=None),  # a late retry
+    ]
+
+    assert [(r.accepted, r.duplicates) for r in results] == [
+        (40, 5),
+        (20, 40),
+        (50, 10),
+        (75, 0),
+        (0, 30),
+    ]
+    assert stored_count() == 60 + 30 + 20 + 30 + 40 + 5
+    assert {at.date() for at in far_days} <= set(store.partition_days())
+    assert_rollups_equal_raw_counts()
+
+
+def test_a_repeated_event_is_stored_once_and_counted_once(db):
+    at = timezone.now() - timedelta(minutes=3)
+    event = clean(at, 1)
+
+    first = store.write_events([event, event, event], token_id=None)
+    again = store.write_events([event], token_id=None)
+
+    assert (first.accepted, first.duplicates) == (1, 2)
+    assert (again.accepted, again.duplicates) == (0, 1)
+    assert stored_count() == 1
+    assert sum(events for events, *_ in rollup_contents("ingest_rollup_code").values()) == 1
+
+
+def test_the_same_event_id_is_one_event_whatever_else_differs(db):
+    at = timezone.now() - timedelta(minutes=3)
+    first = clean(at, 1, event_id="shipper-42")
+    resent = clean(at, 2, event_id="shipper-42")  # the shipper re-rendered other fields
+
+    store.write_events([first], token_id=None)
+    result = store.write_events([resent], token_id=None)
+
+    assert (result.accepted, result.duplicates) == (0, 1)
+    assert stored_count() == 1
+
+
+def test_an_empty_batch_writes_nothing(db):
+    assert store.write_events([], token_id=None) == store.BatchResult(0, 0)
+    assert stored_count() == 0
+
+
+def test_a_batch_that_fails_mid_write_leaves_no_raw_row_and_no_count(db):
+    """The last rollup refuses its rows after the raw rows and two rollups were written."""
+    at = timezone.now() - timedelta(minutes=3)
+    kept = clean(at, 1)
+    store.write_events([kept], token_id=None)
+    before = {table: rollup_contents(table) for table in ROLLUP_DIMENSIONS}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'query_canceled'; "
+            "END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON ingest_rollup_account "
+            "FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+
+    with pytest.raises(DatabaseError, match="refused by the test"):
+        store.write_events([clean(at, n) for n in range(2, 50)], token_id=None)
+
+    assert stored_count() == 1
+    assert {table: rollup_contents(table) for table in ROLLUP_DIMENSIONS} == before
+
+
+def test_the_courier_name_kept_is_the_latest_seen_for_its_id(db):
+    at = timezone.now() - timedelta(hours=1)
+    store.write_events(
+        [
+            clean(at, 1, cp_id=4, courier="Delhivery"),
+            clean(at + timedelta(minutes=5), 2, cp_id=4, courier="Delhivery Express"),
+            clean(at, 3, cp_id=9, courier="DTDC"),
+            clean(at, 4, cp_id=11, courier=""),
+        ],
+        token_id=None,
+    )
+    store.write_events(
+        [clean(at + timedelta(minutes=9), 5, cp_id=9, courier="DTDC Ltd")], token_id=None
+    )
+
+    names = dict(Courier.objects.values_list("cp_id", "name"))
+    assert names == {4: "Delhivery Express", 9: "DTDC Ltd"}
+
+
+def test_events_without_courier_or_account_count_under_zero_and_blank(db):
+    at = timezone.now() - timedelta(minutes=3)
+    store.write_events([clean(at, 1, cp_id=None, courier="", account_code="")], token_id=None)
+
+    assert {key[1] for key in rollup_contents("ingest_rollup_courier")} == {0}
+    assert {key[1] for key in rollup_contents("ingest_rollup_account")} == {""}
+    assert_rollups_equal_raw_counts()
+
+
+def test_a_late_event_makes_its_partition_and_lands_in_it(db):
+    day = (timezone.now() - timedelta(days=400)).astimezone(UTC).date()
+    at = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
+    assert day not in store.partition_days()
+
+    store.write_events([clean(at, 1)], token_id=None)
+
+    assert day in store.partition_days()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {store.partition_name(day)}")
+        assert cursor.fetchone()[0] == 1
+
+
+def test_token_use_adds_counts_and_keeps_the_last_error_until_the_next_one(db):
+    token = ApiToken.objects.create(name="t", prefix="cpm_x", digest="d" * 64, scopes="ingest")
+
+    store.record_token_use(token.pk, accepted=5, duplicates=1, rejected=2, error="bad event 3")
+    store.record_token_use(token.pk, accepted=3, duplicates=0, rejected=0)
+
+    token.refresh_from_db()
+    assert (token.accepted, token.duplicates, token.rejected) == (8, 1, 2)
+    assert token.last_error == "bad event 3"
+    assert token.last_used_at is not None and token.last_used_at >= token.last_error_at
