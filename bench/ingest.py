@@ -9,9 +9,10 @@ What is timed, and what is not:
   pre-encoded as 1,000-event gzip NDJSON bodies. Encoding is not timed.
 - The app: gunicorn with the deploy config (clickpost_monitor/gunicorn.conf.py), WEB_CONCURRENCY
   `--workers` (or the fastest of the `--sweep` pairs, each timed once on the first
-  `--sweep-events` events), on the fresh migrated database `bench_ingest`; `--clients` threads with
-  keep-alive connections take the next batch from one shared queue (so concurrent batches are
-  neighbours in time and meet on the same rollup rows, as live traffic does) and POST it.
+  `--sweep-events` events), on the fresh migrated database `bench_ingest`; `--clients` threads
+  take the next batch from one shared queue (so concurrent batches are neighbours in time and
+  meet on the same rollup rows, as live traffic does) and POST it (gunicorn's sync workers
+  close the connection after each answer: one local TCP connection per batch).
   events/s = events / wall time from the first request to the last answer. A 429 or 503 would
   be retried after Retry-After, as shippers do, and counted. Each run starts from empty tables
   (the day partitions are created once, ahead, as `store.ensure_partitions_ahead` does in a
@@ -186,7 +187,7 @@ def _post(conn_box: list, port: int, token: str, body: bytes, totals: PostTotals
             response = conn_box[0].getresponse()
             text = response.read()
         except (OSError, http.client.HTTPException):
-            # A keep-alive connection the server closed: reconnect and send again (a retry
+            # A connection the server closed early: reconnect and send again (a retry
             # of a batch that did get stored would show as duplicates, and fail the checks).
             conn_box[0].close()
             conn_box[0] = http.client.HTTPConnection("127.0.0.1", port, timeout=120)

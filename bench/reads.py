@@ -2,9 +2,9 @@
 against gunicorn on two loaded databases at once (e.g. 1 M and 10 M events), so that the
 ratio of the two is measured in the same minutes on the same noisy machine.
 
-    python -m bench.reads --db bench_1m --db bench_10m [--runs 20] [--workers 4]
+    python -m bench.reads --db bench_1m --db bench_10m [--runs 20] [--workers 5]
 
-- Requests go over HTTP (keep-alive, one client, one request at a time), with a `read` token,
+- Requests go over HTTP (one client, one request at a time), with a `read` token,
   as a user's browser or script would see them; the time is from sending the request to the
   last byte of the answer. Each path is asked `--warmup` times first, then `--runs` rounds;
   each round asks every path of every database in turn. Medians (p50) and p90 are reported.
@@ -95,7 +95,8 @@ def paths(note: dict) -> dict[str, dict]:
 
 
 class Reader:
-    """One keep-alive HTTP client of one gunicorn, with a read token and a session."""
+    """One HTTP client of one gunicorn, with a read token and a session (gunicorn's sync
+    workers close the connection after each answer; http.client opens the next one)."""
 
     def __init__(self, server: common.Gunicorn, *, token: str, session: str) -> None:
         self.server, self.token, self.session = server, token, session
@@ -115,7 +116,7 @@ class Reader:
                 body = response.read()
                 return time.perf_counter() - started, response.status, body
             except (OSError, http.client.HTTPException):
-                self.conn.close()  # the server closed an idle keep-alive connection
+                self.conn.close()  # the server closed the connection early
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=300)
         raise RuntimeError(f"GET {path} failed twice")
 
@@ -231,7 +232,7 @@ def main() -> None:
     parser.add_argument("--db", action="append", required=True)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=5)
     args = parser.parse_args()
     result = run(args.db, runs=args.runs, warmup=args.warmup, workers=args.workers)
     common.save("reads", result)

@@ -182,7 +182,8 @@ def ingest_section(ingest: dict | None, profile: dict | None) -> str:
         f"{ingest['batch']:,} ({ingest['ndjson_bytes'] / 2**20:,.0f} MiB of NDJSON, "
         f"{ingest['gzip_bytes'] / 2**20:,.1f} MiB gzipped); gunicorn with the deploy config, "
         f"WEB_CONCURRENCY={ingest['workers']} sync workers; {ingest['clients']} concurrent "
-        f"keep-alive clients. Baseline: psycopg 3 `COPY ... FROM STDIN` (text) of the same rows "
+        "clients (one connection per request: sync workers). Baseline: psycopg 3 "
+        f"`COPY ... FROM STDIN` (text) of the same rows "
         f"as the app stores them ({ingest['copy_bytes'] / 2**20:,.0f} MiB) into `bare_events` "
         f"(the columns of `ingest_event`; no partitions, key, index, dedupe or rollups), over 1 "
         f"and 2 connections; the ratio takes the faster. Medians of {ingest['runs']} rounds; each "
@@ -269,7 +270,7 @@ def reads_section(reads: dict | None, explains: list[dict]) -> str:
     out = [_loads_table(reads, dbs, labels)]
     out.append(
         f"Timed over HTTP against gunicorn (WEB_CONCURRENCY={reads['workers']}), one client, "
-        f"keep-alive, a `read` token (the page: a session), time to the last byte; "
+        f"a `read` token (the page: a session), time to the last byte; "
         f"{reads['warmup']} warm-up requests, then {reads['runs']} rounds, each asking every "
         "path of every database in turn. Window: the loaded 30 days. (SQL n): the "
         "EXPLAIN ANALYZE time of the path's queries on the product tables (section 3); the "

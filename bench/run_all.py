@@ -50,6 +50,8 @@ SCALES = {
     },
 }
 STEPS = ("ingest", "reads", "explain")
+# The figures this suite writes to bench/out/ (other bench commands keep theirs there too).
+OWN_FIGURES = ("machine", "ingest", "profile_ingest", "load_verify", "reads", "explain_*")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -171,8 +173,9 @@ def main() -> None:
     cfg = settings()
     started = time.monotonic()
     common.OUT.mkdir(parents=True, exist_ok=True)
-    for stale in common.OUT.glob("*.json"):
-        stale.unlink()  # a report never mixes figures of two runs
+    for step in OWN_FIGURES:
+        for stale in common.OUT.glob(f"{step}.json"):
+            stale.unlink()  # a report never mixes figures of two runs
     common.save("machine", {**common.machine(), "scale": cfg["scale"], "settings": cfg})
     common.log(f"bench: {cfg}")
     plan: list[tuple[str, Callable[[dict], None]]] = []

@@ -96,7 +96,8 @@ def _first_error(outcome: IngestOutcome) -> str:
     if not outcome.errors:
         return ""
     first = outcome.errors[0]
-    return f"{outcome.rejected} rejected; event {first['index']}: {first['errors']}"
+    why = "; ".join(f"{name}: {', '.join(reasons)}" for name, reasons in first["errors"].items())
+    return f"{outcome.rejected} rejected; event {first['index']}: {why}"
 
 
 def record_refused_request(token_id: int | None, message: str) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import psycopg
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -226,9 +227,13 @@ def write_events(
         return BatchResult(0, 0)
     ensure_partitions(e.ts.astimezone(UTC).date() for e in events)
     params = [*_columns(events), received_at or timezone.now(), token_id]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_WRITE_BATCH, params)
-        accepted = cursor.fetchone()[0]
+    with transaction.atomic(), connection.wrap_database_errors:  # psycopg -> django.db errors
+        connection.ensure_connection()
+        # Server-side binding: the arrays travel as parameters. Django's default client-side
+        # cursor would render 1,000 events into SQL text first (half the batch's CPU time).
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(_WRITE_BATCH, params)
+            accepted = cursor.fetchone()[0]
     return BatchResult(accepted=accepted, duplicates=len(events) - accepted)
 
 

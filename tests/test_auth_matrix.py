@@ -167,6 +167,14 @@ def test_the_public_endpoints_do_answer(endpoint, plain_static):
     assert _call(Client(), endpoint).status_code == 200
 
 
+@pytest.mark.django_db
+def test_the_elasticsearch_root_probe_is_public_but_checks_a_token_it_is_given():
+    # `GET /` is answered by ingest.doors.middleware for Elasticsearch clients, not a pattern.
+    assert Client().get("/", headers={"Accept": "application/json"}).status_code == 200
+    wrong = Client().get("/", headers={"Authorization": "Basic ZWxhc3RpYzpub3QtYS10b2tlbg=="})
+    assert wrong.status_code == 401
+
+
 # ---------------------------------------------------------------- the API, every method
 
 

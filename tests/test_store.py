@@ -68,8 +68,16 @@ def rollup_contents(table: str) -> dict[tuple, tuple]:
 
 
 def assert_rollups_equal_raw_counts() -> None:
+    """Counts equal exactly; latency sums up to float rounding, which depends on the order of
+    addition (PostgreSQL's is not ours) unless every latency is a multiple of a power of 2."""
     for table in ROLLUP_DIMENSIONS:
-        assert rollup_contents(table) == rollups_from_raw_rows(table), table
+        got, expected = rollup_contents(table), rollups_from_raw_rows(table)
+        assert {key: (v[0], v[1], v[3]) for key, v in got.items()} == {
+            key: (v[0], v[1], v[3]) for key, v in expected.items()
+        }, table
+        assert {key: v[2] for key, v in got.items()} == pytest.approx(
+            {key: v[2] for key, v in expected.items()}, rel=1e-12
+        ), table
 
 
 def stored_count() -> int:
@@ -135,7 +143,8 @@ def test_rollups_equal_counts_of_raw_rows_after_duplicates_late_events_and_three
     ]
     assert stored_count() == 60 + 30 + 20 + 30 + 40 + 5
     assert {at.date() for at in far_days} <= set(store.partition_days())
-    assert_rollups_equal_raw_counts()
+    for table in ROLLUP_DIMENSIONS:  # latencies are quarters: even the sums are exact
+        assert rollup_contents(table) == rollups_from_raw_rows(table), table
 
 
 def test_a_repeated_event_is_stored_once_and_counted_once(db):

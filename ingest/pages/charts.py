@@ -187,12 +187,14 @@ def _rate_text(errors: int, events: int) -> str:
 
 
 def timeline_figure(events: Iterable[Mapping[str, Any]]) -> Figure | None:
-    """Each call of one shipment as a dot on time × endpoint, colored by category."""
+    """Each call of one shipment as a dot on time × endpoint, colored by category; None for
+    fewer than two calls (the table says it all)."""
+    events = list(events)
+    if len(events) < 2:
+        return None
     by_category: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for event in events:
         by_category[str(event["category"])].append(event)
-    if not by_category:
-        return None
     traces = [
         {
             "type": "scatter",
