@@ -20,3 +20,6 @@ max_requests = 5000  # recycle workers now and then: bounded memory over weeks
 max_requests_jitter = 500
 accesslog = "-"
 preload_app = False
+# gunicorn 27's control socket lives at a per-user default path that every instance on the
+# machine would share; we don't use it.
+control_socket_disable = True

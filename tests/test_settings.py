@@ -31,7 +31,15 @@ SQL_TEXT = 'SELECT "secret_column" FROM "ingest_apitoken" WHERE digest = \'abc\'
 
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess:
     """Run Python in the project with a clean slate of the settings' environment."""
-    names = ("DATABASE_URL", "SECRET_KEY", "DEBUG", "HTTPS", "ALLOWED_HOSTS", "HSTS_PRELOAD")
+    names = (
+        "DATABASE_URL",
+        "SECRET_KEY",
+        "DEBUG",
+        "HTTPS",
+        "ALLOWED_HOSTS",
+        "HSTS_PRELOAD",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+    )  # the browser tests set the last one for Playwright
     base = {k: v for k, v in os.environ.items() if k not in names}
     return subprocess.run(
         [sys.executable, *args],
