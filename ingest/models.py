@@ -125,17 +125,17 @@ class Event(models.Model):
         return f"{self.ts:%Y-%m-%d %H:%M:%S} {self.endpoint} {self.code}"
 
 
-class Rollup(models.Model):
-    """Counts per 15-minute bucket; each concrete rollup adds the dimensions it is keyed by.
+class RollupCounts(models.Model):
+    """Counts per bucket and category; each concrete rollup adds the dimensions it is keyed by.
 
-    `cp_id` 0 and `account_code` '' stand for "not given" so that keys need no NULLs. Each
-    primary key starts with `bucket`: time-range reads scan it, and it is the Citus
+    `bucket` is a UTC instant: the start of a 15-minute bucket, or of a UTC day in the `*Daily`
+    tables. `cp_id` 0 and `account_code` '' stand for "not given" so that keys need no NULLs.
+    Each primary key starts with `bucket`: time-range reads scan it, and it is the Citus
     distribution column (docs/SCALING.md).
     """
 
     bucket = models.DateTimeField()
     category = models.CharField(max_length=32)
-    code = models.IntegerField()
     events = models.BigIntegerField()
     errors = models.BigIntegerField()
     latency_sum_ms = models.FloatField()
@@ -145,7 +145,29 @@ class Rollup(models.Model):
         abstract = True
 
     def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.category}: {self.events}"
+
+
+class Rollup(RollupCounts):
+    """Counts per bucket, category and code (a code determines its category: nearly free)."""
+
+    code = models.IntegerField()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
         return f"{self.bucket:%Y-%m-%d %H:%M} {self.category} {self.code}: {self.events}"
+
+
+class RollupByCategory(RollupCounts):
+    """Calls by category only: a handful of rows per quarter hour at any volume. Totals and the
+    overview's timeseries by category."""
+
+    pk = models.CompositePrimaryKey("bucket", "category")
+
+    class Meta:
+        db_table = "ingest_rollup_category"
 
 
 class RollupByCode(Rollup):
@@ -176,3 +198,37 @@ class RollupByAccount(Rollup):
 
     class Meta:
         db_table = "ingest_rollup_account"
+
+
+# The daily twins: the same keys, `bucket` the start of a UTC day. The whole UTC days of a long
+# window are read from them, its partial edge days from the 15-minute tables (ingest.stats).
+
+
+class RollupByCodeDaily(Rollup):
+    """`RollupByCode` per UTC day."""
+
+    pk = models.CompositePrimaryKey("bucket", "endpoint", "category", "code")
+    endpoint = models.CharField(max_length=200)
+
+    class Meta:
+        db_table = "ingest_rollup_code_daily"
+
+
+class RollupByCourierDaily(Rollup):
+    """`RollupByCourier` per UTC day."""
+
+    pk = models.CompositePrimaryKey("bucket", "cp_id", "category", "code")
+    cp_id = models.IntegerField()
+
+    class Meta:
+        db_table = "ingest_rollup_courier_daily"
+
+
+class RollupByAccountDaily(Rollup):
+    """`RollupByAccount` per UTC day."""
+
+    pk = models.CompositePrimaryKey("bucket", "account_code", "category", "code")
+    account_code = models.CharField(max_length=100)
+
+    class Meta:
+        db_table = "ingest_rollup_account_daily"

@@ -121,21 +121,50 @@ def drop_partitions_before(day: date) -> list[date]:
 
 _ROLLUP_UPSERT = """
 {name} AS (
-    INSERT INTO {table} AS r (bucket, {dims}, category, code,
-                              events, errors, latency_sum_ms, latency_count)
-    SELECT date_bin('15 minutes', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
-           {dims}, category, code, count(*), count(*) FILTER (WHERE is_error),
+    INSERT INTO {table} AS r (bucket, {keys}, events, errors, latency_sum_ms, latency_count)
+    SELECT date_bin('{grain}', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+           {keys}, count(*), count(*) FILTER (WHERE is_error),
            coalesce(sum(latency_ms), 0), count(latency_ms)
       FROM inserted
-     GROUP BY 1, {dims}, category, code
-     ORDER BY 1, {dims}, category, code
-    ON CONFLICT (bucket, {dims}, category, code) DO UPDATE
+     GROUP BY 1, {keys}
+     ORDER BY 1, {keys}
+    ON CONFLICT (bucket, {keys}) DO UPDATE
        SET events = r.events + EXCLUDED.events,
            errors = r.errors + EXCLUDED.errors,
            latency_sum_ms = r.latency_sum_ms + EXCLUDED.latency_sum_ms,
            latency_count = r.latency_count + EXCLUDED.latency_count
     RETURNING 1
 )"""
+
+
+@dataclass(frozen=True, slots=True)
+class RollupTable:
+    """One rollup the batch statement upserts: its CTE name, table, key columns after `bucket`
+    and bucket width (date_bin from 2000-01-01 UTC: 15-minute buckets, or UTC days)."""
+
+    name: str
+    table: str
+    keys: str
+    grain: str
+
+
+# Upserted in this order by every batch (tables in this order, rows in key order within each),
+# so concurrent batches take their row locks in one order and cannot deadlock each other.
+ROLLUP_TABLES = (
+    RollupTable("by_category", "ingest_rollup_category", "category", "15 minutes"),
+    RollupTable("by_code", "ingest_rollup_code", "endpoint, category, code", "15 minutes"),
+    RollupTable("by_courier", "ingest_rollup_courier", "cp_id, category, code", "15 minutes"),
+    RollupTable(
+        "by_account", "ingest_rollup_account", "account_code, category, code", "15 minutes"
+    ),
+    RollupTable("by_code_daily", "ingest_rollup_code_daily", "endpoint, category, code", "1 day"),
+    RollupTable(
+        "by_courier_daily", "ingest_rollup_courier_daily", "cp_id, category, code", "1 day"
+    ),
+    RollupTable(
+        "by_account_daily", "ingest_rollup_account_daily", "account_code, category, code", "1 day"
+    ),
+)
 
 # Rollups key "not given" as cp_id 0 and account_code '' (unique keys without NULLs).
 _WRITE_BATCH = (
@@ -163,13 +192,8 @@ inserted AS (
               account_code, latency_ms
 ),"""
     + ",".join(
-        [
-            _ROLLUP_UPSERT.format(name="by_code", table="ingest_rollup_code", dims="endpoint"),
-            _ROLLUP_UPSERT.format(name="by_courier", table="ingest_rollup_courier", dims="cp_id"),
-            _ROLLUP_UPSERT.format(
-                name="by_account", table="ingest_rollup_account", dims="account_code"
-            ),
-        ]
+        _ROLLUP_UPSERT.format(name=r.name, table=r.table, keys=r.keys, grain=r.grain)
+        for r in ROLLUP_TABLES
     )
     + """,
 courier_names AS (
@@ -183,9 +207,9 @@ courier_names AS (
     ON CONFLICT (cp_id) DO UPDATE SET name = EXCLUDED.name
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM by_code),
-       (SELECT count(*) FROM by_courier), (SELECT count(*) FROM by_account),
-       (SELECT count(*) FROM courier_names)
+SELECT (SELECT count(*) FROM inserted), """
+    + ", ".join(f"(SELECT count(*) FROM {r.name})" for r in ROLLUP_TABLES)
+    + """, (SELECT count(*) FROM courier_names)
 """
 )
 

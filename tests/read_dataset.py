@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 
+from ingest import store
 from ingest.pipeline import RawItem, ingest_items
 
 START = datetime(2026, 10, 18, 12, tzinfo=UTC)
@@ -172,10 +173,8 @@ def load(events: list[Gen], *, batch: int = 1000) -> None:
 def clear() -> None:
     """Remove every event, rollup row and courier name (the data set is committed)."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE ingest_event, ingest_rollup_code, ingest_rollup_courier, "
-            "ingest_rollup_account, ingest_courier"
-        )
+        rollups = ", ".join(rollup.table for rollup in store.ROLLUP_TABLES)
+        cursor.execute(f"TRUNCATE ingest_event, {rollups}, ingest_courier")
 
 
 def loaded(django_db_blocker) -> list[Gen]:
