@@ -132,8 +132,9 @@ def post_all(port: int, token: str, bodies: list[bytes], *, clients: int) -> tup
 def empty_tables() -> None:
     with common.connect(DB) as conn:
         conn.execute(
-            "TRUNCATE ingest_event, ingest_rollup_code, ingest_rollup_courier, "
-            "ingest_rollup_account, ingest_courier"
+            "TRUNCATE ingest_event, ingest_rollup_category, ingest_rollup_code, "
+            "ingest_rollup_courier, ingest_rollup_account, ingest_rollup_code_daily, "
+            "ingest_rollup_courier_daily, ingest_rollup_account_daily, ingest_courier"
         )
 
 

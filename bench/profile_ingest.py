@@ -5,7 +5,7 @@
 Each 1,000-event gzip NDJSON batch (DemoTraffic records, as bench.ingest sends them) goes
 through the stages of `POST /api/v1/events/` one at a time: `framing.read_body` (gunzip),
 `framing.split_events` (JSON), `pipeline.clean_items` (validation, tagging, redaction, content
-hash), `store.write_events` (the one INSERT ... ON CONFLICT + 3 rollup upserts statement) and
+hash), `store.write_events` (the one INSERT ... ON CONFLICT + 7 rollup upserts statement) and
 `store.record_token_use`. Reported: the median microseconds per event of each stage, and the
 functions where `clean_items` spends its time (cProfile, by own time).
 """

@@ -310,6 +310,17 @@ def reads_section(reads: dict | None, explains: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
+_ROLLUP_TABLES = (
+    "ingest_rollup_category",
+    "ingest_rollup_code",
+    "ingest_rollup_courier",
+    "ingest_rollup_account",
+    "ingest_rollup_code_daily",
+    "ingest_rollup_courier_daily",
+    "ingest_rollup_account_daily",
+)
+
+
 def _loads_table(reads: dict, dbs: list[str], labels: dict) -> str:
     out = [
         "Loaded by `bench.load` (see its docstring): 30 UTC days of demo-shaped traffic, "
@@ -317,17 +328,16 @@ def _loads_table(reads: dict, dbs: list[str], labels: dict) -> str:
         "as the day's partition (every index built in bulk), each rollup by the aggregation "
         "`store.py` runs, then `VACUUM (ANALYZE)`; checked against `store.write_events` and "
         "`clean_event` on every run (`load_verify` below).\n",
-        "| database | events | raw events: rows, MiB | rollup rows (code / courier / account) "
-        "| load s | of which |",
+        "| database | events | raw events: rows, MiB | rollup rows: 15-minute (category / code "
+        "/ courier / account); daily (code / courier / account) | load s | of which |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for db in dbs:
         note = reads["databases"][db]
         t = note["tables"]
-        rollups = " / ".join(
-            f"{t[name]['rows']:,}"
-            for name in ("ingest_rollup_code", "ingest_rollup_courier", "ingest_rollup_account")
-        )
+        rows = {name: f"{t[name]['rows']:,}" if name in t else "–" for name in _ROLLUP_TABLES}
+        rollups = " / ".join(rows[name] for name in _ROLLUP_TABLES[:4]) + "; "
+        rollups += " / ".join(rows[name] for name in _ROLLUP_TABLES[4:])
         out.append(
             f"| `{db}` | {labels[db]} | {t['ingest_event']['rows']:,}, "
             f"{t['ingest_event']['mib']:,} | {rollups} | {note['seconds']} | "

@@ -11,11 +11,11 @@ builder over one of five sources (`choose_source` decides which):
   when the interval is finer than the rollups (`minute`), with the same SQL shape.
 
 The code, courier and account rollups each have a daily twin (`*_daily`, `bucket` at UTC
-midnight). When a window holds whole UTC days that no bucket edge splits (every breakdown and
-total; a timeseries only when its edges are UTC midnights), `aggregate_query` reads those days
-from the daily table and the partial days at either end from the 15-minute table, as one
-UNION ALL feeding the same aggregation: the same counts from about 1/96 of the rows, exact in
-every zone because the window's edges are quarter hours.
+midnight). When a window holds whole UTC days that no bucket edge splits (every breakdown or
+total those families answer; a timeseries only when its edges are UTC midnights),
+`aggregate_query` reads those days from the daily table and the partial days at either end
+from the 15-minute table, as one UNION ALL feeding the same aggregation: the same counts from
+about 1/96 of the rows, exact in every zone because the window's edges are quarter hours.
 
 Bucket edges are computed once, in Python, by `bucket_starts` (DST-correct in any IANA zone),
 and SQL assigns each row to its bucket with `width_bucket(time, edges)`, a binary search over

@@ -112,11 +112,36 @@ def test_more_than_5000_buckets_is_refused_and_5000_is_allowed():
 
 
 def test_narrowest_rollup_covers_grouping_and_filters_else_raw_events():
-    assert stats.choose_source(dims={"category"}).table == "ingest_rollup_code"
+    assert stats.choose_source(dims=set()).table == "ingest_rollup_category"
+    assert stats.choose_source(dims={"category"}).table == "ingest_rollup_category"
+    assert stats.choose_source(dims={"category", "code"}).table == "ingest_rollup_code"
     assert stats.choose_source(dims={"cp_id", "code"}).table == "ingest_rollup_courier"
     assert stats.choose_source(dims={"account_code"}).table == "ingest_rollup_account"
     assert stats.choose_source(dims={"cp_id", "endpoint"}).table == "ingest_event"
     assert stats.choose_source(dims=set(), interval="minute").table == "ingest_event"
+
+
+def test_whole_utc_days_are_those_inside_the_window_that_no_bucket_edge_splits():
+    ist_window = Window(start=utc(2026, 10, 19, 9, 15), end=utc(2026, 10, 29, 22), tz=IST)
+    assert stats.whole_utc_days(ist_window) == (utc(2026, 10, 20), utc(2026, 10, 29))
+    utc_days = stats.bucket_starts(
+        start=utc(2026, 10, 19), end=utc(2026, 10, 30), interval="day", tz=UTC
+    )
+    assert stats.whole_utc_days(ist_window, utc_days) == (utc(2026, 10, 20), utc(2026, 10, 29))
+    ist_days = stats.bucket_starts(
+        start=ist_window.start, end=ist_window.end, interval="day", tz=IST
+    )
+    assert stats.whole_utc_days(ist_window, ist_days) is None  # edges at 18:30 UTC
+    short = Window(start=utc(2026, 10, 19, 0, 15), end=utc(2026, 10, 20, 23, 45), tz=UTC)
+    assert stats.whole_utc_days(short) is None
+
+
+def test_long_breakdowns_read_whole_days_from_the_daily_rollup_and_edges_from_quarters():
+    window = Window(start=utc(2026, 10, 19, 9, 15), end=utc(2026, 10, 29, 22), tz=IST)
+    sql, _ = stats.aggregate_query(
+        source=stats.choose_source(dims={"code"}), window=window, filters=Filters(), group=["code"]
+    )
+    assert "ingest_rollup_code_daily" in sql and sql.count("UNION ALL") == 2
 
 
 def test_grouping_by_a_dimension_outside_the_source_is_refused():
@@ -203,3 +228,40 @@ def test_code_counts_list_the_catalog_and_unknown_codes_seen(db, events):
     assert rows[777]["in_catalog"] is False and rows[777]["category"] == "unknown"
     assert rows[150]["category"] == "unknown" and rows[150]["errors"] == 0
     assert rows[301]["in_catalog"] is True and rows[301]["events"] == 0  # never seen: still listed
+
+
+def test_breakdowns_over_partial_edge_days_in_ist_equal_a_count_of_the_window(db, events):
+    """Whole UTC days come from the daily rollups, the edges (IST 14:45 on the 19th to IST
+    03:30 on the 30th) from the quarter hours: together exactly the window's events."""
+    window = Window(
+        start=datetime(2026, 10, 19, 14, 45, tzinfo=IST),
+        end=datetime(2026, 10, 30, 3, 30, tzinfo=IST),
+        tz=IST,
+    )
+    assert stats.whole_utc_days(window) == (utc(2026, 10, 20), utc(2026, 10, 29))
+    now, before = within(events, window), within(events, window.previous())
+    for by, value in (("code", "code"), ("cp_id", "cp_id"), ("account_code", "account")):
+        rows = stats.breakdown(window=window, by=by, limit=100, filters=Filters())
+        assert {r["key"]: r["events"] for r in rows} == Counter(getattr(e, value) for e in now)
+        assert {r["key"]: r["errors"] for r in rows if r["errors"]} == Counter(
+            getattr(e, value) for e in now if e.is_error
+        )
+        assert {r["key"]: r["previous_errors"] for r in rows if r["previous_errors"]} == Counter(
+            getattr(e, value) for e in before if e.is_error
+        )
+    filtered = stats.breakdown(
+        window=window, by="code", limit=100, filters=Filters(cp_id=(4,), category=("server",))
+    )
+    assert {r["key"]: r["events"] for r in filtered} == Counter(
+        e.code for e in now if e.cp_id == 4 and e.category == "server"
+    )
+
+
+def test_utc_day_timeseries_by_code_from_daily_rollups_equal_a_count(db, events):
+    window = Window(start=utc(2026, 10, 19, 6), end=utc(2026, 11, 1, 12, 30), tz=UTC)
+    got = stats.timeseries(window=window, interval="day", group_by="code", filters=Filters())
+    counted: Counter = Counter()
+    for series in got["series"]:
+        for point in series["points"]:
+            counted[(point["t"][:10], series["key"])] += point["events"]
+    assert +counted == Counter((e.ts.date().isoformat(), e.code) for e in within(events, window))

@@ -4,7 +4,7 @@ the raw rows, computed here in Python from the rows themselves."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,18 +16,27 @@ from ingest.catalog import SEED_BY_CODE
 from ingest.events import CleanEvent, clean_event
 from ingest.models import ApiToken, Courier
 
-# The rollups' 15-minute buckets are counted from this origin (date_bin in store.py).
+# The rollups' buckets are counted from this origin (date_bin in store.py).
 BUCKET_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
 QUARTER_HOUR = timedelta(minutes=15)
+DAY = timedelta(days=1)
+_CODE = ("endpoint", "category", "code")
+_COURIER = ("cp_id", "category", "code")
+_ACCOUNT = ("account_code", "category", "code")
+# Each rollup: the columns it is keyed by after its bucket, and the bucket's width.
 ROLLUP_DIMENSIONS = {
-    "ingest_rollup_code": "endpoint",
-    "ingest_rollup_courier": "cp_id",
-    "ingest_rollup_account": "account_code",
+    "ingest_rollup_category": (("category",), QUARTER_HOUR),
+    "ingest_rollup_code": (_CODE, QUARTER_HOUR),
+    "ingest_rollup_courier": (_COURIER, QUARTER_HOUR),
+    "ingest_rollup_account": (_ACCOUNT, QUARTER_HOUR),
+    "ingest_rollup_code_daily": (_CODE, DAY),
+    "ingest_rollup_courier_daily": (_COURIER, DAY),
+    "ingest_rollup_account_daily": (_ACCOUNT, DAY),
 }
 
 
-def quarter_hour(ts: datetime) -> datetime:
-    return ts - (ts - BUCKET_ORIGIN) % QUARTER_HOUR
+def bucket_of(ts: datetime, width: timedelta) -> datetime:
+    return ts - (ts - BUCKET_ORIGIN) % width
 
 
 def raw_rows() -> list[dict]:
@@ -41,14 +50,13 @@ def raw_rows() -> list[dict]:
 
 
 def rollups_from_raw_rows(table: str) -> dict[tuple, tuple]:
-    """What `table` must hold: the raw rows grouped by bucket, dimension, category and code."""
-    dimension = ROLLUP_DIMENSIONS[table]
+    """What `table` must hold: the raw rows grouped by bucket and the table's key columns."""
+    columns, width = ROLLUP_DIMENSIONS[table]
     counts: dict[tuple, list] = defaultdict(lambda: [0, 0, 0.0, 0])
     for row in raw_rows():
-        value = row[dimension]
-        if dimension == "cp_id" and value is None:
-            value = 0  # the rollups' "not given"
-        key = (quarter_hour(row["ts"]), value, row["category"], row["code"])
+        if row["cp_id"] is None:
+            row["cp_id"] = 0  # the rollups' "not given"
+        key = (bucket_of(row["ts"], width), *(row[column] for column in columns))
         counts[key][0] += 1
         counts[key][1] += row["is_error"]
         if row["latency_ms"] is not None:
@@ -58,13 +66,15 @@ def rollups_from_raw_rows(table: str) -> dict[tuple, tuple]:
 
 
 def rollup_contents(table: str) -> dict[tuple, tuple]:
-    dimension = ROLLUP_DIMENSIONS[table]
+    """Key (bucket, *key columns) -> (events, errors, latency_sum_ms, latency_count)."""
+    columns, _ = ROLLUP_DIMENSIONS[table]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT bucket, {dimension}, category, code, events, errors, latency_sum_ms, "
+            f"SELECT bucket, {', '.join(columns)}, events, errors, latency_sum_ms, "
             f"latency_count FROM {table}"
         )
-        return {tuple(row[:4]): tuple(row[4:]) for row in cursor.fetchall()}
+        width = len(columns) + 1
+        return {tuple(row[:width]): tuple(row[width:]) for row in cursor.fetchall()}
 
 
 def assert_rollups_equal_raw_counts() -> None:
@@ -152,6 +162,33 @@ def test_rollups_equal_counts_of_raw_rows_after_duplicates_late_events_and_three
         assert rollup_contents(table) == rollups_from_raw_rows(table), table
 
 
+def test_every_rollup_table_of_the_schema_is_checked_against_raw_rows(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename LIKE 'ingest\\_rollup%'"
+        )
+        assert {name for (name,) in cursor.fetchall()} == set(ROLLUP_DIMENSIONS)
+
+
+def test_daily_rollups_count_utc_days_and_the_category_rollup_quarter_hours(db):
+    midnight = (
+        (timezone.now() - timedelta(days=1))
+        .astimezone(UTC)
+        .replace(hour=0, minute=0, second=0, microsecond=0)
+    )
+    moments = [midnight - timedelta(microseconds=1), midnight, midnight + timedelta(hours=23)]
+    store.write_events([clean(at, n) for n, at in enumerate(moments)], token_id=None)
+
+    days: Counter = Counter()
+    for (bucket, *_), (events, *_) in rollup_contents("ingest_rollup_code_daily").items():
+        days[bucket] += events
+    assert days == {midnight - DAY: 1, midnight: 2}
+    quarters = {key[0] for key in rollup_contents("ingest_rollup_category")}
+    assert quarters == {midnight - QUARTER_HOUR, midnight, midnight + timedelta(hours=23)}
+    assert_rollups_equal_raw_counts()
+
+
 def test_a_repeated_event_is_stored_once_and_counted_once(db):
     at = timezone.now() - timedelta(minutes=3)
     event = clean(at, 1)
@@ -183,7 +220,7 @@ def test_an_empty_batch_writes_nothing(db):
 
 
 def test_a_batch_that_fails_mid_write_leaves_no_raw_row_and_no_count(db):
-    """The last rollup refuses its rows after the raw rows and two rollups were written."""
+    """The last rollup refuses its rows after the raw rows and the other rollups were written."""
     at = timezone.now() - timedelta(minutes=3)
     kept = clean(at, 1)
     store.write_events([kept], token_id=None)
@@ -195,7 +232,7 @@ def test_a_batch_that_fails_mid_write_leaves_no_raw_row_and_no_count(db):
             "END $$"
         )
         cursor.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON ingest_rollup_account "
+            "CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON ingest_rollup_account_daily "
             "FOR EACH ROW EXECUTE FUNCTION refuse()"
         )
 
