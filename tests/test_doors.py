@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from ingest.auth import create_token
 from ingest.doors import loki
 from ingest.models import ApiToken, Event
-from ingest.selectors_health import token_health
+from ingest.selectors import token_health
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from ingest.pipeline import RawItem, ingest_items
 XSS = "<script>alert(1)</script>"
 ESCAPED_XSS = "&lt;script&gt;alert(1)&lt;/script&gt;"
 PAGES = ["/", "/events/", "/events/1/", "/waybills/W1/", "/orders/O1/", "/search/?q=W1"]
-PAGES += ["/codes/", "/reports/"]
+PAGES += ["/codes/", "/reports/", "/shippers/"]
 
 
 @pytest.fixture(autouse=True)
@@ -550,3 +550,26 @@ def test_the_interval_keeps_every_range_between_about_24_and_200_bars():
 def test_the_default_report_week_is_the_last_complete_iso_week():
     assert params.default_week(today=datetime(2026, 11, 25).date()) == "2026-W47"
     assert params.default_week(today=datetime(2026, 1, 1).date()) == "2025-W52"
+
+
+# ---------------------------------------------------------------- shippers (ingest health)
+
+
+@pytest.mark.django_db
+def test_shippers_page_shows_each_tokens_counts_and_last_error_escaped(user_client):
+    from ingest.auth import create_token
+    from ingest.pipeline import RawItem, ingest_items
+
+    token, _ = create_token(name="<b>fluent-bit</b>", scopes=["ingest"])
+    good = {"timestamp": ago(minutes=5), "endpoint": "order_create", "http_status": 200}
+    ingest_items(
+        [RawItem(good), RawItem(good), RawItem({"endpoint": "<i>x</i>"})], token_id=token.pk
+    )
+
+    html = user_client.get("/shippers/").content.decode()
+
+    assert "&lt;b&gt;fluent-bit&lt;/b&gt;" in html and "<b>fluent-bit</b>" not in html
+    row = html[html.index("&lt;b&gt;fluent-bit") :]
+    assert ">1</td>" in row  # accepted: the second good event is a duplicate
+    assert "1 rejected; event 2: timestamp: required" in row
+    assert "status-errors" in row

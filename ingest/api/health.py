@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest.auth import CanRead, ReadThrottle
-from ingest.selectors_health import token_health
+from ingest.selectors import token_health
 
 
 class TokenHealthSerializer(serializers.Serializer):

@@ -18,4 +18,5 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("codes/", views.codes, name="codes"),
     path("reports/", views.weekly_report, name="reports"),
+    path("shippers/", views.shippers, name="shippers"),
 ]

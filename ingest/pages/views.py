@@ -251,3 +251,10 @@ def weekly_report(request: HttpRequest) -> HttpResponse:
         "csv_url": f"{reverse('api-weekly-report')}?{query}",
     }
     return render(request, "pages/reports.html", context)
+
+
+@page
+def shippers(request: HttpRequest) -> HttpResponse:
+    """Ingest health per token: counts, last use, last error ("is my shipper working?")."""
+    context = {"nav": "shippers", "tokens": selectors.token_health()}
+    return render(request, "pages/shippers.html", context)
