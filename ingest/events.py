@@ -21,9 +21,10 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from ingest.catalog import CodeInfo, clickpost_code, tag
@@ -110,11 +111,22 @@ _BAD_CHAR = re.compile(r"[\x00\ud800-\udfff]")
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _EPOCH_TEXT = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+# The usual shapes, which datetime.fromisoformat reads exactly as _RFC3339 would (a fast path).
+_RFC3339_COMMON = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+)
 _RFC3339 = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:[.,]([0-9]+))?"
     r"\s*(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))?"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Names and endpoints repeat from event to event; longer strings are worked out, not cached.
+_CACHED_CHARS = 256
+# Built once: json.dumps with options builds a new encoder on every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+# The content hash's JSON: sorted keys and ASCII only, so one event always hashes the same.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 # (below this magnitude, units per second): seconds, milliseconds, microseconds, nanoseconds.
 _EPOCH_UNITS = ((Decimal("1e11"), 1), (Decimal("1e14"), 10**3), (Decimal("1e17"), 10**6))
 
@@ -138,6 +150,11 @@ class CleanEvent:
     response: Any | None
     extra: dict
     event_key: str
+    # The compact JSON text of `request`, `response` and `extra` that store.py writes, made once
+    # here (capping needs it anyway); None for an event built by hand: the store serializes then.
+    request_json: str | None = field(default=None, compare=False, repr=False)
+    response_json: str | None = field(default=None, compare=False, repr=False)
+    extra_json: str | None = field(default=None, compare=False, repr=False)
 
 
 class InvalidEvent(Exception):
@@ -182,11 +199,20 @@ def endpoint_name(value: str) -> str:
     An unknown endpoint is kept, so it still shows on the dashboard, but with its query
     secrets redacted and cut to 200 characters.
     """
+    if len(value) <= _CACHED_CHARS:
+        return _cached_endpoint_name(value)
+    return _endpoint_name(value)
+
+
+def _endpoint_name(value: str) -> str:
     text = value.strip()
     if text.lower() in _ENDPOINT_PATHS:
         return text.lower()
     name = _NAME_BY_PATH.get(_versionless_path(text))
     return name or _redact_text(text)[:ENDPOINT_MAX_CHARS]
+
+
+_cached_endpoint_name = lru_cache(maxsize=1024)(_endpoint_name)
 
 
 def redact(value: Any) -> Any:
@@ -196,13 +222,7 @@ def redact(value: Any) -> Any:
     inside strings, `key=...` style URL/form parameters, `"key": ...` pairs of stringified JSON
     and `Bearer ...` credentials do too.
     """
-    if isinstance(value, str):
-        return _redact_text(value)
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    if isinstance(value, dict):
-        return _redact_mapping(value)
-    return value
+    return _redacted(value, depth=1, check=False)
 
 
 class _Reader:
@@ -217,12 +237,13 @@ class _Reader:
 
     def take(self, keys: tuple[str, ...]) -> tuple[str, Any]:
         """(key sent, value) of the first present alias (see _absent); every alias is consumed."""
-        found: tuple[str, Any] = (keys[0], None)
+        rest = self.rest
+        found_key, found = keys[0], None
         for key in keys:
-            value = self.rest.pop(key, None)
-            if not _absent(value) and found[1] is None:
-                found = (key, value)
-        return found
+            value = rest.pop(key, None)
+            if value is not None and found is None and not _absent(value):
+                found_key, found = key, value
+        return found_key, found
 
     def read(
         self,
@@ -235,24 +256,41 @@ class _Reader:
         """The parsed value of a field, or None when it is absent or bad (the error is filed)."""
         key, value = self.take(keys)
         if value is None:
-            if default is None and required:
-                self.fail(key, "required")
-            return None if default is None else self.apply(key, default, parse)
-        problem = _json_problem(value, depth=1)
-        if problem:
-            self.fail(key, problem)
-            return None
-        return self.apply(key, value, parse)
-
-    def apply(self, key: str, value: Any, parse: Callable[[Any], Any]) -> Any:
+            if default is None:
+                if required:
+                    self.fail(key, "required")
+                return None
+            value = default  # the door's own value (a datetime): not JSON to check
+        else:
+            problem = _json_problem(value, depth=1)
+            if problem:
+                self.fail(key, problem)
+                return None
         try:
             return parse(value)
         except _Bad as bad:
             self.fail(key, str(bad))
             return None
 
+    def read_json(self, key: str) -> Any:
+        """A JSON field's redacted value, checked on the same walk; None when absent or bad."""
+        key, value = self.take((key,))
+        if value is None:
+            return None
+        try:
+            return _redacted(value, depth=1, check=True)
+        except _Bad:
+            self.fail(key, _json_problem(value, depth=1))
+            return None
+
     def extra(self, context: Mapping[str, Any]) -> dict:
         """The fields nobody read, over `context`, checked and redacted."""
+        merged = {**context, **self.rest}
+        if len(merged) == len(context) + len(self.rest):  # no field is in both
+            try:
+                return _redacted(merged, depth=0, check=True)
+            except _Bad:
+                pass  # the loop below files each bad field's own reason
         kept: dict[str, Any] = {}
         for key, value in [*context.items(), *self.rest.items()]:
             key_problem = _key_problem(key)
@@ -304,8 +342,8 @@ def _read_fields(
         "latency_ms": reader.read(("latency_ms",), _to_latency),
         "event_id": reader.read(("event_id",), text(EVENT_ID_MAX_CHARS)),
         "message": reader.read(("message",), _message_text) or "",
-        "request": reader.read(("request",), redact),
-        "response": reader.read(("response",), redact),
+        "request": reader.read_json("request"),
+        "response": reader.read_json("response"),
     }
 
 
@@ -317,8 +355,7 @@ def _choose_code(reader: _Reader, event: dict, fields: dict[str, Any]) -> int | 
         meta_status=_meta_status(meta),
         http_status=fields["http_status"],
     )
-    sent_any = any(not _absent(event.get(key)) for key in ("code", *_HTTP_STATUS_KEYS))
-    if code is None and not sent_any:
+    if code is None and all(_absent(event.get(key)) for key in ("code", *_HTTP_STATUS_KEYS)):
         reader.fail("http_status", STATUS_REQUIRED)
     return code
 
@@ -329,15 +366,21 @@ def _build(fields: dict[str, Any], *, code: int, catalog: Mapping[int, CodeInfo]
     fields.pop("raw_code")
     message = fields["message"] or _meta_message(_meta(fields["response"]))
     fields["message"] = _redact_text(message.strip())[:MESSAGE_MAX_CHARS]
-    fields["request"] = _capped(fields["request"])
-    fields["response"] = _capped(fields["response"])
+    fields["request"], request_json = _capped(fields["request"])
+    fields["response"], response_json = _capped(fields["response"])
     fields["code"] = code
     event_key = "id:" + event_id if event_id else _content_key(fields)
     found = tag(
         code=code, http_status=fields["http_status"], endpoint=fields["endpoint"], catalog=catalog
     )
     return CleanEvent(
-        **fields, category=found.category, is_error=found.is_error, event_key=event_key
+        **fields,
+        category=found.category,
+        is_error=found.is_error,
+        event_key=event_key,
+        request_json=request_json,
+        response_json=response_json,
+        extra_json=_compact(fields["extra"]),
     )
 
 
@@ -348,7 +391,7 @@ def _content_key(fields: dict[str, Any]) -> str:
     the same even after an operator edits the catalog.
     """
     content = {**fields, "ts": fields["ts"].isoformat()}
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    canonical = _CANONICAL.encode(content)
     return "h:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
 
 
@@ -364,6 +407,11 @@ def _to_time(value: Any, *, now: datetime) -> datetime:
 
 
 def _parse_time(value: Any) -> datetime:
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) <= 40 and _EPOCH_TEXT.fullmatch(text):
+            return _from_epoch(Decimal(text))
+        return _from_rfc3339(text)
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         return aware.astimezone(UTC)
@@ -373,13 +421,6 @@ def _parse_time(value: Any) -> datetime:
         return _from_epoch(Decimal(value))
     if isinstance(value, float):
         return _from_epoch(Decimal(repr(value)))
-    if isinstance(value, str):
-        text = value.strip()
-        if len(text) <= 40 and _EPOCH_TEXT.fullmatch(text):
-            return _from_epoch(Decimal(text))
-        match = _RFC3339.fullmatch(text)
-        if match:
-            return _from_rfc3339(match)
     raise _Bad(TIME_FORMS)
 
 
@@ -394,8 +435,29 @@ def _from_epoch(number: Decimal) -> datetime:
         raise _Bad(TIME_FORMS) from error
 
 
-def _from_rfc3339(match: re.Match[str]) -> datetime:
+def _from_rfc3339(text: str) -> datetime:
     """Fractions of any length are cut to microseconds; no offset means UTC."""
+    moment = _from_isoformat(text) if _RFC3339_COMMON.fullmatch(text) else None
+    if moment is None:
+        match = _RFC3339.fullmatch(text)
+        if match is None:
+            raise _Bad(TIME_FORMS)
+        moment = _from_match(match)
+    if moment < _EPOCH:
+        raise _Bad(TIME_FORMS)
+    return moment
+
+
+def _from_isoformat(text: str) -> datetime | None:
+    """The aware UTC time of a usual-shape RFC 3339 text, or None to let _from_match decide."""
+    try:
+        local = datetime.fromisoformat(text)
+        return (local if local.tzinfo else local.replace(tzinfo=UTC)).astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _from_match(match: re.Match[str]) -> datetime:
     year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
     micros = int((fraction or "0")[:6].ljust(6, "0"))
     try:
@@ -405,12 +467,9 @@ def _from_rfc3339(match: re.Match[str]) -> datetime:
             zone = timezone(offset if sign == "+" else -offset)
         parts = (year, month, day, hour, minute, second)
         local = datetime(*map(int, parts), micros, tzinfo=zone)
-        moment = local.astimezone(UTC)
+        return local.astimezone(UTC)
     except (OverflowError, ValueError) as error:
         raise _Bad(TIME_FORMS) from error
-    if moment < _EPOCH:
-        raise _Bad(TIME_FORMS)
-    return moment
 
 
 def _to_endpoint(value: Any) -> str:
@@ -510,17 +569,20 @@ def _meta_message(meta: dict) -> str:
 
 
 def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT.encode(value)
 
 
-def _capped(value: Any) -> Any:
-    """The value, or {"truncated": true, "text": ...} when its compact JSON passes 16 KB."""
+def _capped(value: Any) -> tuple[Any, str | None]:
+    """(the value, its compact JSON), the value becoming {"truncated": true, "text": ...} when
+    that JSON passes 16 KB; (None, None) for None."""
     if value is None:
-        return None
+        return None, None
     text = _compact(value)
-    if len(text.encode("utf-8")) <= BODY_MAX_BYTES:
-        return value
-    return {"truncated": True, "text": text[:BODY_MAX_BYTES]}
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
+    if size <= BODY_MAX_BYTES:
+        return value, text
+    capped = {"truncated": True, "text": text[:BODY_MAX_BYTES]}
+    return capped, _compact(capped)
 
 
 # --- what PostgreSQL cannot store ---
@@ -561,6 +623,8 @@ def _key_problem(key: Any) -> str | None:
 
 
 def _text_problem(text: str) -> str | None:
+    if text.isascii():  # no surrogates here: only NUL to look for
+        return "must not contain NUL characters" if "\x00" in text else None
     bad = _BAD_CHAR.search(text)
     if bad is None:
         return None
@@ -574,6 +638,12 @@ def _is_secret_name(name: Any) -> bool:
     """`API-Key`, `x_api_key`, `clientSecret`, `http.request.header.authorization`: all secret."""
     if not isinstance(name, str):
         return False
+    if len(name) <= _CACHED_CHARS:
+        return _cached_is_secret_text(name)
+    return _is_secret_text(name)
+
+
+def _is_secret_text(name: str) -> bool:
     text = name.strip()
     if not text.islower():  # only a name with capitals can be camelCase
         text = _CAMEL_HUMP.sub("_", text)
@@ -581,14 +651,45 @@ def _is_secret_name(name: Any) -> bool:
     return normal in _SECRET_NAMES or normal.endswith(_SECRET_SUFFIXES)
 
 
-def _redact_mapping(mapping: dict) -> dict:
+_cached_is_secret_text = lru_cache(maxsize=4096)(_is_secret_text)
+
+
+def _redacted(value: Any, *, depth: int, check: bool) -> Any:
+    """`redact(value)` for a value inside `depth` containers. With `check`, the same walk raises
+    _Bad when _json_problem would find a problem (it is asked which), so that a valid field is
+    checked and redacted at once.
+    """
+    if isinstance(value, str):
+        if check and _text_problem(value):
+            raise _Bad
+        return _redact_text(value)
+    if isinstance(value, list):
+        if check and depth >= MAX_DEPTH:
+            raise _Bad
+        return [_redacted(item, depth=depth + 1, check=check) for item in value]
+    if isinstance(value, dict):
+        if check and depth >= MAX_DEPTH:
+            raise _Bad
+        return _redacted_mapping(value, depth=depth, check=check)
+    if check and _json_problem(value, depth=depth):
+        raise _Bad
+    return value
+
+
+def _redacted_mapping(mapping: dict, *, depth: int, check: bool) -> dict:
     """Secret keys lose their value; so does `value` in {"name": "api_key", "value": ...}."""
-    names_secret = any(_is_secret_name(mapping.get(field)) for field in ("name", "key"))
+    names_secret = _is_secret_name(mapping.get("name")) or _is_secret_name(mapping.get("key"))
     kept = {}
     for key, value in mapping.items():
+        if check and _key_problem(key):
+            raise _Bad
         secret = _is_secret_name(key) or (names_secret and key == "value")
-        hidden = secret and value is not None and value != ""
-        kept[key] = REDACTED if hidden else redact(value)
+        if secret and value is not None and value != "":
+            if check and _json_problem(value, depth=depth + 1):
+                raise _Bad
+            kept[key] = REDACTED
+        else:
+            kept[key] = _redacted(value, depth=depth + 1, check=check)
     return kept
 
 
@@ -597,7 +698,14 @@ def _redact_text(text: str) -> str:
         text = _QUERY_PAIR.sub(_redact_query_pair, text)
     if '"' in text:
         text = _JSON_PAIR.sub(_redact_json_pair, text)
-    return _BEARER.sub(lambda match: f"{match.group(1)} {REDACTED}", text)
+    # A Bearer credential is at least 8 characters; lower() is much cheaper than the regex.
+    if len(text) >= 8 and "bearer" in text.lower():
+        text = _BEARER.sub(_redact_bearer, text)
+    return text
+
+
+def _redact_bearer(match: re.Match[str]) -> str:
+    return f"{match.group(1)} {REDACTED}"
 
 
 def _redact_query_pair(match: re.Match[str]) -> str:

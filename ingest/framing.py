@@ -299,6 +299,12 @@ def _parse_documents(text: str, *, first_line: int) -> list[Any]:
             raise _Malformed(f"not valid JSON: {exc.msg} at {at}") from None
         except RecursionError:
             raise _Malformed(f"nested too deeply in the JSON starting at line {line}") from None
+        except ValueError:
+            if decoder.marks_ints:
+                raise
+            # An integer over Python's digit limit: read on with a decoder that marks it.
+            decoder = _Decoder(marks_ints=True, bad=decoder.bad)
+            continue
         framed = _unwrap(value)
         items += _spot_bad(framed, line) if decoder.bad > bad_before else framed
         pos = _JSON_WHITESPACE.match(text, pos).end()
@@ -335,13 +341,21 @@ def _find_bad(value: Any) -> _Bad | None:
 
 class _Decoder(json.JSONDecoder):
     """Python's json accepts NaN, Infinity and 1e400 and raises on 4301-digit integers; here
-    each becomes a `_Bad` marker instead, counted in `bad`."""
+    each becomes a `_Bad` marker instead, counted in `bad`.
 
-    def __init__(self) -> None:
+    Integers are left to the C scanner (a Python call for each one costs a tenth of the
+    parse), which raises ValueError on a huge one; only with `marks_ints` is each integer read
+    by `_int`, which marks it instead.
+    """
+
+    def __init__(self, *, marks_ints: bool = False, bad: int = 0) -> None:
         super().__init__(
-            parse_constant=self._constant, parse_int=self._int, parse_float=self._float
+            parse_constant=self._constant,
+            parse_int=self._int if marks_ints else None,
+            parse_float=self._float,
         )
-        self.bad = 0
+        self.marks_ints = marks_ints
+        self.bad = bad
 
     def _mark(self, message: str) -> _Bad:
         self.bad += 1

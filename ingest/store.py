@@ -234,9 +234,10 @@ def _columns(events: Sequence[CleanEvent]) -> list[list]:
         [e.account_code for e in events],
         [e.message for e in events],
         [e.latency_ms for e in events],
-        [_json_or_none(e.request) for e in events],
-        [_json_or_none(e.response) for e in events],
-        [_json_or_none(e.extra) for e in events],
+        # The JSON text clean_event made; serialized here only for an event built by hand.
+        [_json_or_none(e.request) if e.request_json is None else e.request_json for e in events],
+        [_json_or_none(e.response) if e.response_json is None else e.response_json for e in events],
+        [_json_or_none(e.extra) if e.extra_json is None else e.extra_json for e in events],
     ]
 
 
