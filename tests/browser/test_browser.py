@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.utils import timezone
 
+from ingest.auth import create_token
 from ingest.demo import DemoTraffic
 from ingest.pipeline import RawItem, ingest_items
 from ingest.reports import CSV_COLUMNS
@@ -246,6 +247,14 @@ def test_every_page_renders_demo_traffic_for_the_screenshots(
     page.locator("table.events tbody tr").nth(2).locator("td a").first.click()
     page.wait_for_url("**/events/*/")
     screenshot(page, "event-detail")
+    shipper, _ = create_token(name="fluent-bit-prod", scopes=["ingest"])
+    recent = {"timestamp": timezone.now().isoformat(), "endpoint": "order_create"}
+    ingest_items(
+        [RawItem({**recent, "http_status": 200, "event_id": "shot-1"}), RawItem(recent)],
+        token_id=shipper.pk,
+    )
+    page.goto(f"{app}/shippers/")
+    screenshot(page, "shippers")
     assert console.errors == []
 
     context = chromium.new_context(viewport=PHONE, is_mobile=True)
