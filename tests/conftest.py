@@ -7,6 +7,14 @@ import pytest
 from rest_framework.test import APIClient
 
 from ingest.auth import create_token
+from ingest.catalog import forget_cached_catalog
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """The catalog is cached per process for 30 s; a test that changed catalog rows inside a
+    rolled-back transaction must not leave its copy to the next test (or its module fixtures)."""
+    forget_cached_catalog()
 
 
 @pytest.fixture
