@@ -43,3 +43,15 @@ def read_client(db, read_token) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {read_token}")
     return client
+
+
+@pytest.fixture(scope="module")
+def events(django_db_setup, django_db_blocker):
+    """The read tests' generated data set (tests/read_dataset.py), committed once per module
+    that asks for it and cleared after that module."""
+    from tests import read_dataset
+
+    loaded = read_dataset.loaded(django_db_blocker)
+    yield loaded
+    with django_db_blocker.unblock():
+        read_dataset.clear()

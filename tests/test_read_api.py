@@ -11,8 +11,6 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from tests import read_dataset
-
 LONDON = ZoneInfo("Europe/London")
 IST = ZoneInfo("Asia/Kolkata")
 TIMESERIES = "/api/v1/stats/timeseries/"
@@ -29,14 +27,6 @@ W44 = {"start": "2026-10-26", "end": "2026-11-02", "tz": "Europe/London"}
 W44_UTC = (datetime(2026, 10, 26, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
 # The period before: the same length (168 h), though London's week 43 lasted 169 h.
 BEFORE_W44_UTC = (datetime(2026, 10, 19, tzinfo=UTC), datetime(2026, 10, 26, tzinfo=UTC))
-
-
-@pytest.fixture(scope="module")
-def events(django_db_setup, django_db_blocker):
-    loaded = read_dataset.loaded(django_db_blocker)
-    yield loaded
-    with django_db_blocker.unblock():
-        read_dataset.clear()
 
 
 def between(events, start: datetime, end: datetime) -> list:

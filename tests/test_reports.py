@@ -13,18 +13,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from ingest.reports import CSV_COLUMNS, parse_iso_week
-from tests import read_dataset
 
 REPORT = "/api/v1/reports/weekly/"
 LABELS = {4: "Delhivery", 5: "Blue Dart", 3: "Ecom Express", 999: "cp 999", 0: "no courier"}
-
-
-@pytest.fixture(scope="module")
-def events(django_db_setup, django_db_blocker):
-    loaded = read_dataset.loaded(django_db_blocker)
-    yield loaded
-    with django_db_blocker.unblock():
-        read_dataset.clear()
 
 
 def local_week(year: int, week: int, zone: ZoneInfo) -> tuple[datetime, datetime]:

@@ -17,14 +17,6 @@ W44_UTC = (datetime(2026, 10, 26, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)
 EVENTS = "/api/v1/events/"
 
 
-@pytest.fixture(scope="module")
-def events(django_db_setup, django_db_blocker):
-    loaded = read_dataset.loaded(django_db_blocker)
-    yield loaded
-    with django_db_blocker.unblock():
-        read_dataset.clear()
-
-
 def in_w44(events) -> list:
     return [e for e in events if W44_UTC[0] <= e.ts < W44_UTC[1]]
 

@@ -11,7 +11,6 @@ from rest_framework.exceptions import ValidationError
 
 from ingest import stats
 from ingest.filters import Filters, Window
-from tests import read_dataset
 
 LONDON = ZoneInfo("Europe/London")
 IST = ZoneInfo("Asia/Kolkata")
@@ -152,14 +151,6 @@ def test_grouping_by_a_dimension_outside_the_source_is_refused():
 
 
 # ---------------------------------------------------------------- aggregates (database)
-
-
-@pytest.fixture(scope="module")
-def events(django_db_setup, django_db_blocker):
-    loaded = read_dataset.loaded(django_db_blocker)
-    yield loaded
-    with django_db_blocker.unblock():
-        read_dataset.clear()
 
 
 def within(events, window: Window) -> list:
