@@ -31,6 +31,7 @@ from ingest import framing
 from ingest.api.views import EventsView
 from ingest.auth import create_token
 from ingest.models import ApiToken
+from tests.test_events import SPEC_PATHS
 from tests.test_store import (
     ROLLUP_DIMENSIONS,
     assert_rollups_equal_raw_counts,
@@ -748,31 +749,7 @@ def test_every_timestamp_alias_and_form_is_stored_as_its_instant(ingest_client):
     assert stored_rows("ts") == expected
 
 
-# SPEC's endpoint table, copied here as the independent statement of it.
-SPEC_PATHS = {
-    "order_create": [
-        "/api/v1/create-order/",
-        "/api/v3/create-order/",
-        "/api/v4/create-order/",
-        "/api/v1/create-b2b-order/",
-    ],
-    "order_edit": ["/api/v1/edit-order/"],
-    "tracking_register": ["/api/v2/tracking/awb-register/", "/api/v3/tracking/awb-register/"],
-    "tracking_unregister": ["/api/v1/tracking/awb-unregister/"],
-    "tracking_status": ["/api/v2/track-order/", "/api/v1/updated-order"],
-    "order_cancel": ["/api/v1/cancel-order/"],
-    "webhook_register": ["/api/v1/tracking/register-webhook/"],
-    "recommendation": ["/api/v1/recommendation_api/", "/api/v2/recommendation/"],
-    "serviceability": [
-        "/api/v1/serviceability_api/",
-        "/api/v2/serviceability_api/",
-        "/api/v3/serviceability_api/",
-    ],
-    "edd": ["/api/v2/predicted_sla_api/", "/api/v1/global_edd/"],
-    "ndr": ["/api/v2/ndr-update-api", "/api/v1/ndr/update/"],
-    "pickup": ["/api/v1/create-pickup/", "/api/v2/create-pickup/"],
-    "label": ["/api/v1/fetch/shippinglabel/"],
-}
+# SPEC's endpoint table: the independent statement of it lives in tests/test_events.py.
 HOSTS = ["", "https://www.clickpost.in", "https://api.clickpost.ai"]
 
 
