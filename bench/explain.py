@@ -60,7 +60,7 @@ def explain_paths() -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from ingest.auth import create_token
+    from tokens.auth import create_token
 
     name = connection.settings_dict["NAME"]
     note = common.database_note(name)

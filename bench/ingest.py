@@ -4,7 +4,7 @@ a plain psycopg 3 COPY of the same events into a bare table, in the same run.
     python -m bench.ingest --events 1000000 [--runs 3] [--workers 5 --clients 10 | --sweep 3x6,5x10]
 
 What is timed, and what is not:
-- Events are DemoTraffic records (ingest.demo) at evenly spaced, distinct millisecond
+- Events are DemoTraffic records (demo.traffic) at evenly spaced, distinct millisecond
   timestamps over the last `--span-hours`, no `event_id` (the app derives the content hash),
   pre-encoded as 1,000-event gzip NDJSON bodies. Encoding is not timed.
 - The app: gunicorn with the deploy config (clickpost_monitor/gunicorn.conf.py), WEB_CONCURRENCY
@@ -88,8 +88,8 @@ class Plan:
 
 def _encode_batch(job: tuple[Plan, int, int]) -> tuple[bytes, bytes, int]:
     """Batch `index`: its gzip NDJSON body, its rows as COPY text, its NDJSON size."""
+    from demo.traffic import DemoTraffic
     from ingest.catalog import SEED_BY_CODE
-    from ingest.demo import DemoTraffic
     from ingest.events import clean_event
 
     plan, index, seed = job

@@ -39,7 +39,7 @@ INGEST_PATH = "/api/v1/events/"
 
 def encode_batches(batches: int, *, now: datetime) -> list[bytes]:
     """`batches` gzip NDJSON bodies of BATCH demo records, the same for the same `now`."""
-    from ingest.demo import DemoTraffic
+    from demo.traffic import DemoTraffic
 
     traffic = DemoTraffic(now=now, days=1, per_day=batches * BATCH, seed=SEED)
     total = batches * BATCH

@@ -13,7 +13,7 @@ Fast: no Python per event and no per-row index maintenance:
 - each rollup is then filled by one INSERT ... SELECT ... GROUP BY per day, the same
   aggregation `store.py` runs on the rows a batch inserted; then courier names; VACUUM ANALYZE.
 
-What the rows look like (as ingest.demo's traffic, at scale): 13 endpoints in demo's shares,
+What the rows look like (as demo.traffic's traffic, at scale): 13 endpoints in demo's shares,
 30 couriers (demo's 16 and 14 more, skewed as demo skews them), 20 accounts, a diurnal curve
 (demo's), ~10 % errors spread over the catalog codes as demo spreads them (endpoint-specific
 codes, common codes, unknown codes), categories and is_error from `ingest.catalog.tag` with the
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from bench import common
-from ingest import demo
+from demo import traffic as demo
 from ingest.catalog import CodeInfo, tag
 
 LOADER_VERSION = 2  # 2: the category rollup and the daily rollups

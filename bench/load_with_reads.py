@@ -107,7 +107,7 @@ class Dashboard(threading.Thread):
 
 def encode_batches(*, count: int, size: int, seed: int) -> list[bytes]:
     """`count` gzip NDJSON bodies of `size` distinct DemoTraffic records from the last minutes."""
-    from ingest.demo import DemoTraffic
+    from demo.traffic import DemoTraffic
 
     now = datetime.now(UTC)
     traffic = DemoTraffic(now=now, days=1, per_day=count * size, seed=seed)

@@ -28,7 +28,7 @@ BATCH = 1000
 
 
 def _bodies(batches: int, now: datetime) -> list[bytes]:
-    from ingest.demo import DemoTraffic
+    from demo.traffic import DemoTraffic
 
     traffic = DemoTraffic(now=now, days=1, per_day=batches * BATCH, seed=99)
     step = timedelta(hours=20) / (batches * BATCH)
@@ -42,8 +42,8 @@ def _bodies(batches: int, now: datetime) -> list[bytes]:
 
 def profile(batches: int) -> dict:
     from ingest import framing, pipeline, store
-    from ingest.auth import create_token
     from ingest.catalog import current_catalog
+    from tokens.auth import create_token
 
     token, _ = create_token(name=f"bench-profile-{time.time_ns()}", scopes=["ingest"])
     now = datetime.now(UTC)

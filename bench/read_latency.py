@@ -10,7 +10,7 @@ size, loader and migrations is reused.
 
 Measuring (a Django process on that database): the three overview queries over the loaded
 30 days, each asked twice to warm up and then `--runs` times, by
-- `ingest.stats` itself (the SQL and the Python that shapes the answer), and
+- `stats.questions` itself (the SQL and the Python that shapes the answer), and
 - Django's test client with a `read` token (adds parameter parsing, auth and JSON rendering),
 and prints p50 and p90 in milliseconds. bench.reads times the same paths over HTTP/gunicorn.
 """
@@ -47,8 +47,8 @@ def _queries(note: dict) -> dict[str, tuple[Callable[[], object], str]]:
     """name -> (the stats call, the API path asking the same question)."""
     from zoneinfo import ZoneInfo
 
-    from ingest import stats
-    from ingest.filters import Filters, Window
+    from stats import questions as stats
+    from stats.window import Filters, Window
 
     window = Window(
         start=datetime.fromisoformat(note["begin"]),
@@ -81,7 +81,7 @@ def measure(note: dict, *, runs: int) -> dict:
     common.setup_django()
     from django.test import Client
 
-    from ingest.auth import create_token
+    from tokens.auth import create_token
 
     _, secret = create_token(name=f"bench-read-latency-{time.time_ns()}", scopes=["read"])
     client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")

@@ -2,16 +2,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from ingest.api.errors import json_bad_request, json_page_not_found, json_server_error
+from clickpost_monitor.errors import json_bad_request, json_page_not_found, json_server_error
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/", include("ingest.api.urls")),
+    path("api/v1/", include("stats.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: the CSP allows no inline scripts.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("ingest.doors.urls")),  # OTLP, Loki, Elasticsearch bulk; token health
-    path("", include("ingest.pages.urls")),  # the dashboard pages, login and logout
+    path("", include("dashboard.urls")),  # the dashboard pages, login and logout
 ]
 
 handler400 = json_bad_request

@@ -1,7 +1,7 @@
 """Tables: the code catalog, API tokens, raw events (partitioned by day) and the rollups.
 
 Which table answers which question is in docs/ARCHITECTURE.md. Rows of `Event` and of the
-rollups are written only by `ingest.store`; read only by `ingest.stats` and `ingest.selectors`.
+rollups are written only by `ingest.store`; read only by `stats.questions` and `stats.selectors`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ CATEGORY_CHOICES = [(c, c.replace("_", " ")) for c in CATEGORIES]
 SCOPE_INGEST = "ingest"
 SCOPE_READ = "read"
 SCOPES = (SCOPE_INGEST, SCOPE_READ)
-ROLLUP_GRAIN_SECONDS = 900  # 15 minutes: days in +05:30 and +05:45 zones sum exactly
 
 
 class CodeEntry(models.Model):
@@ -201,7 +200,7 @@ class RollupByAccount(Rollup):
 
 
 # The daily twins: the same keys, `bucket` the start of a UTC day. The whole UTC days of a long
-# window are read from them, its partial edge days from the 15-minute tables (ingest.stats).
+# window are read from them, its partial edge days from the 15-minute tables (stats.questions).
 
 
 class RollupByCodeDaily(Rollup):

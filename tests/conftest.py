@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from ingest.auth import create_token
 from ingest.catalog import forget_cached_catalog
+from tokens.auth import create_token
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -19,7 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from ingest.auth import CanIngest, CanRead, create_token
+from tokens.auth import CanIngest, CanRead, create_token
 
 # Sample values for the URL parameters of the patterns (a new parameter name needs one here).
 SAMPLE_KWARGS = {

@@ -13,8 +13,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from ingest.models import ApiToken, Event
-from tests.test_ingest_api import URL, event, ndjson
-from tests.test_store import assert_rollups_equal_raw_counts, stored_count
+from tests.ingest.test_ingest_api import URL, event, ndjson
+from tests.ingest.test_store import assert_rollups_equal_raw_counts, stored_count
 
 
 def run(*args: str) -> tuple[str, str]:
@@ -99,8 +99,10 @@ def test_list_tokens_shows_each_tokens_counts_last_use_and_state(db):
     run("create_token", "idle-reader", "--scope", "read")
     run("create_token", "old-shipper")
     run("revoke_token", "old-shipper")
+    broken = run("create_token", "broken-shipper")[0].strip()
     post_as(busy, ndjson([event(1), event(2), {"endpoint": "order_create"}]))
-    post_as(busy, ndjson([event(1)]))
+    post_as(busy, ndjson([event(1)]))  # a clean request after the error: the status is ok again
+    post_as(broken, ndjson([{"endpoint": "order_create"}]))
 
     lines = run("list_tokens")[0].splitlines()
 
@@ -113,11 +115,13 @@ def test_list_tokens_shows_each_tokens_counts_last_use_and_state(db):
         "rejected",
     ]
     rows = {line.split()[0]: line for line in lines[1:]}
-    assert set(rows) == {"busy-shipper", "idle-reader", "old-shipper"}
+    assert set(rows) == {"busy-shipper", "broken-shipper", "idle-reader", "old-shipper"}
     assert rows["busy-shipper"].split()[2:6] == ["ingest", "2", "1", "1"]
-    assert "1 rejected; event 2" in rows["busy-shipper"]
+    # The Shippers page's status (tokens.health): an old error under a newer success is "ok".
+    assert rows["busy-shipper"].rstrip().endswith(" ok")
+    assert "errors: 1 rejected; event 0" in rows["broken-shipper"]
     assert rows["idle-reader"].split()[2:7] == ["read", "0", "0", "0", "never"]
-    assert rows["idle-reader"].rstrip().endswith("ok")
+    assert rows["idle-reader"].rstrip().endswith("unused")
     assert rows["old-shipper"].rstrip().endswith("revoked")
 
 

@@ -9,7 +9,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.test import Client
 
-from ingest.auth import create_token
+from tokens.auth import create_token
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def read_client(db) -> Client:
 
 # Found: `GET /api/v1/codes/?cp_id=1&cp_id=2&...` with over 1,000 parameters was answered by
 # Django's HTML "Bad Request (400)" page (TooManyFieldsSent), not JSON as the schema says.
-# Fixed: handler400 = ingest.api.errors.json_bad_request.
+# Fixed: handler400 = clickpost_monitor.errors.json_bad_request.
 
 
 def test_too_many_query_parameters_is_a_json_400(read_client):
@@ -48,7 +48,7 @@ def test_a_host_not_served_is_still_an_html_400_on_a_page(db):
 
 # Found: `POST /api/v1/events/` with a body that does not parse answers 400 with
 # {"error": "..."}, but the schema documented only the ingest outcome for 400.
-# Fixed: the 400 of ingest.api.schema.ingest is one of IngestOut or ErrorOut.
+# Fixed: the 400 of stats.api.schema.ingest is one of IngestOut or ErrorOut.
 
 
 @pytest.fixture

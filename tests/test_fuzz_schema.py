@@ -25,8 +25,8 @@ from schemathesis.specs.openapi.checks import (
     positive_data_acceptance,
 )
 
-from ingest.auth import create_token
 from ingest.pipeline import RawItem, ingest_items
+from tokens.auth import create_token
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 INGEST_METHODS = {"POST", "PUT"}

@@ -20,8 +20,8 @@ from django.urls import path
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
+from clickpost_monitor.errors import json_page_not_found, json_server_error
 from clickpost_monitor.middleware import CONTENT_SECURITY_POLICY
-from ingest.api.errors import json_page_not_found, json_server_error
 
 ROOT = Path(__file__).resolve().parent.parent
 # Never reached: `check` does not connect; set so the embedded server is not started either.

@@ -3,8 +3,8 @@ them), and the token-health API. `GET /` for Elasticsearch clients is ingest.doo
 
 from django.urls import path
 
-from ingest.api.health import TokenHealthView
 from ingest.doors import views
+from tokens.api import TokenHealthView
 
 otlp = views.OtlpLogsView.as_view()
 bulk = views.BulkView.as_view()

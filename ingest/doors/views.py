@@ -4,7 +4,7 @@ Everything around the decoding is the generic endpoint's: the body is read by
 `ingest.framing.read_body` (size limit, gzip/deflate, chunked), a batch over INGEST_MAX_EVENTS
 is a 413, auth is the API token (Bearer, Token, or Basic whose password or user name is the
 token), the `ingest` scope is required, the per-token throttle applies, and refusals are JSON
-(`ingest.api.errors`; a database outage is a 503 with Retry-After).
+(`clickpost_monitor.errors`; a database outage is a 503 with Retry-After).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest import pipeline
-from ingest.api.ingest import framing_error_response, request_body_stream
-from ingest.auth import ApiTokenAuthentication, CanIngest, IngestThrottle, request_token
 from ingest.doors import elastic, loki, otlp
+from ingest.doors.generic import framing_error_response, request_body_stream
 from ingest.doors.records import rejection_summary
 from ingest.framing import FramingError, check_content_type, read_body
+from tokens.auth import ApiTokenAuthentication, CanIngest, IngestThrottle, request_token
 
 DEFAULT_INDEX = "clickpost"
 

@@ -13,11 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.utils import timezone
 
-from ingest.auth import create_token
-from ingest.demo import DemoTraffic
+from demo.traffic import DemoTraffic
 from ingest.pipeline import RawItem, ingest_items
-from ingest.reports import CSV_COLUMNS
+from stats.reports import CSV_COLUMNS
 from tests.browser.conftest import PHONE, charts_drawn, log_in, screenshot
+from tokens.auth import create_token
 
 pytestmark = [
     pytest.mark.browser,

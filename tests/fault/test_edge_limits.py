@@ -23,7 +23,7 @@ MAX_BYTES = 100_000
 WORKER_TIMEOUT_SECONDS = 5
 TOKENS = ("rate", "rate-other", "size", "slow")
 MAKE_TOKENS = (
-    "import json; from ingest.auth import create_token; "
+    "import json; from tokens.auth import create_token; "
     f"print(json.dumps({{n: create_token(name=n, scopes=['ingest'])[1] for n in {TOKENS!r}}}))"
 )
 

@@ -1,0 +1,1 @@
+"""The dashboard pages: thin views over stats.questions / stats.selectors, Plotly figures."""

@@ -1,0 +1,261 @@
+"""Thin page views: read the address (params.py), ask stats/selectors/reports, build figures
+(charts.py), render. A bad parameter is a 400 page naming it, never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from dashboard import charts, params
+from dashboard.forms import filter_fields, zone_choices
+from dashboard.links import Drill, zone_name
+from stats import questions, reports, selectors
+from stats.window import Filters, Window
+from tokens.health import token_health
+
+LATEST_FAILURES = 10
+TOP_CODES = 10
+EVENTS_PER_PAGE = 50
+MAX_SEARCH = 100
+REPORT_PREVIEW_ROWS = 50
+SEARCH_FIELDS = ("q", "waybill", "order_id")
+MAX_ID = 2**63 - 1  # event ids are bigint; a longer number in the address is simply not found
+
+
+def page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Login required; a ValidationError from reading parameters becomes the 400 page."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except ValidationError as error:
+            return bad_request(request, problems=_problems(error.detail))
+        except selectors.BadCursor as error:
+            return bad_request(request, problems=[("cursor", [str(error)])])
+
+    return wrapper
+
+
+def bad_request(request: HttpRequest, *, problems: list[tuple[str, list[str]]]) -> HttpResponse:
+    return render(request, "pages/bad_request.html", {"problems": problems}, status=400)
+
+
+def _problems(detail: Any) -> list[tuple[str, list[str]]]:
+    """DRF error detail as (parameter, reasons) pairs."""
+    if isinstance(detail, dict):
+        return [(str(field), _reasons(reasons)) for field, reasons in detail.items()]
+    return [("parameters", _reasons(detail))]
+
+
+def _reasons(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def drill_for(window: Window, filters: Filters) -> Drill:
+    return Drill(filters=filters, tz=window.tz, start=window.start, end=window.end)
+
+
+def _filtered(state: params.PageParams, *, nav: str) -> dict:
+    """Context every filtered page shares: its state, the filter bar and the common links."""
+    window = state.window
+    return {
+        "nav": nav,
+        "state": state,
+        "fields": filter_fields(state=state),
+        "tz_name": zone_name(window.tz),
+        "window_text": params.window_text(window),
+        "state_query": urlencode(state.pairs()),
+        "all_failures_url": drill_for(window, state.filters).url(),
+    }
+
+
+@page
+def overview(request: HttpRequest) -> HttpResponse:
+    state = params.read_page_params(request.GET, now=timezone.now())
+    context = {**_filtered(state, nav="overview"), **_overview(state.window, state.filters)}
+    return render(request, "pages/overview.html", context)
+
+
+def _overview(window: Window, filters: Filters) -> dict:
+    """The overview's tiles, figures and tables: one stats or selectors question each."""
+    drill = drill_for(window, filters)
+    series = questions.timeseries(
+        window=window, interval=params.interval_for(window), group_by="category", filters=filters
+    )
+    top = questions.breakdown(window=window, by="code", limit=TOP_CODES, filters=filters)
+    codes = questions.code_counts(window=window, filters=filters)
+    unknown = [row for row in codes if not row["in_catalog"] and row["events"]]
+    heatmap = questions.heatmap(window=window, filters=filters)
+    return {
+        "totals": questions.totals(window=window, filters=filters),
+        "rate_figure": charts.error_rate_figure(series, drill=drill),
+        "codes_figure": charts.top_codes_figure(top, drill=drill),
+        "heatmap_figure": charts.heatmap_figure(heatmap, drill=drill),
+        "top_codes": code_rows(with_catalog(top, codes), drill=drill, key="key"),
+        "unknown_codes": code_rows(unknown, drill=drill, key="code"),
+        "failures": _events(window, filters, errors_only=True, limit=LATEST_FAILURES)[0],
+    }
+
+
+def with_catalog(top: Sequence[dict], codes: Sequence[dict]) -> list[dict]:
+    """Breakdown rows by code, each with its catalog row (category, meaning, action)."""
+    by_code = {row["code"]: row for row in codes}
+    return [{**by_code.get(row["key"], {}), **row} for row in top]
+
+
+def code_rows(rows: Sequence[dict], *, drill: Drill, key: str) -> list[dict]:
+    """Rows of codes, each with the link to its events (`events_url`): the failing ones, or
+    every call when the code had no failures (a success code)."""
+    return [
+        {**row, "events_url": drill.url(code=row[key], errors_only=bool(row["errors"]))}
+        for row in rows
+    ]
+
+
+def _events(
+    window: Window,
+    filters: Filters,
+    *,
+    errors_only: bool,
+    limit: int,
+    search: dict[str, str] | None = None,
+    cursor: str | None = None,
+) -> tuple[list[dict], str | None]:
+    """A page of events; `search` may hold q, waybill and order_id."""
+    search = search or {}
+    return selectors.event_page(
+        window=window,
+        filters=filters,
+        errors_only=errors_only,
+        waybill=search.get("waybill"),
+        order_id=search.get("order_id"),
+        q=search.get("q"),
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+def _search_terms(query: QueryDict) -> dict[str, str]:
+    """The events page's text fields that are set: q, waybill, order_id (100 characters)."""
+    terms = {name: (query.get(name) or "").strip()[:MAX_SEARCH] for name in SEARCH_FIELDS}
+    return {name: value for name, value in terms.items() if value}
+
+
+@page
+def events(request: HttpRequest) -> HttpResponse:
+    state = params.read_page_params(request.GET, now=timezone.now())
+    errors_only = params.flag(request.GET, "errors_only")
+    search = _search_terms(request.GET)
+    cursor = request.GET.get("cursor") or None
+    rows, next_cursor = _events(
+        state.window,
+        state.filters,
+        errors_only=errors_only,
+        limit=EVENTS_PER_PAGE,
+        search=search,
+        cursor=cursor,
+    )
+    pinned = [*state.pairs(pinned=True), *search.items()]
+    pinned += [("errors_only", "true")] if errors_only else []
+    context = {
+        **_filtered(state, nav="events"),
+        "rows": rows,
+        "errors_only": errors_only,
+        "q": search.get("q", ""),
+        "next_url": next_cursor and "?" + urlencode([*pinned, ("cursor", next_cursor)]),
+        "first_url": "?" + urlencode(pinned) if cursor else None,
+    }
+    return render(request, "pages/events.html", context)
+
+
+@page
+def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
+    tz = params.read_zone(request.GET)
+    event = selectors.event_detail(event_id=event_id, tz=tz) if event_id <= MAX_ID else None
+    if event is None:
+        return render(request, "pages/not_found.html", {"what": f"event {event_id}"}, status=404)
+    return render(request, "pages/event_detail.html", {"nav": "events", "event": event})
+
+
+def _timeline(request: HttpRequest, *, kind: str, value: str) -> HttpResponse:
+    tz = params.read_zone(request.GET)
+    found = selectors.shipment_timeline(**{kind: value}, tz=tz)
+    what = f"{'waybill' if kind == 'waybill' else 'order'} {value}"
+    if found is None:
+        return render(request, "pages/not_found.html", {"what": what}, status=404)
+    context = {
+        "nav": "",
+        "what": what,
+        "summary": found["summary"],
+        "rows": found["events"],
+        "figure": charts.timeline_figure(found["events"]),
+        "tz": zone_name(tz),
+    }
+    return render(request, "pages/timeline.html", context)
+
+
+@page
+def waybill(request: HttpRequest, waybill: str) -> HttpResponse:
+    return _timeline(request, kind="waybill", value=waybill)
+
+
+@page
+def order(request: HttpRequest, order_id: str) -> HttpResponse:
+    return _timeline(request, kind="order_id", value=order_id)
+
+
+@page
+def search(request: HttpRequest) -> HttpResponse:
+    """A waybill's timeline if it has events, else the order's, else "nothing found"."""
+    q = (request.GET.get("q") or "").strip()[:MAX_SEARCH]
+    if q and selectors.shipment_timeline(waybill=q):
+        return redirect(reverse("waybill", args=[q]))
+    if q and selectors.shipment_timeline(order_id=q):
+        return redirect(reverse("order", args=[q]))
+    return render(request, "pages/search.html", {"search_q": q})
+
+
+@page
+def codes(request: HttpRequest) -> HttpResponse:
+    state = params.read_page_params(request.GET, now=timezone.now())
+    rows = questions.code_counts(window=state.window, filters=state.filters)
+    drill = drill_for(state.window, state.filters)
+    context = {**_filtered(state, nav="codes"), "rows": code_rows(rows, drill=drill, key="code")}
+    return render(request, "pages/codes.html", context)
+
+
+@page
+def weekly_report(request: HttpRequest) -> HttpResponse:
+    week, window = params.read_week(request.GET, now=timezone.now())
+    rows = list(reports.weekly_rows(week=week, tz=window.tz))
+    query = urlencode({"week": week, "tz": zone_name(window.tz)})
+    context = {
+        "nav": "reports",
+        "week": week,
+        "tz": zone_name(window.tz),
+        "window_text": params.window_text(window),
+        "zones": zone_choices(window.tz),
+        "rows": rows,
+        "shown": rows[:REPORT_PREVIEW_ROWS],
+        "figure": charts.weekly_figure(rows, drill=drill_for(window, Filters())),
+        "csv_url": f"{reverse('api-weekly-report')}?{query}",
+    }
+    return render(request, "pages/reports.html", context)
+
+
+@page
+def shippers(request: HttpRequest) -> HttpResponse:
+    """Ingest health per token: counts, last use, last error ("is my shipper working?")."""
+    context = {"nav": "shippers", "tokens": token_health()}
+    return render(request, "pages/shippers.html", context)

@@ -1,1 +1,0 @@
-"""The dashboard pages: thin views over ingest.stats / ingest.selectors, Plotly figures."""

@@ -1,0 +1,263 @@
+"""OpenAPI descriptions of the API views (drf-spectacular), kept apart so views stay short.
+
+Each name is a decorator for one view method: `@schema.timeseries def get(...)`.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
+
+from stats.api import serializers as s
+from stats.window import ReadParams
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """Documents tokens.auth.ApiTokenAuthentication as HTTP bearer (registered on import)."""
+
+    target_class = "tokens.auth.ApiTokenAuthentication"
+    name = "token"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "`Authorization: Bearer <token>` (or `Token <token>`); made by "
+            "`manage.py create_token NAME --scope ingest|read`.",
+        }
+
+
+BAD_PARAMETER = OpenApiResponse(
+    s.ErrorOut,
+    description="A bad parameter; `error` names it.",
+    examples=[
+        OpenApiExample(
+            "Unknown interval",
+            value={
+                "error": 'interval: "fortnight" is not a valid choice.',
+                "detail": {"interval": ['"fortnight" is not a valid choice.']},
+            },
+        )
+    ],
+)
+READ_ERRORS = {
+    400: BAD_PARAMETER,
+    401: OpenApiResponse(s.ErrorOut, description="No session and no token."),
+    403: OpenApiResponse(s.ErrorOut, description="A token without the `read` scope."),
+    429: OpenApiResponse(s.ErrorOut, description="Over the token's rate; see Retry-After."),
+}
+NOT_FOUND = OpenApiResponse(s.ErrorOut, description="Nothing stored under that id.")
+ZONE = OpenApiParameter(
+    "tz", str, description="IANA zone for the times shown (default: the TIME_ZONE setting)"
+)
+
+
+def _path(name: str, type_, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, type_, OpenApiParameter.PATH, description=description)
+
+
+POINT = {"t": "2026-03-29T02:00:00+01:00", "events": 412, "errors": 37}
+POINT.update(error_rate=0.089806, share=0.089806)
+
+timeseries = extend_schema(
+    operation_id="stats_timeseries",
+    summary="Calls and errors over time",
+    description=(
+        "Buckets of `interval` in `tz` (days and weeks start at local midnight; a DST day has "
+        "23 or 25 hourly buckets), empty buckets as zeros, in total and per `group_by` value. "
+        "`share` = the group's errors / all calls in the bucket. `minute` needs a window of at "
+        "most 48 hours; at most 5,000 buckets. The window is widened to whole quarter hours."
+    ),
+    parameters=[s.TimeseriesParams],
+    responses={200: s.TimeseriesOut, **READ_ERRORS},
+    examples=[
+        OpenApiExample(
+            "Hourly by category",
+            response_only=True,
+            value={
+                "interval": "hour",
+                "tz": "Europe/London",
+                "group_by": "category",
+                "start": "2026-03-29T00:00:00+00:00",
+                "end": "2026-03-30T00:00:00+01:00",
+                "totals": [POINT],
+                "series": [{"key": "server", "label": "server", "points": [POINT]}],
+            },
+        )
+    ],
+)
+
+breakdown = extend_schema(
+    operation_id="stats_breakdown",
+    summary="Top values of one dimension by errors",
+    description=(
+        "Rows most errors first. `share` = errors / all calls in the window; `previous_errors` "
+        "counts the same-length period just before; `change` = (errors - previous) / previous, "
+        "null when the previous period had none."
+    ),
+    parameters=[s.BreakdownParams],
+    responses={200: s.BreakdownRowOut(many=True), **READ_ERRORS},
+    examples=[
+        OpenApiExample(
+            "By code",
+            response_only=True,
+            value=[
+                {
+                    "key": 503,
+                    "label": "Service Unavailable",
+                    "events": 1200,
+                    "errors": 1200,
+                    "error_rate": 1.0,
+                    "share": 0.012,
+                    "previous_errors": 800,
+                    "change": 0.5,
+                }
+            ],
+        )
+    ],
+)
+
+event_list = extend_schema(
+    operation_id="events_list",
+    summary="Stored events, newest first",
+    description=(
+        "Cursor-paginated: follow `next` (it pins the window, so paging is stable while new "
+        "events arrive). `q` is a waybill or order id (exact, any case) or else a "
+        "case-insensitive substring of the message."
+    ),
+    parameters=[s.EventListParams],
+    responses={200: s.EventPageOut, **READ_ERRORS},
+)
+
+event_detail = extend_schema(
+    operation_id="event_retrieve",
+    summary="One event with its stored (redacted) request and response",
+    parameters=[_path("event_id", int, "the event's id"), ZONE],
+    responses={200: s.EventDetailOut, 404: NOT_FOUND, **READ_ERRORS},
+)
+
+_TIMELINE = "The shipment's events oldest first (the latest 1,000), with a summary; 404 if none."
+waybill = extend_schema(
+    operation_id="waybill_timeline",
+    summary="A waybill's timeline",
+    description=_TIMELINE,
+    parameters=[_path("value", str, "the waybill (AWB)"), ZONE],
+    responses={200: s.TimelineOut, 404: NOT_FOUND, **READ_ERRORS},
+)
+order = extend_schema(
+    operation_id="order_timeline",
+    summary="An order's timeline",
+    description=_TIMELINE,
+    parameters=[_path("value", str, "the order id (reference number)"), ZONE],
+    responses={200: s.TimelineOut, 404: NOT_FOUND, **READ_ERRORS},
+)
+
+codes = extend_schema(
+    operation_id="codes_list",
+    summary="The code catalog with counts in the window",
+    description=(
+        "Every catalog code with its calls and errors in the filtered window; codes seen in "
+        "traffic but missing from the catalog are listed with `in_catalog: false`."
+    ),
+    parameters=[ReadParams],
+    responses={200: s.CodeRowOut(many=True), **READ_ERRORS},
+)
+
+weekly_report = extend_schema(
+    operation_id="report_weekly",
+    summary="Weekly errors per (code, courier)",
+    description=(
+        "The ISO week in `tz`, one row per (code, courier) with errors. CSV by default "
+        "(attachment `clickpost-errors-<week>.csv`, columns week, category, code, meaning, "
+        "cp_id, courier, errors, calls, error_rate, prev_week_errors, change_pct); "
+        "`format=json` gives the same rows as a JSON array. Streamed."
+    ),
+    parameters=[s.WeeklyReportParams],
+    responses={
+        (200, "text/csv"): OpenApiResponse(
+            OpenApiTypes.STR,
+            examples=[
+                OpenApiExample(
+                    "CSV",
+                    value=(
+                        "week,category,code,meaning,cp_id,courier,errors,calls,error_rate,"
+                        "prev_week_errors,change_pct\r\n2026-W47,server,503,Service Unavailable,"
+                        "4,Delhivery,120,3000,0.0400,80,50.0\r\n"
+                    ),
+                )
+            ],
+        ),
+        (200, "application/json"): s.WeeklyRowOut(many=True),
+        **READ_ERRORS,
+    },
+)
+
+_INGEST_BODY = {
+    "timestamp": "2026-03-29T10:15:00Z",
+    "endpoint": "/api/v3/create-order/",
+    "http_status": 200,
+    "response": {"meta": {"status": 319, "message": "Error In Order Placing To Courier Partner"}},
+    "cp_id": 4,
+    "courier": "Delhivery",
+    "waybill": "DL123456789",
+    "order_id": "ORD-1001",
+    "account_code": "acme-mumbai",
+    "latency_ms": 812,
+}
+
+ingest = extend_schema(
+    operation_id="events_ingest",
+    summary="Ingest logged Clickpost calls",
+    description=(
+        "Needs a token with the `ingest` scope. The body is free-form JSON: one event object, "
+        'an array of them, `{"events"|"logs"|"records": [...]}`, or JSON lines '
+        "(NDJSON). The framing is read from the body whatever the Content-Type (JSON, NDJSON, "
+        "text/plain, form-urlencoded or none; others are 415). gzip/deflate accepted. At most "
+        "10 MB and 10,000 events (413). Valid events are stored in one transaction; retries "
+        "are duplicates, not new rows. 200 when anything was accepted or was a duplicate, 400 "
+        "when all were rejected."
+    ),
+    request={
+        "application/json": OpenApiTypes.ANY,
+        "application/x-ndjson": OpenApiTypes.STR,
+        "text/plain": OpenApiTypes.STR,
+    },
+    responses={
+        200: s.IngestOut,
+        400: OpenApiResponse(
+            PolymorphicProxySerializer(
+                component_name="IngestRefused",
+                serializers=[s.IngestOut, s.ErrorOut],
+                resource_type_field_name=None,
+            ),
+            description="Every event rejected (the outcome), or a body that does not parse.",
+        ),
+        401: OpenApiResponse(s.ErrorOut, description="No or bad token."),
+        403: OpenApiResponse(s.ErrorOut, description="A token without the `ingest` scope."),
+        413: OpenApiResponse(s.ErrorOut, description="Over the size or count limit."),
+        415: OpenApiResponse(s.ErrorOut, description="A content type that is not JSON."),
+        429: OpenApiResponse(s.ErrorOut, description="Over the token's rate; see Retry-After."),
+        503: OpenApiResponse(s.ErrorOut, description="Database unavailable; see Retry-After."),
+    },
+    examples=[
+        OpenApiExample("One event", value=_INGEST_BODY, request_only=True),
+        OpenApiExample("A batch", value={"events": [_INGEST_BODY]}, request_only=True),
+        OpenApiExample(
+            "Outcome",
+            response_only=True,
+            value={
+                "accepted": 1,
+                "duplicates": 0,
+                "rejected": 1,
+                "errors": [{"index": 1, "errors": {"timestamp": ["required"]}}],
+            },
+        ),
+    ],
+)

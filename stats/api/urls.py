@@ -1,0 +1,14 @@
+from django.urls import path
+
+from stats.api import views
+
+urlpatterns = [
+    path("events/", views.EventsView.as_view(), name="api-events"),
+    path("events/<str:event_id>/", views.EventDetailView.as_view(), name="api-event"),
+    path("waybills/<str:value>/", views.WaybillView.as_view(), name="api-waybill"),
+    path("orders/<str:value>/", views.OrderView.as_view(), name="api-order"),
+    path("stats/timeseries/", views.TimeseriesView.as_view(), name="api-timeseries"),
+    path("stats/breakdown/", views.BreakdownView.as_view(), name="api-breakdown"),
+    path("codes/", views.CodesView.as_view(), name="api-codes"),
+    path("reports/weekly/", views.WeeklyReportView.as_view(), name="api-weekly-report"),
+]
