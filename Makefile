@@ -42,9 +42,12 @@ SHIPPERS_DIR ?= $(CURDIR)/../shared/shippers
 shipper-deps:
 	@bash tests/shippers/install_deps.sh "$(SHIPPERS_DIR)"
 
+# Style, the rooms' import boundaries (pyproject [tool.importlinter]) and types of both rooms.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	SECRET_KEY=$${SECRET_KEY:-lint-only-secret-key} $(BIN)/mypy ingest stats
 
 test: install browser-deps shipper-deps lint
 	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} $(BIN)/python -m pytest $(PYTEST_ARGS)

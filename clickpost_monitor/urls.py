@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from clickpost_monitor.api import EventsView
 from clickpost_monitor.errors import json_bad_request, json_page_not_found, json_server_error
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/events/", EventsView.as_view(), name="api-events"),  # ingest POST, list GET
     path("api/v1/", include("stats.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: the CSP allows no inline scripts.

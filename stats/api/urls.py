@@ -3,7 +3,6 @@ from django.urls import path
 from stats.api import views
 
 urlpatterns = [
-    path("events/", views.EventsView.as_view(), name="api-events"),
     path("events/<str:event_id>/", views.EventDetailView.as_view(), name="api-event"),
     path("waybills/<str:value>/", views.WaybillView.as_view(), name="api-waybill"),
     path("orders/<str:value>/", views.OrderView.as_view(), name="api-order"),

@@ -12,11 +12,10 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest.doors.generic import ingest_generic
 from stats import questions, reports, selectors
 from stats.api import schema
 from stats.api import serializers as s
-from tokens.auth import CanIngest, CanRead, IngestThrottle, ReadThrottle
+from tokens.auth import ReadThrottle
 
 
 def _valid(serializer_class, data) -> dict:
@@ -37,20 +36,9 @@ class ReadView(APIView):
     content_negotiation_class = JsonOnly
 
 
-class EventsView(ReadView):
-    """POST ingests a batch (ingest scope); GET lists stored events (read scope)."""
-
-    parser_classes: list = []  # the body's framing is ingest.framing's job, not DRF's
-
-    def get_permissions(self):
-        return [CanIngest()] if self.request.method == "POST" else [CanRead()]
-
-    def get_throttles(self):
-        return [IngestThrottle()] if self.request.method == "POST" else [ReadThrottle()]
-
-    @schema.ingest
-    def post(self, request):
-        return ingest_generic(request)
+class EventListView(ReadView):
+    """GET lists stored events (read scope). POST on the same URL is the ingest door; the two
+    are joined in clickpost_monitor.api so that this room never imports the write room."""
 
     @schema.event_list
     def get(self, request):

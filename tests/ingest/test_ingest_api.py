@@ -27,9 +27,9 @@ from django.test import RequestFactory
 from django.utils import timezone as django_timezone
 from rest_framework.test import APIClient
 
+from clickpost_monitor.api import EventsView
 from ingest import framing
 from ingest.models import ApiToken
-from stats.api.views import EventsView
 from tests.ingest.test_events import SPEC_PATHS
 from tests.ingest.test_store import (
     ROLLUP_DIMENSIONS,
