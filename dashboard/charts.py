@@ -16,6 +16,8 @@ from html import escape
 from typing import Any
 
 from dashboard.links import Drill, event_url
+from stats.rates import rate
+from stats.results import OTHER
 
 Figure = dict[str, Any]
 
@@ -37,24 +39,20 @@ def color_of(category: str) -> str:
     return CATEGORY_COLORS.get(category, _FALLBACK_COLOR)
 
 
-def wall_clock(value: datetime | str) -> str:
+def wall_clock(moment: datetime) -> str:
     """An instant as the wall-clock text of its own offset: Plotly date axes ignore offsets."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _as_datetime(value: datetime | str) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
 def bucket_edges(
-    starts: Sequence[datetime | str], *, window_start: datetime | str, window_end: datetime | str
+    starts: Sequence[datetime], *, window_start: datetime, window_end: datetime
 ) -> list[tuple[datetime, datetime]]:
     """(start, end) of each bucket, clipped to the window: a bucket ends where the next begins."""
-    first, last = _as_datetime(window_start), _as_datetime(window_end)
-    moments = [_as_datetime(t) for t in starts]
-    ends = moments[1:] + [last]
-    return [(max(start, first), min(end, last)) for start, end in zip(moments, ends, strict=True)]
+    ends = [*starts[1:], window_end]
+    return [
+        (max(start, window_start), min(end, window_end))
+        for start, end in zip(starts, ends, strict=True)
+    ]
 
 
 def _figure(data: list[dict], layout: dict) -> Figure:
@@ -112,7 +110,9 @@ def _share_trace(
         "text": [f"{p['errors']:,} errors of {p['events']:,} calls" for p in points],
         "textposition": "none",
         "customdata": [
-            drill.url(start=start, end=end, category=category) if p["errors"] else None
+            drill.url(start=start, end=end, category=category)
+            if p["errors"] and category != OTHER
+            else None
             for p, (start, end) in zip(points, edges, strict=True)
         ],
         "marker": {"color": color_of(category)},
@@ -161,7 +161,9 @@ def heatmap_figure(heatmap: Mapping[str, Any], *, drill: Drill) -> Figure | None
         ],
         "customdata": [
             [
-                drill.url(cp_id=courier["key"], category=categories[j]) if row[j] else None
+                drill.url(cp_id=courier["key"], category=categories[j])
+                if row[j] and courier["key"] != OTHER
+                else None
                 for j in columns
             ]
             for courier, row in zip(couriers, errors, strict=True)
@@ -182,8 +184,7 @@ def heatmap_figure(heatmap: Mapping[str, Any], *, drill: Drill) -> Figure | None
 
 
 def _rate_text(errors: int, events: int) -> str:
-    rate = errors / events if events else 0.0
-    return f"{rate:.1%} of {events:,} calls"
+    return f"{rate(errors, events):.1%} of {events:,} calls"
 
 
 def timeline_figure(events: Iterable[Mapping[str, Any]]) -> Figure | None:

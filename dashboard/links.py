@@ -21,9 +21,9 @@ def zone_name(tz: Any) -> str:
     return getattr(tz, "key", None) or str(tz)
 
 
-def iso(value: datetime | str) -> str:
-    """An instant as RFC 3339 text (strings from the stats layer pass through)."""
-    return value.isoformat() if isinstance(value, datetime) else str(value)
+def iso(value: datetime) -> str:
+    """An instant as RFC 3339 text, with its offset."""
+    return value.isoformat()
 
 
 def filter_pairs(filters: Any) -> list[tuple[str, str]]:
@@ -37,14 +37,14 @@ class Drill:
 
     filters: Any
     tz: Any
-    start: datetime | str
-    end: datetime | str
+    start: datetime
+    end: datetime
 
     def url(
         self,
         *,
-        start: datetime | str | None = None,
-        end: datetime | str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
         errors_only: bool = True,
         **narrow: Any,
     ) -> str:

@@ -12,11 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.http import QueryDict
-from rest_framework.exceptions import ValidationError
 
 from dashboard.links import filter_pairs, iso, zone_name
 from stats import reports
-from stats.window import Filters, Window, default_zone, parse_read_params, parse_zone
+from stats.errors import ReadError
+from stats.window import Filters, Window, parse_read_params
+from stats.window import read_zone as read_zone_param
 
 RANGES = {
     "1h": timedelta(hours=1),
@@ -52,7 +53,7 @@ class PageParams:
 
 
 def read_page_params(query: QueryDict, *, now: datetime) -> PageParams:
-    """Range and filters of a page; a preset range ends now. Raises ValidationError (400)."""
+    """Range and filters of a page; a preset range ends now. Raises ReadError (400)."""
     chosen = _chosen_range(query)
     params = query.copy()
     if chosen in RANGES:
@@ -68,7 +69,7 @@ def _chosen_range(query: QueryDict) -> str:
         return CUSTOM if query.get("start") or query.get("end") else DEFAULT_RANGE
     if chosen != CUSTOM and chosen not in RANGES:
         choices = ", ".join([*RANGES, CUSTOM])
-        raise ValidationError({"range": [f"'{chosen}' is not one of {choices}."]})
+        raise ReadError("range", f"'{chosen}' is not one of {choices}.")
     return chosen
 
 
@@ -105,19 +106,12 @@ def read_week(query: QueryDict, *, now: datetime) -> tuple[str, Window]:
     """The report page's ISO week (default the last complete one) and zone, as a window."""
     tz = read_zone(query)
     week = (query.get("week") or "").strip() or default_week(today=now.astimezone(tz).date())
-    try:
-        return week, reports.parse_iso_week(week, tz)
-    except ValueError as error:
-        raise ValidationError({"week": [str(error)]}) from None
+    return week, reports.parse_iso_week(week, tz)  # ReadError on `week`
 
 
 def read_zone(query: QueryDict) -> ZoneInfo:
-    """The `tz` parameter (default the TIME_ZONE setting)."""
-    name = (query.get("tz") or "").strip()
-    try:
-        return parse_zone(name) if name else default_zone()
-    except ValueError as error:
-        raise ValidationError({"tz": [str(error)]}) from None
+    """The `tz` parameter (missing or blank: the TIME_ZONE setting), as the API reads it."""
+    return read_zone_param(query.get("tz"))
 
 
 def flag(query: QueryDict, name: str) -> bool:

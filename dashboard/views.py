@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import wraps
-from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -13,12 +12,12 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from dashboard import charts, params
 from dashboard.forms import filter_fields, zone_choices
 from dashboard.links import Drill, zone_name
 from stats import questions, reports, selectors
+from stats.errors import ReadError
 from stats.window import Filters, Window
 from tokens.health import token_health
 
@@ -32,34 +31,21 @@ MAX_ID = 2**63 - 1  # event ids are bigint; a longer number in the address is si
 
 
 def page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Login required; a ValidationError from reading parameters becomes the 400 page."""
+    """Login required; a ReadError (a parameter at fault) becomes the 400 page."""
 
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except ValidationError as error:
-            return bad_request(request, problems=_problems(error.detail))
-        except selectors.BadCursor as error:
-            return bad_request(request, problems=[("cursor", [str(error)])])
+        except ReadError as error:
+            return bad_request(request, problems=[(error.field, [error.reason])])
 
     return wrapper
 
 
 def bad_request(request: HttpRequest, *, problems: list[tuple[str, list[str]]]) -> HttpResponse:
     return render(request, "pages/bad_request.html", {"problems": problems}, status=400)
-
-
-def _problems(detail: Any) -> list[tuple[str, list[str]]]:
-    """DRF error detail as (parameter, reasons) pairs."""
-    if isinstance(detail, dict):
-        return [(str(field), _reasons(reasons)) for field, reasons in detail.items()]
-    return [("parameters", _reasons(detail))]
-
-
-def _reasons(value: Any) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def drill_for(window: Window, filters: Filters) -> Drill:

@@ -7,7 +7,9 @@ joined in SQL and streamed from a server-side cursor, so memory stays flat howev
 Columns: week, category, code, meaning, cp_id (empty for "no courier"), courier, errors, calls
 (all calls to that courier that week), error_rate (errors / calls, 4 decimals),
 prev_week_errors, change_pct ((errors - prev) / prev x 100, 1 decimal; empty when prev is 0).
-Rows are ordered by errors, most first, then code and cp_id.
+Rows are ordered by errors, most first, then code and cp_id. In the CSV a text cell that begins
+with `=`, `+`, `-`, `@`, a tab or a carriage return is prefixed with `'` (SPEC), so that a
+spreadsheet never runs a courier's name as a formula.
 """
 
 from __future__ import annotations
@@ -17,11 +19,16 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import connection
 
-from stats.questions import aggregate_query, choose_source, courier_label
+from stats.errors import ReadError
+from stats.questions import courier_label
+from stats.rates import rate
+from stats.results import WeeklyRow
+from stats.sql import aggregate_query, choose_source
 from stats.window import Filters, Window
 
 CSV_COLUMNS = (
@@ -39,17 +46,19 @@ CSV_COLUMNS = (
 )
 _WEEK = re.compile(r"(\d{4})-W(\d{2})")
 _FETCH_ROWS = 500
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def parse_iso_week(week: str, tz: ZoneInfo) -> Window:
-    """`2026-W47` -> [Monday 00:00, next Monday 00:00) in `tz`; ValueError when not a week."""
+    """`2026-W47` -> [Monday 00:00, next Monday 00:00) in `tz`; ReadError on `week` (a
+    ValueError) when not a week."""
     match = _WEEK.fullmatch(week.strip())
     try:
         monday = date.fromisocalendar(int(match[1]), int(match[2]), 1) if match else None
     except ValueError:
         monday = None
     if monday is None or not 2000 <= monday.year < 2100:
-        raise ValueError(f"{week!r} is not an ISO week such as 2026-W47 (years 2000-2099)")
+        raise ReadError("week", f"{week!r} is not an ISO week such as 2026-W47 (years 2000-2099)")
     return Window(
         start=datetime.combine(monday, time(0), tzinfo=tz),
         end=datetime.combine(monday + timedelta(days=7), time(0), tzinfo=tz),
@@ -61,7 +70,7 @@ def report_filename(week: str) -> str:
     return f"clickpost-errors-{week}.csv"
 
 
-def _weekly_query(window: Window) -> tuple[str, list]:
+def _weekly_query(window: Window) -> tuple[str, list[Any]]:
     group = ["category", "code", "cp_id"]
     source = choose_source(dims=group)
     nothing = Filters()
@@ -93,7 +102,7 @@ def _weekly_query(window: Window) -> tuple[str, list]:
     return sql, errors_params + calls_params + prev_params
 
 
-def weekly_rows(*, week: str, tz: ZoneInfo) -> Iterator[dict]:
+def weekly_rows(*, week: str, tz: ZoneInfo) -> Iterator[WeeklyRow]:
     """One dict per (category, code, courier) with errors that ISO week in `tz`, keyed by
     CSV_COLUMNS; numbers as numbers (error_rate a fraction 0..1, change_pct a percentage or
     None). Raises ValueError for a bad week. Streams from a server-side cursor."""
@@ -112,7 +121,7 @@ def weekly_rows(*, week: str, tz: ZoneInfo) -> Iterator[dict]:
                     "courier": courier_label(cp_id, {cp_id: name} if name else {}),
                     "errors": errors,
                     "calls": calls,
-                    "error_rate": round(errors / calls, 6),
+                    "error_rate": rate(errors, calls),
                     "prev_week_errors": before,
                     "change_pct": round((errors - before) / before * 100, 1) if before else None,
                 }
@@ -125,11 +134,19 @@ class _Line:
         return text
 
 
-def _csv_cells(row: dict) -> list:
+def neutralised(text: str) -> str:
+    """A text cell that a spreadsheet would read as a formula (SPEC), made inert with `'`."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def _csv_cells(row: WeeklyRow) -> list[object]:
     return [
-        *(row[name] for name in CSV_COLUMNS[:4]),
+        row["week"],
+        neutralised(row["category"]),
+        row["code"],
+        neutralised(row["meaning"]),
         "" if row["cp_id"] is None else row["cp_id"],
-        row["courier"],
+        neutralised(row["courier"]),
         row["errors"],
         row["calls"],
         f"{row['error_rate']:.4f}",

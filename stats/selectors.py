@@ -1,7 +1,13 @@
 """Readers of raw events: the newest-first event list, one event, a shipment's timeline.
 
-Aggregates are `stats.questions`' job; these return rows of `ingest_event` as the API shows them.
-Times are ISO 8601 strings in the asked zone, with their offset.
+Aggregates are `stats.questions`' job; these return rows of `ingest_event` (stats.results'
+EventRow, EventDetail, Timeline), times as aware datetimes in the asked zone.
+
+Every query of raw events is bounded in time, so that it opens (and locks) only the day
+partitions that can hold its rows, however many old partitions exist: the event list by its
+window, one event and a shipment's timeline by the retention horizon (`retention_window`).
+A NUL byte in a searched value is a ReadError naming the parameter (PostgreSQL text cannot
+hold one), here where pages and the API both pass.
 
 The event list is keyset-paginated on (ts, id), newest first: a cursor is the (ts, id) of the
 last row shown, so events that arrive while someone pages (newer, on top) never shift a page,
@@ -15,13 +21,16 @@ import base64
 import binascii
 import json
 from datetime import datetime
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.db import connection
 
 from ingest.catalog import current_catalog
-from stats.questions import RAW, sql_conditions
-from stats.window import Filters, Window, default_zone
+from stats.errors import ReadError
+from stats.results import EventDetail, EventRow, Timeline, TimelineSummary
+from stats.sql import RAW, readable, sql_conditions
+from stats.window import Filters, Window, retention_window
 
 MAX_TIMELINE_EVENTS = 1000
 _LIST_COLUMNS = (
@@ -31,8 +40,11 @@ _LIST_COLUMNS = (
 _DETAIL_COLUMNS = _LIST_COLUMNS + ", received_at, event_key, request, response, extra"
 
 
-class BadCursor(ValueError):
+class BadCursor(ReadError):
     """A `cursor` that this module did not write."""
+
+    def __init__(self, reason: str = "not a cursor from a previous page's `next` link") -> None:
+        super().__init__("cursor", reason)
 
 
 def encode_cursor(*, ts: datetime, event_id: int) -> str:
@@ -46,9 +58,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         ts_text, id_text = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         ts, event_id = datetime.fromisoformat(ts_text), int(id_text)
     except (binascii.Error, UnicodeError, ValueError):
-        raise BadCursor("not a cursor from a previous page's `next` link") from None
+        raise BadCursor() from None
     if ts.tzinfo is None or not 0 < event_id < 2**63:
-        raise BadCursor("not a cursor from a previous page's `next` link")
+        raise BadCursor()
     return ts, event_id
 
 
@@ -63,36 +75,48 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _is_shipment_id(q: str) -> bool:
-    """Whether `q` is some stored waybill or order id (two index probes)."""
+def searchable(field: str, value: str) -> str:
+    """`value` if PostgreSQL can compare it; ReadError on `field` for a NUL byte."""
+    if "\x00" in value:
+        raise ReadError(field, "must not contain a NUL byte.")
+    return value
+
+
+def _is_shipment_id(q: str, window: Window) -> bool:
+    """Whether `q` is the waybill or order id of some event in the window (two index probes)."""
     variants = _id_variants(q)
+    window = readable(RAW, window)
+    in_window = "ts >= %s AND ts < %s"
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM ingest_event WHERE waybill = ANY(%s) AND waybill <> '')"
-            " OR EXISTS (SELECT 1 FROM ingest_event WHERE order_id = ANY(%s) AND order_id <> '')",
-            [variants, variants],
+            "SELECT EXISTS (SELECT 1 FROM ingest_event WHERE waybill = ANY(%s) AND waybill <> ''"
+            f" AND {in_window}) OR EXISTS (SELECT 1 FROM ingest_event WHERE order_id = ANY(%s)"
+            f" AND order_id <> '' AND {in_window})",
+            [variants, window.start, window.end, variants, window.start, window.end],
         )
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+        return bool(row and row[0])
 
 
-def _search_condition(q: str) -> tuple[str, list]:
-    """`q`: a waybill or order id (exact, any case) when one is stored, else a substring of the
-    message (case-insensitive). Ids first, so that a shipment search stays an index lookup."""
-    if _is_shipment_id(q):
+def _search_condition(q: str, window: Window) -> tuple[str, list[Any]]:
+    """`q`: a waybill or order id (exact, any case) when one is in the window, else a
+    substring of the message (case-insensitive). Ids first, so that a shipment search stays
+    an index lookup."""
+    if _is_shipment_id(q, window):
         variants = _id_variants(q)
         return "(waybill = ANY(%s) OR order_id = ANY(%s))", [variants, variants]
     return "message ILIKE %s", [_like_pattern(q)]
 
 
-def _row(values: tuple, names: list[str], tz: ZoneInfo, meanings: dict) -> dict:
+def _row(values: tuple, names: list[str], tz: ZoneInfo, meanings: dict) -> dict[str, Any]:
     row = dict(zip(names, values, strict=True))
     ts = row.pop("ts")
-    row = {"id": row.pop("id"), "timestamp": ts.astimezone(tz).isoformat(), **row}
+    row = {"id": row.pop("id"), "timestamp": ts.astimezone(tz), **row}
     row["meaning"] = meanings.get(row["code"], "")
     return row
 
 
-def _select(sql: str, params: list, tz: ZoneInfo) -> list[dict]:
+def _select(sql: str, params: list[Any], tz: ZoneInfo) -> list[dict[str, Any]]:
     catalog = current_catalog()
     meanings = {code: info.meaning for code, info in catalog.items()}
     with connection.cursor() as cursor:
@@ -111,12 +135,13 @@ def event_page(
     q: str | None,
     cursor: str | None,
     limit: int,
-) -> tuple[list[dict], str | None]:
+) -> tuple[list[EventRow], str | None]:
     """One page of events in the window, newest first, and the cursor of the next page.
 
-    Rows: id, timestamp (ISO in the window's zone), endpoint, http_status, code, meaning,
+    Rows: id, timestamp (in the window's zone), endpoint, http_status, code, meaning,
     category, is_error, cp_id, courier, waybill, order_id, account_code, message, latency_ms
-    (milliseconds). The cursor is None on the last page. Raises BadCursor for a bad cursor.
+    (milliseconds). The cursor is None on the last page. Raises BadCursor for a bad cursor and
+    ReadError for a NUL byte in `waybill`, `order_id` or `q`.
     """
     conditions, params = sql_conditions(source=RAW, window=window, filters=filters)
     if errors_only:
@@ -124,9 +149,9 @@ def event_page(
     for column, value in (("waybill", waybill), ("order_id", order_id)):
         if value:
             conditions.append(f"{column} = ANY(%s)")
-            params.append(_id_variants(value))
+            params.append(_id_variants(searchable(column, value)))
     if q:
-        condition, values = _search_condition(q)
+        condition, values = _search_condition(searchable("q", q), window)
         conditions.append(condition)
         params += values
     if cursor:
@@ -136,20 +161,23 @@ def event_page(
         f"SELECT {_LIST_COLUMNS} FROM ingest_event WHERE {' AND '.join(conditions)} "
         "ORDER BY ts DESC, id DESC LIMIT %s"
     )
-    rows = _select(sql, [*params, limit + 1], window.tz)
+    rows = cast(list[EventRow], _select(sql, [*params, limit + 1], window.tz))
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
-    next_cursor = encode_cursor(ts=datetime.fromisoformat(last["timestamp"]), event_id=last["id"])
-    return rows[:limit], next_cursor
+    return rows[:limit], encode_cursor(ts=last["timestamp"], event_id=last["id"])
 
 
-def event_detail(*, event_id: int, tz: ZoneInfo | None = None) -> dict | None:
+def event_detail(*, event_id: int, tz: ZoneInfo | None = None) -> EventDetail | None:
     """One event with its stored (redacted) request, response and extra fields, plus the
-    catalog's `retryable` and `action` for its code; None when no event has that id."""
-    tz = tz or default_zone()
+    catalog's `retryable` and `action` for its code; None when no event within the retention
+    horizon has that id."""
+    horizon = retention_window(tz=tz)
     rows = _select(
-        f"SELECT {_DETAIL_COLUMNS} FROM ingest_event WHERE id = %s LIMIT 1", [event_id], tz
+        f"SELECT {_DETAIL_COLUMNS} FROM ingest_event WHERE id = %s AND ts >= %s AND ts < %s "
+        "LIMIT 1",
+        [event_id, horizon.start, horizon.end],
+        horizon.tz,
     )
     if not rows:
         return None
@@ -158,50 +186,54 @@ def event_detail(*, event_id: int, tz: ZoneInfo | None = None) -> dict | None:
         if isinstance(row[column], str):
             row[column] = json.loads(row[column])
     info = current_catalog().get(row["code"])
-    row["received_at"] = row["received_at"].astimezone(tz).isoformat()
+    row["received_at"] = row["received_at"].astimezone(horizon.tz)
     row["retryable"] = bool(info and info.retryable)
     row["action"] = info.action if info else ""
-    return row
+    return cast(EventDetail, row)
 
 
 def shipment_timeline(
     *, waybill: str | None = None, order_id: str | None = None, tz: ZoneInfo | None = None
-) -> dict | None:
+) -> Timeline | None:
     """A shipment's events, oldest first, with a summary; None when no event has that id.
 
-    Give `waybill` or `order_id` (matched exactly, in any case). Returns {"summary": {"waybill"
-    or "order_id", "first_seen", "last_seen", "events", "errors", "last_code", "last_meaning",
-    "last_category", "shown"}, "events": [rows as in event_page]}: all time, the latest
-    1,000 events at most (`shown` says how many).
+    Give `waybill` or `order_id` (matched exactly, in any case; ReadError on that name for a
+    NUL byte). "summary": {"waybill" or "order_id", "first_seen", "last_seen", "events",
+    "errors", "last_code", "last_meaning", "last_category", "shown"}; "events": rows as in
+    event_page. Within the retention horizon (older events are pruned), the latest 1,000
+    events at most (`shown` says how many).
     """
-    tz = tz or default_zone()
     column, value = ("waybill", waybill) if waybill else ("order_id", order_id)
     if not value:
         raise ValueError("give a waybill or an order_id")
-    newest = _select(
-        f"SELECT {_LIST_COLUMNS} FROM ingest_event WHERE {column} = ANY(%s) "
-        "ORDER BY ts DESC, id DESC LIMIT %s",
-        [_id_variants(value), MAX_TIMELINE_EVENTS],
-        tz,
+    horizon = retention_window(tz=tz)
+    newest = cast(
+        list[EventRow],
+        _select(
+            f"SELECT {_LIST_COLUMNS} FROM ingest_event WHERE {column} = ANY(%s) "
+            "AND ts >= %s AND ts < %s ORDER BY ts DESC, id DESC LIMIT %s",
+            [_id_variants(searchable(column, value)), horizon.start, horizon.end]
+            + [MAX_TIMELINE_EVENTS],
+            horizon.tz,
+        ),
     )
     if not newest:
         return None
-    return {"summary": _summary(column, value, newest, tz), "events": newest[::-1]}
+    return {"summary": _summary(column, value, newest, horizon), "events": newest[::-1]}
 
 
-def _summary(column: str, value: str, newest: list[dict], tz: ZoneInfo) -> dict:
+def _summary(column: str, value: str, newest: list[EventRow], horizon: Window) -> TimelineSummary:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT min(ts), max(ts), count(*), count(*) FILTER (WHERE is_error) "
-            f"FROM ingest_event WHERE {column} = ANY(%s)",
-            [_id_variants(value)],
+            f"FROM ingest_event WHERE {column} = ANY(%s) AND ts >= %s AND ts < %s",
+            [_id_variants(value), horizon.start, horizon.end],
         )
         first, last, events, errors = cursor.fetchone()
     latest = newest[0]
-    return {
-        column: value,
-        "first_seen": first.astimezone(tz).isoformat(),
-        "last_seen": last.astimezone(tz).isoformat(),
+    summary: TimelineSummary = {
+        "first_seen": first.astimezone(horizon.tz),
+        "last_seen": last.astimezone(horizon.tz),
         "events": events,
         "errors": errors,
         "last_code": latest["code"],
@@ -209,3 +241,8 @@ def _summary(column: str, value: str, newest: list[dict], tz: ZoneInfo) -> dict:
         "last_category": latest["category"],
         "shown": len(newest),
     }
+    if column == "waybill":
+        summary["waybill"] = value
+    else:
+        summary["order_id"] = value
+    return summary

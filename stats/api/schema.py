@@ -15,8 +15,9 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 
+from stats import params as p
 from stats.api import serializers as s
-from stats.window import ReadParams
+from stats.window import READ_PARAMS, ZONE_PARAM, Param
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -34,6 +35,7 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
+_FORTNIGHT = '"fortnight" is not a valid choice (minute, hour, day, week).'
 BAD_PARAMETER = OpenApiResponse(
     s.ErrorOut,
     description="A bad parameter; `error` names it.",
@@ -41,8 +43,10 @@ BAD_PARAMETER = OpenApiResponse(
         OpenApiExample(
             "Unknown interval",
             value={
-                "error": 'interval: "fortnight" is not a valid choice.',
-                "detail": {"interval": ['"fortnight" is not a valid choice.']},
+                "error": 'interval: "fortnight" is not a valid choice (minute, hour, day, week).',
+                "detail": {
+                    "interval": ['"fortnight" is not a valid choice (minute, hour, day, week).']
+                },
             },
         )
     ],
@@ -54,9 +58,48 @@ READ_ERRORS = {
     429: OpenApiResponse(s.ErrorOut, description="Over the token's rate; see Retry-After."),
 }
 NOT_FOUND = OpenApiResponse(s.ErrorOut, description="Nothing stored under that id.")
-ZONE = OpenApiParameter(
-    "tz", str, description="IANA zone for the times shown (default: the TIME_ZONE setting)"
-)
+
+
+def _value_schema(param: Param) -> dict:
+    if param.kind == "integer":
+        schema: dict = {"type": "integer"}
+        if param.minimum is not None:
+            schema["minimum"] = param.minimum
+        if param.maximum is not None:
+            schema["maximum"] = param.maximum
+        return schema
+    if param.kind == "boolean":
+        return {"type": "boolean"}
+    schema = {"type": "string", "minLength": 1}
+    if param.choices:
+        schema["enum"] = list(param.choices)
+    if param.max_length is not None:
+        schema["maxLength"] = param.max_length
+    return schema
+
+
+def _query(params: tuple[Param, ...]) -> list[OpenApiParameter]:
+    """The OpenAPI description of stats.params' Param declarations: the parsing's own rules."""
+    described = []
+    for param in params:
+        schema = _value_schema(param)
+        if param.many:
+            schema = {"type": "array", "items": schema, "maxItems": 200}
+        elif param.default is not None:
+            schema["default"] = param.default
+        described.append(
+            OpenApiParameter(
+                param.name,
+                schema,
+                OpenApiParameter.QUERY,
+                required=param.required,
+                description=param.description,
+            )
+        )
+    return described
+
+
+ZONE = _query((ZONE_PARAM,))
 
 
 def _path(name: str, type_, description: str) -> OpenApiParameter:
@@ -73,9 +116,11 @@ timeseries = extend_schema(
         "Buckets of `interval` in `tz` (days and weeks start at local midnight; a DST day has "
         "23 or 25 hourly buckets), empty buckets as zeros, in total and per `group_by` value. "
         "`share` = the group's errors / all calls in the bucket. `minute` needs a window of at "
-        "most 48 hours; at most 5,000 buckets. The window is widened to whole quarter hours."
+        "most 48 hours; at most 5,000 buckets. The window is widened to whole quarter hours. "
+        "At most `limit` series (default 10, at most 50), those with the most errors; the rest "
+        "are summed into one series with key `other`."
     ),
-    parameters=[s.TimeseriesParams],
+    parameters=_query(p.TIMESERIES_QUERY),
     responses={200: s.TimeseriesOut, **READ_ERRORS},
     examples=[
         OpenApiExample(
@@ -100,9 +145,9 @@ breakdown = extend_schema(
     description=(
         "Rows most errors first. `share` = errors / all calls in the window; `previous_errors` "
         "counts the same-length period just before; `change` = (errors - previous) / previous, "
-        "null when the previous period had none."
+        "null when the previous period had none. At most 50 rows (`limit`)."
     ),
-    parameters=[s.BreakdownParams],
+    parameters=_query(p.BREAKDOWN_QUERY),
     responses={200: s.BreakdownRowOut(many=True), **READ_ERRORS},
     examples=[
         OpenApiExample(
@@ -132,30 +177,33 @@ event_list = extend_schema(
         "events arrive). `q` is a waybill or order id (exact, any case) or else a "
         "case-insensitive substring of the message."
     ),
-    parameters=[s.EventListParams],
+    parameters=_query(p.EVENT_LIST_QUERY),
     responses={200: s.EventPageOut, **READ_ERRORS},
 )
 
 event_detail = extend_schema(
     operation_id="event_retrieve",
     summary="One event with its stored (redacted) request and response",
-    parameters=[_path("event_id", int, "the event's id"), ZONE],
+    parameters=[_path("event_id", int, "the event's id"), *ZONE],
     responses={200: s.EventDetailOut, 404: NOT_FOUND, **READ_ERRORS},
 )
 
-_TIMELINE = "The shipment's events oldest first (the latest 1,000), with a summary; 404 if none."
+_TIMELINE = (
+    "The shipment's events within the retention horizon, oldest first (the latest 1,000), with "
+    "a summary; 404 if none. An id holding `/` is sent as `%2F`."
+)
 waybill = extend_schema(
     operation_id="waybill_timeline",
     summary="A waybill's timeline",
     description=_TIMELINE,
-    parameters=[_path("value", str, "the waybill (AWB)"), ZONE],
+    parameters=[_path("value", str, "the waybill (AWB)"), *ZONE],
     responses={200: s.TimelineOut, 404: NOT_FOUND, **READ_ERRORS},
 )
 order = extend_schema(
     operation_id="order_timeline",
     summary="An order's timeline",
     description=_TIMELINE,
-    parameters=[_path("value", str, "the order id (reference number)"), ZONE],
+    parameters=[_path("value", str, "the order id (reference number)"), *ZONE],
     responses={200: s.TimelineOut, 404: NOT_FOUND, **READ_ERRORS},
 )
 
@@ -164,9 +212,10 @@ codes = extend_schema(
     summary="The code catalog with counts in the window",
     description=(
         "Every catalog code with its calls and errors in the filtered window; codes seen in "
-        "traffic but missing from the catalog are listed with `in_catalog: false`."
+        "traffic but missing from the catalog are listed with `in_catalog: false`: the 50 with "
+        "most errors, and any more summed into one last row with `code: null`."
     ),
-    parameters=[ReadParams],
+    parameters=_query(READ_PARAMS),
     responses={200: s.CodeRowOut(many=True), **READ_ERRORS},
 )
 
@@ -179,7 +228,7 @@ weekly_report = extend_schema(
         "cp_id, courier, errors, calls, error_rate, prev_week_errors, change_pct); "
         "`format=json` gives the same rows as a JSON array. Streamed."
     ),
-    parameters=[s.WeeklyReportParams],
+    parameters=_query(p.WEEKLY_PARAMS),
     responses={
         (200, "text/csv"): OpenApiResponse(
             OpenApiTypes.STR,

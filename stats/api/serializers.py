@@ -1,125 +1,133 @@
-"""Input serializers (query parameters -> validated arguments, 400 naming the parameter) and
-output serializers (for the OpenAPI schema only: the JSON itself is built by stats/selectors)."""
+"""Output serializers: the read room's typed results (stats.results) -> the JSON sent.
+
+They do the formatting (a datetime becomes ISO 8601 with its own offset) and they are what the
+OpenAPI schema describes, so the schema is what is sent: each one writes exactly its declared
+fields (tests/stats/test_read_api.py compares them with real answers). Parameters in are
+parsed by stats.params (plain Python); the API edge maps its ReadError to a 400.
+
+`Out.to_representation` is a lean walk over the declared fields, not DRF's field-by-field
+machinery: a month of hourly points by category is 5,760 points, and the overview's numbers
+must not get slower for being typed.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from stats import reports, selectors
-from stats.questions import BREAKDOWNS, GROUPS, INTERVALS, check_interval
-from stats.window import ReadParams, default_zone, parse_zone
 
-BIGINT_MAX = 2**63 - 1
-
-# ---------------------------------------------------------------- parameters in
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
-class TimeseriesParams(ReadParams):
-    interval = serializers.ChoiceField(choices=INTERVALS, default="hour")
-    group_by = serializers.ChoiceField(choices=GROUPS, default="none")
-
-    def validate(self, attrs: dict) -> dict:
-        attrs = super().validate(attrs)
-        check_interval(window=attrs["window"], interval=attrs["interval"])
-        return attrs
+def _same(value: Any) -> Any:
+    return value
 
 
-class BreakdownParams(ReadParams):
-    by = serializers.ChoiceField(choices=BREAKDOWNS, default="code")
-    limit = serializers.IntegerField(min_value=1, max_value=1000, default=10)
+@extend_schema_field(OpenApiTypes.DATETIME)
+class OffsetDateTimeField(serializers.Field):
+    """An aware datetime as ISO 8601 with its own offset (`2026-03-29T02:00:00+01:00`): DRF's
+    DateTimeField would move it to the server's zone and write UTC as `Z`."""
+
+    def to_representation(self, value: datetime) -> str | None:
+        return _iso(value)
 
 
-class EventListParams(ReadParams):
-    errors_only = serializers.BooleanField(default=False)
-    waybill = serializers.CharField(required=False, max_length=100)
-    order_id = serializers.CharField(required=False, max_length=100)
-    q = serializers.CharField(required=False, max_length=200)
-    cursor = serializers.CharField(required=False, max_length=200)
-    limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
+class Out(serializers.Serializer):
+    """An output serializer: a mapping in, exactly the declared fields out (a field that is
+    not `required` may be absent), datetimes as ISO 8601, nested outputs recursively."""
 
-    def validate_cursor(self, value: str) -> str:
-        try:
-            selectors.decode_cursor(value)
-        except selectors.BadCursor as error:
-            raise serializers.ValidationError(str(error)) from None
-        return value
+    @cached_property
+    def _plan(self) -> list[tuple[str, Callable[[Any], Any], bool]]:
+        return [(name, _converter(field), field.required) for name, field in self.fields.items()]
 
-
-class ZoneParam(serializers.Serializer):
-    tz = serializers.CharField(required=False, max_length=64)
-
-    def validate_tz(self, value: str):
-        try:
-            return parse_zone(value)
-        except ValueError as error:
-            raise serializers.ValidationError(str(error)) from None
-
-    def validate(self, attrs: dict) -> dict:
-        return {**attrs, "tz": attrs.get("tz") or default_zone()}
+    def to_representation(self, instance: Mapping[str, Any]) -> dict[str, Any]:
+        out = {}
+        for name, convert, required in self._plan:
+            if required or name in instance:
+                out[name] = convert(instance[name])
+        return out
 
 
-class EventIdParam(ZoneParam):
-    id = serializers.IntegerField(min_value=1, max_value=BIGINT_MAX)
+def _converter(field: serializers.Field) -> Callable[[Any], Any]:
+    if isinstance(field, OffsetDateTimeField):
+        return _iso
+    if isinstance(field, serializers.ListSerializer) and isinstance(field.child, Out):
+        child = field.child
+        return lambda items: [child.to_representation(item) for item in items]
+    if isinstance(field, Out):
+        return field.to_representation
+    return _same
 
 
-class ShipmentParam(ZoneParam):
-    value = serializers.CharField(max_length=100, trim_whitespace=False)
-
-
-class WeeklyReportParams(ZoneParam):
-    week = serializers.CharField(max_length=10, help_text="ISO week, e.g. 2026-W47")
-    format = serializers.ChoiceField(choices=("csv", "json"), default="csv")
-
-    def validate(self, attrs: dict) -> dict:
-        attrs = super().validate(attrs)
-        try:
-            reports.parse_iso_week(attrs["week"], attrs["tz"])
-        except ValueError as error:
-            raise serializers.ValidationError({"week": [str(error)]}) from None
-        return attrs
-
-
-# ---------------------------------------------------------------- JSON out (schema)
-
-
-class PointOut(serializers.Serializer):
-    t = serializers.CharField(help_text="bucket start in `tz`, ISO 8601 with offset")
+class PointOut(Out):
+    t = OffsetDateTimeField(help_text="bucket start in `tz`, ISO 8601 with offset")
     events = serializers.IntegerField()
-    errors = serializers.IntegerField()
+    errors = serializers.IntegerField()  # type: ignore[assignment]  # a field named like a Serializer attribute
     error_rate = serializers.FloatField(help_text="errors / events (0 when no events)")
     share = serializers.FloatField(help_text="errors / all events in the bucket")
 
 
-class SeriesOut(serializers.Serializer):
-    key = serializers.JSONField(help_text="the group's value: a string, or a number for code/cp_id")
-    label = serializers.CharField()
+class SeriesOut(Out):
+    key = serializers.JSONField(
+        help_text="the group's value: a string, or a number for code/cp_id; `other` sums the "
+        "series beyond `limit`"
+    )
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like a Serializer attribute
     points = PointOut(many=True)
 
 
-class TimeseriesOut(serializers.Serializer):
+class TimeseriesOut(Out):
     interval = serializers.CharField()
     tz = serializers.CharField()
     group_by = serializers.CharField()
-    start = serializers.CharField()
-    end = serializers.CharField()
+    start = OffsetDateTimeField()
+    end = OffsetDateTimeField()
     totals = PointOut(many=True)
-    series = SeriesOut(many=True)
+    series = SeriesOut(many=True, help_text="most errors first; at most `limit`, then `other`")
+
+    def to_representation(self, instance: Mapping[str, Any]) -> dict[str, Any]:
+        """Each bucket start is formatted once, not once per series: every series' points are
+        aligned with `totals` (the dense buckets of stats.questions.timeseries)."""
+        stamps = [point["t"].isoformat() for point in instance["totals"]]
+
+        def points(values: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+            return [{**point, "t": t} for point, t in zip(values, stamps, strict=True)]
+
+        return {
+            "interval": instance["interval"],
+            "tz": instance["tz"],
+            "group_by": instance["group_by"],
+            "start": instance["start"].isoformat(),
+            "end": instance["end"].isoformat(),
+            "totals": points(instance["totals"]),
+            "series": [
+                {"key": one["key"], "label": one["label"], "points": points(one["points"])}
+                for one in instance["series"]
+            ],
+        }
 
 
-class BreakdownRowOut(serializers.Serializer):
+class BreakdownRowOut(Out):
     key = serializers.JSONField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like a Serializer attribute
     events = serializers.IntegerField()
-    errors = serializers.IntegerField()
+    errors = serializers.IntegerField()  # type: ignore[assignment]  # a field named like a Serializer attribute
     error_rate = serializers.FloatField()
     share = serializers.FloatField(help_text="errors / all events in the window")
     previous_errors = serializers.IntegerField()
     change = serializers.FloatField(allow_null=True, help_text="(errors - previous) / previous")
 
 
-class EventRowOut(serializers.Serializer):
+class EventRowOut(Out):
     id = serializers.IntegerField()
-    timestamp = serializers.CharField()
+    timestamp = OffsetDateTimeField(help_text="in `tz`, with its offset")
     endpoint = serializers.CharField()
     http_status = serializers.IntegerField(allow_null=True)
     code = serializers.IntegerField()
@@ -135,13 +143,13 @@ class EventRowOut(serializers.Serializer):
     latency_ms = serializers.FloatField(allow_null=True)
 
 
-class EventPageOut(serializers.Serializer):
+class EventPageOut(Out):
     next = serializers.URLField(allow_null=True, help_text="the next (older) page; null at the end")
     results = EventRowOut(many=True)
 
 
 class EventDetailOut(EventRowOut):
-    received_at = serializers.CharField()
+    received_at = OffsetDateTimeField()
     event_key = serializers.CharField()
     request = serializers.JSONField(allow_null=True, help_text="as stored, secrets redacted")
     response = serializers.JSONField(allow_null=True)
@@ -150,26 +158,28 @@ class EventDetailOut(EventRowOut):
     action = serializers.CharField()
 
 
-class TimelineSummaryOut(serializers.Serializer):
+class TimelineSummaryOut(Out):
     waybill = serializers.CharField(required=False)
     order_id = serializers.CharField(required=False)
-    first_seen = serializers.CharField()
-    last_seen = serializers.CharField()
+    first_seen = OffsetDateTimeField()
+    last_seen = OffsetDateTimeField()
     events = serializers.IntegerField()
-    errors = serializers.IntegerField()
+    errors = serializers.IntegerField()  # type: ignore[assignment]  # a field named like a Serializer attribute
     last_code = serializers.IntegerField()
     last_meaning = serializers.CharField()
     last_category = serializers.CharField()
     shown = serializers.IntegerField(help_text="events listed (the latest 1,000 at most)")
 
 
-class TimelineOut(serializers.Serializer):
+class TimelineOut(Out):
     summary = TimelineSummaryOut()
     events = EventRowOut(many=True)
 
 
-class CodeRowOut(serializers.Serializer):
-    code = serializers.IntegerField()
+class CodeRowOut(Out):
+    code = serializers.IntegerField(
+        allow_null=True, help_text="null: the row summing the unknown codes beyond the bound"
+    )
     category = serializers.CharField()
     meaning = serializers.CharField()
     is_error = serializers.BooleanField()
@@ -177,36 +187,36 @@ class CodeRowOut(serializers.Serializer):
     action = serializers.CharField()
     in_catalog = serializers.BooleanField(help_text="false: seen in traffic, not in the catalog")
     events = serializers.IntegerField()
-    errors = serializers.IntegerField()
+    errors = serializers.IntegerField()  # type: ignore[assignment]  # a field named like a Serializer attribute
     error_rate = serializers.FloatField()
 
 
-class WeeklyRowOut(serializers.Serializer):
+class WeeklyRowOut(Out):
     week = serializers.CharField()
     category = serializers.CharField()
     code = serializers.IntegerField()
     meaning = serializers.CharField()
     cp_id = serializers.IntegerField(allow_null=True)
     courier = serializers.CharField()
-    errors = serializers.IntegerField()
+    errors = serializers.IntegerField()  # type: ignore[assignment]  # a field named like a Serializer attribute
     calls = serializers.IntegerField()
     error_rate = serializers.FloatField()
     prev_week_errors = serializers.IntegerField()
     change_pct = serializers.FloatField(allow_null=True)
 
 
-class IngestErrorOut(serializers.Serializer):
+class IngestErrorOut(Out):
     index = serializers.IntegerField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]  # a field named like a Serializer attribute
 
 
-class IngestOut(serializers.Serializer):
+class IngestOut(Out):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     rejected = serializers.IntegerField()
-    errors = IngestErrorOut(many=True, help_text="the first 100 rejected events")
+    errors = IngestErrorOut(many=True, help_text="the first 100 rejected events")  # type: ignore[assignment]  # a field named like a Serializer attribute
 
 
-class ErrorOut(serializers.Serializer):
+class ErrorOut(Out):
     error = serializers.CharField(help_text="one line for a human, naming the parameter")
     detail = serializers.JSONField(required=False)

@@ -4,8 +4,9 @@ from stats.api import views
 
 urlpatterns = [
     path("events/<str:event_id>/", views.EventDetailView.as_view(), name="api-event"),
-    path("waybills/<str:value>/", views.WaybillView.as_view(), name="api-waybill"),
-    path("orders/<str:value>/", views.OrderView.as_view(), name="api-order"),
+    # `path`: a waybill or order id may hold "/" (sent as %2F, which the server decodes).
+    path("waybills/<path:value>/", views.WaybillView.as_view(), name="api-waybill"),
+    path("orders/<path:value>/", views.OrderView.as_view(), name="api-order"),
     path("stats/timeseries/", views.TimeseriesView.as_view(), name="api-timeseries"),
     path("stats/breakdown/", views.BreakdownView.as_view(), name="api-breakdown"),
     path("codes/", views.CodesView.as_view(), name="api-codes"),

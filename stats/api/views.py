@@ -1,27 +1,25 @@
-"""Thin API views: parameters in, JSON out. Computation lives in stats.questions/selectors/reports.
+"""Thin API views: parameters in (stats.params), a question, JSON out (stats.api.serializers).
 
 Every read view takes a session or a `read` token (CanRead, the default permission) and is
-rate limited per token (ReadThrottle). OpenAPI descriptions are in stats.api.schema.
+rate limited per token (ReadThrottle). The read room's ReadError becomes a 400 here, once
+(`ReadView.handle_exception`), in the JSON error shape of clickpost_monitor.errors. OpenAPI
+descriptions are in stats.api.schema.
 """
 
 from __future__ import annotations
 
 from django.http import StreamingHttpResponse
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stats import questions, reports, selectors
+from stats import params, questions, reports, selectors
 from stats.api import schema
 from stats.api import serializers as s
+from stats.errors import ReadError
+from stats.window import Window
 from tokens.auth import ReadThrottle
-
-
-def _valid(serializer_class, data) -> dict:
-    params = serializer_class(data=data)
-    params.is_valid(raise_exception=True)
-    return params.validated_data
 
 
 class JsonOnly(DefaultContentNegotiation):
@@ -35,6 +33,12 @@ class ReadView(APIView):
     throttle_classes = [ReadThrottle]
     content_negotiation_class = JsonOnly
 
+    def handle_exception(self, exc):
+        """A ReadError (a parameter at fault) is a 400 naming the parameter."""
+        if isinstance(exc, ReadError):
+            exc = ValidationError({exc.field: [exc.reason]})
+        return super().handle_exception(exc)
+
 
 class EventListView(ReadView):
     """GET lists stored events (read scope). POST on the same URL is the ingest door; the two
@@ -42,21 +46,22 @@ class EventListView(ReadView):
 
     @schema.event_list
     def get(self, request):
-        p = _valid(s.EventListParams, request.query_params)
+        p = params.event_list_query(request.query_params)
         rows, cursor = selectors.event_page(
-            window=p["window"],
-            filters=p["filters"],
-            errors_only=p["errors_only"],
-            waybill=p.get("waybill"),
-            order_id=p.get("order_id"),
-            q=p.get("q"),
-            cursor=p.get("cursor"),
-            limit=p["limit"],
+            window=p.window,
+            filters=p.filters,
+            errors_only=p.errors_only,
+            waybill=p.waybill,
+            order_id=p.order_id,
+            q=p.q,
+            cursor=p.cursor,
+            limit=p.limit,
         )
-        return Response({"next": self._next_link(request, p["window"], cursor), "results": rows})
+        page = {"next": self._next_link(request, p.window, cursor), "results": rows}
+        return Response(s.EventPageOut(page).data)
 
     @staticmethod
-    def _next_link(request, window, cursor: str | None) -> str | None:
+    def _next_link(request, window: Window, cursor: str | None) -> str | None:
         """The same query with the cursor, and the window pinned (a default "last 24 h" must
         not move while someone pages)."""
         if cursor is None:
@@ -71,11 +76,11 @@ class EventListView(ReadView):
 class EventDetailView(ReadView):
     @schema.event_detail
     def get(self, request, event_id: str):
-        p = _valid(s.EventIdParam, {**request.query_params.dict(), "id": event_id})
-        event = selectors.event_detail(event_id=p["id"], tz=p["tz"])
+        found_id, tz = params.event_id(event_id), params.zone_query(request.query_params)
+        event = selectors.event_detail(event_id=found_id, tz=tz)
         if event is None:
-            raise NotFound(f"No event with id {p['id']}.")
-        return Response(event)
+            raise NotFound(f"No event with id {found_id}.")
+        return Response(s.EventDetailOut(event).data)
 
 
 class ShipmentView(ReadView):
@@ -84,11 +89,11 @@ class ShipmentView(ReadView):
     kind: str
 
     def get(self, request, value: str):
-        p = _valid(s.ShipmentParam, {**request.query_params.dict(), "value": value})
-        timeline = selectors.shipment_timeline(**{self.kind: p["value"]}, tz=p["tz"])
+        shipment, tz = params.shipment_id(value), params.zone_query(request.query_params)
+        timeline = selectors.shipment_timeline(**{self.kind: shipment}, tz=tz)
         if timeline is None:
-            raise NotFound(f"No event with {self.kind} {p['value']!r}.")
-        return Response(timeline)
+            raise NotFound(f"No event with {self.kind} {shipment!r}.")
+        return Response(s.TimelineOut(timeline).data)
 
 
 class WaybillView(ShipmentView):
@@ -110,46 +115,44 @@ class OrderView(ShipmentView):
 class TimeseriesView(ReadView):
     @schema.timeseries
     def get(self, request):
-        p = _valid(s.TimeseriesParams, request.query_params)
-        return Response(
-            questions.timeseries(
-                window=p["window"],
-                interval=p["interval"],
-                group_by=p["group_by"],
-                filters=p["filters"],
-            )
+        p = params.timeseries_query(request.query_params)
+        answer = questions.timeseries(
+            window=p.window,
+            interval=p.interval,
+            group_by=p.group_by,
+            filters=p.filters,
+            limit=p.limit,
         )
+        return Response(s.TimeseriesOut(answer).data)
 
 
 class BreakdownView(ReadView):
     @schema.breakdown
     def get(self, request):
-        p = _valid(s.BreakdownParams, request.query_params)
-        return Response(
-            questions.breakdown(
-                window=p["window"], by=p["by"], limit=p["limit"], filters=p["filters"]
-            )
-        )
+        p = params.breakdown_query(request.query_params)
+        rows = questions.breakdown(window=p.window, by=p.by, limit=p.limit, filters=p.filters)
+        return Response(s.BreakdownRowOut(rows, many=True).data)
 
 
 class CodesView(ReadView):
     @schema.codes
     def get(self, request):
-        p = _valid(s.ReadParams, request.query_params)
-        return Response(questions.code_counts(window=p["window"], filters=p["filters"]))
+        window, filters = params.parse_read_params(request.query_params)
+        rows = questions.code_counts(window=window, filters=filters)
+        return Response(s.CodeRowOut(rows, many=True).data)
 
 
 class WeeklyReportView(ReadView):
     @schema.weekly_report
     def get(self, request):
-        p = _valid(s.WeeklyReportParams, request.query_params)
-        week, tz = p["week"].strip(), p["tz"]
-        if p["format"] == "json":
+        p = params.weekly_query(request.query_params)
+        week = p.week.strip()
+        if p.format == "json":
             return StreamingHttpResponse(
-                reports.weekly_json_chunks(week=week, tz=tz), content_type="application/json"
+                reports.weekly_json_chunks(week=week, tz=p.tz), content_type="application/json"
             )
         response = StreamingHttpResponse(
-            reports.weekly_csv_lines(week=week, tz=tz), content_type="text/csv; charset=utf-8"
+            reports.weekly_csv_lines(week=week, tz=p.tz), content_type="text/csv; charset=utf-8"
         )
         filename = reports.report_filename(week)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -411,8 +411,12 @@ def test_reports_page_previews_the_weeks_rows(user_client, db):
 # ---------------------------------------------------------------- pure pieces (no database)
 
 
-WINDOW_START = "2026-03-10T00:00:00+05:30"
-WINDOW_END = "2026-03-10T03:00:00+05:30"
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+WINDOW_START = at("2026-03-10T00:00:00+05:30")
+WINDOW_END = at("2026-03-10T03:00:00+05:30")
 
 
 def drill() -> Drill:
@@ -424,7 +428,7 @@ def drill() -> Drill:
     )
 
 
-def point(t: str, events: int, errors: int, all_events: int | None = None) -> dict:
+def point(t: datetime, events: int, errors: int, all_events: int | None = None) -> dict:
     whole = all_events or events
     return {"t": t, "events": events, "errors": errors, "share": errors / whole if whole else 0}
 
@@ -445,7 +449,8 @@ def series_result(points_by_category: dict[str, list[dict]]) -> dict:
 
 
 def test_bucket_edges_end_where_the_next_bucket_starts_and_stay_inside_the_window():
-    starts = ["2026-03-09T23:30:00+05:30", "2026-03-10T00:30:00+05:30", "2026-03-10T01:30:00+05:30"]
+    starts = [at("2026-03-09T23:30:00+05:30"), at("2026-03-10T00:30:00+05:30")]
+    starts.append(at("2026-03-10T01:30:00+05:30"))
     edges = charts.bucket_edges(starts, window_start=WINDOW_START, window_end=WINDOW_END)
     as_text = [(a.isoformat(), b.isoformat()) for a, b in edges]
     assert as_text == [
@@ -459,12 +464,12 @@ def test_error_rate_figure_links_each_bar_to_its_bucket_category_and_filters():
     result = series_result(
         {
             "server": [
-                point("2026-03-10T00:00:00+05:30", 10, 2),
-                point(WINDOW_START[:11] + "01:00:00+05:30", 10, 0),
+                point(at("2026-03-10T00:00:00+05:30"), 10, 2),
+                point(at("2026-03-10T01:00:00+05:30"), 10, 0),
             ],
             "success": [
-                point("2026-03-10T00:00:00+05:30", 10, 0),
-                point(WINDOW_START[:11] + "01:00:00+05:30", 10, 0),
+                point(at("2026-03-10T00:00:00+05:30"), 10, 0),
+                point(at("2026-03-10T01:00:00+05:30"), 10, 0),
             ],
         }
     )

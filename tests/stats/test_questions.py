@@ -1,4 +1,5 @@
-"""stats.questions: bucket edges (pure) and the aggregates, counted independently of the SQL."""
+"""stats.questions (and stats.buckets, stats.sql under it): bucket edges (pure), the choice of
+source, and the aggregates, counted independently of the SQL."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from rest_framework.exceptions import ValidationError
 
 from stats import questions
+from stats.errors import ReadError
+from stats.results import OTHER
 from stats.window import Filters, Window
 
 LONDON = ZoneInfo("Europe/London")
@@ -88,9 +90,9 @@ def test_minute_buckets_cover_the_window_one_per_minute():
 
 def test_minute_interval_over_48_hours_is_refused_naming_interval():
     window = Window(start=utc(2026, 1, 1), end=utc(2026, 1, 3, 0, 15), tz=UTC)
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(ReadError) as refused:
         questions.check_interval(window=window, interval="minute")
-    assert "interval" in refused.value.detail
+    assert refused.value.field == "interval"
 
 
 def test_more_than_5000_buckets_is_refused_and_5000_is_allowed():
@@ -98,7 +100,7 @@ def test_more_than_5000_buckets_is_refused_and_5000_is_allowed():
         window=Window(start=utc(2026, 1, 1), end=utc(2026, 1, 1) + timedelta(hours=5000), tz=UTC),
         interval="hour",
     )
-    with pytest.raises(ValidationError):
+    with pytest.raises(ReadError):
         questions.check_interval(
             window=Window(
                 start=utc(2026, 1, 1), end=utc(2026, 1, 1, 0, 15) + timedelta(hours=5000), tz=UTC
@@ -135,14 +137,18 @@ def test_whole_utc_days_are_those_inside_the_window_that_no_bucket_edge_splits()
     assert questions.whole_utc_days(short) is None
 
 
-def test_long_breakdowns_read_whole_days_from_the_daily_rollup_and_edges_from_quarters():
+def test_long_breakdowns_read_whole_days_from_the_daily_rollup_and_edges_from_quarters(db, events):
+    """IST 14:45 on the 19th to 03:30 on the 30th: the whole UTC days from the daily rollup,
+    the two partial days from the quarter hours, and together exactly the window's calls."""
     window = Window(start=utc(2026, 10, 19, 9, 15), end=utc(2026, 10, 29, 22), tz=IST)
-    sql, _ = questions.aggregate_query(
+    sql, params = questions.aggregate_query(
         source=questions.choose_source(dims={"code"}),
         window=window,
         filters=Filters(),
         group=["code"],
     )
+    got = {code: calls for code, calls, _ in questions.fetch(sql, params)}
+    assert got == Counter(e.code for e in within(events, window))
     assert "ingest_rollup_code_daily" in sql and sql.count("UNION ALL") == 2
 
 
@@ -174,7 +180,7 @@ def test_totals_equal_a_count_of_the_window_and_the_week_before(db, events):
 
 def test_raw_fallback_counts_endpoints_of_one_courier(db, events):
     """Filter cp_id and group by endpoint: no rollup has both, the raw rows answer."""
-    rows = questions.breakdown(window=W44, by="endpoint", limit=100, filters=Filters(cp_id=(4,)))
+    rows = questions.breakdown(window=W44, by="endpoint", limit=50, filters=Filters(cp_id=(4,)))
     expected = Counter(e.endpoint for e in within(events, W44) if e.cp_id == 4 and e.is_error)
     assert {r["key"]: r["errors"] for r in rows if r["errors"]} == expected
 
@@ -235,7 +241,7 @@ def test_breakdowns_over_partial_edge_days_in_ist_equal_a_count_of_the_window(db
     assert questions.whole_utc_days(window) == (utc(2026, 10, 20), utc(2026, 10, 29))
     now, before = within(events, window), within(events, window.previous())
     for by, value in (("code", "code"), ("cp_id", "cp_id"), ("account_code", "account")):
-        rows = questions.breakdown(window=window, by=by, limit=100, filters=Filters())
+        rows = questions.breakdown(window=window, by=by, limit=50, filters=Filters())
         assert {r["key"]: r["events"] for r in rows} == Counter(getattr(e, value) for e in now)
         assert {r["key"]: r["errors"] for r in rows if r["errors"]} == Counter(
             getattr(e, value) for e in now if e.is_error
@@ -244,7 +250,7 @@ def test_breakdowns_over_partial_edge_days_in_ist_equal_a_count_of_the_window(db
             getattr(e, value) for e in before if e.is_error
         )
     filtered = questions.breakdown(
-        window=window, by="code", limit=100, filters=Filters(cp_id=(4,), category=("server",))
+        window=window, by="code", limit=50, filters=Filters(cp_id=(4,), category=("server",))
     )
     assert {r["key"]: r["events"] for r in filtered} == Counter(
         e.code for e in now if e.cp_id == 4 and e.category == "server"
@@ -253,9 +259,11 @@ def test_breakdowns_over_partial_edge_days_in_ist_equal_a_count_of_the_window(db
 
 def test_utc_day_timeseries_by_code_from_daily_rollups_equal_a_count(db, events):
     window = Window(start=utc(2026, 10, 19, 6), end=utc(2026, 11, 1, 12, 30), tz=UTC)
-    got = questions.timeseries(window=window, interval="day", group_by="code", filters=Filters())
+    got = questions.timeseries(
+        window=window, interval="day", group_by="code", filters=Filters(), limit=50
+    )
     counted: Counter = Counter()
     for series in got["series"]:
         for point in series["points"]:
-            counted[(point["t"][:10], series["key"])] += point["events"]
+            counted[(point["t"].date().isoformat(), series["key"])] += point["events"]
     assert +counted == Counter((e.ts.date().isoformat(), e.code) for e in within(events, window))

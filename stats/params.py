@@ -1,0 +1,149 @@
+"""The read endpoints' own parameters, parsed in plain Python into typed values.
+
+Each `*_query` function reads one endpoint's query (a QueryDict or a plain mapping) and returns
+a frozen dataclass, or raises ReadError naming the parameter at fault. The `Param` tuples are
+also what stats.api.schema describes in the OpenAPI document, so the schema and the parsing
+cannot drift apart. Window, zone and filters: stats.window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from stats.buckets import INTERVALS, check_interval
+from stats.questions import BREAKDOWNS, DEFAULT_SERIES, GROUPS, MAX_SERIES
+from stats.reports import parse_iso_week
+from stats.selectors import decode_cursor
+from stats.window import (
+    READ_PARAMS,
+    ZONE_PARAM,
+    Filters,
+    Param,
+    Window,
+    parse_read_params,
+    read_values,
+    read_zone,
+)
+
+BIGINT_MAX = 2**63 - 1
+MAX_EVENTS_PER_PAGE = 500
+
+TIMESERIES_PARAMS = (
+    Param("interval", choices=INTERVALS, default="hour", description="bucket size"),
+    Param("group_by", choices=GROUPS, default="none", description="one series per value of"),
+    Param(
+        "limit",
+        "integer",
+        minimum=1,
+        maximum=MAX_SERIES,
+        default=DEFAULT_SERIES,
+        description="series shown (those with most errors); the rest are summed as `other`",
+    ),
+)
+BREAKDOWN_PARAMS = (
+    Param("by", choices=BREAKDOWNS, default="code", description="the dimension to rank"),
+    Param("limit", "integer", minimum=1, maximum=MAX_SERIES, default=10, description="rows"),
+)
+EVENT_LIST_PARAMS = (
+    Param("errors_only", "boolean", default=False, description="failing calls only"),
+    Param("waybill", max_length=100, description="exact, any case"),
+    Param("order_id", max_length=100, description="exact, any case"),
+    Param("q", max_length=200, description="a waybill or order id, else a message substring"),
+    Param("cursor", max_length=200, description="from the previous page's `next` link"),
+    Param("limit", "integer", minimum=1, maximum=MAX_EVENTS_PER_PAGE, default=50),
+)
+WEEKLY_PARAMS = (
+    Param("week", max_length=10, required=True, description="ISO week, e.g. 2026-W47"),
+    Param("format", choices=("csv", "json"), default="csv"),
+    ZONE_PARAM,
+)
+EVENT_ID = Param("id", "integer", minimum=1, maximum=BIGINT_MAX, required=True)
+SHIPMENT_ID = Param("value", max_length=100, required=True, strip=False)
+
+# What each endpoint's schema lists (stats.api.schema).
+TIMESERIES_QUERY = (*READ_PARAMS, *TIMESERIES_PARAMS)
+BREAKDOWN_QUERY = (*READ_PARAMS, *BREAKDOWN_PARAMS)
+EVENT_LIST_QUERY = (*READ_PARAMS, *EVENT_LIST_PARAMS)
+
+
+@dataclass(frozen=True)
+class TimeseriesQuery:
+    window: Window
+    filters: Filters
+    interval: str
+    group_by: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class BreakdownQuery:
+    window: Window
+    filters: Filters
+    by: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class EventListQuery:
+    window: Window
+    filters: Filters
+    errors_only: bool
+    waybill: str | None
+    order_id: str | None
+    q: str | None
+    cursor: str | None
+    limit: int
+
+
+@dataclass(frozen=True)
+class WeeklyQuery:
+    week: str
+    format: str
+    tz: ZoneInfo
+
+
+def timeseries_query(query: Mapping[str, Any]) -> TimeseriesQuery:
+    """Window, filters, interval (minute ≤ 48 h, ≤ 5,000 buckets), group_by and limit."""
+    window, filters = parse_read_params(query)
+    values = read_values(TIMESERIES_PARAMS, query)
+    check_interval(window=window, interval=values["interval"])
+    return TimeseriesQuery(window=window, filters=filters, **values)
+
+
+def breakdown_query(query: Mapping[str, Any]) -> BreakdownQuery:
+    window, filters = parse_read_params(query)
+    return BreakdownQuery(window=window, filters=filters, **read_values(BREAKDOWN_PARAMS, query))
+
+
+def event_list_query(query: Mapping[str, Any]) -> EventListQuery:
+    """Window, filters and the event list's own fields; a cursor must be one of ours."""
+    window, filters = parse_read_params(query)
+    values = read_values(EVENT_LIST_PARAMS, query)
+    if values["cursor"]:
+        decode_cursor(values["cursor"])
+    return EventListQuery(window=window, filters=filters, **values)
+
+
+def zone_query(query: Mapping[str, Any]) -> ZoneInfo:
+    """The `tz` of an endpoint that takes no window (missing or blank: TIME_ZONE)."""
+    return read_zone(ZONE_PARAM.read(query))
+
+
+def event_id(text: str) -> int:
+    """An event id from the URL: a positive bigint (ReadError on `id`)."""
+    return EVENT_ID.read({"id": text})
+
+
+def shipment_id(text: str) -> str:
+    """A waybill or order id from the URL, as typed (ReadError on `value`)."""
+    return SHIPMENT_ID.read({"value": text})
+
+
+def weekly_query(query: Mapping[str, Any]) -> WeeklyQuery:
+    values = read_values(WEEKLY_PARAMS, query)
+    tz = read_zone(values["tz"])
+    parse_iso_week(values["week"], tz)
+    return WeeklyQuery(week=values["week"], format=values["format"], tz=tz)
