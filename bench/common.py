@@ -177,8 +177,11 @@ class Gunicorn:
     """The app under gunicorn with its deploy config (clickpost_monitor/gunicorn.conf.py),
     on a free local port and database `name`; stopped (by its own pid) on exit."""
 
-    def __init__(self, name: str, *, workers: int, tag: str) -> None:
+    def __init__(self, name: str, *, workers: int, tag: str, root: Path | None = None) -> None:
         self.name, self.workers, self.tag = name, workers, tag
+        # `root`: another checkout with its own .venv (bench.reads --baseline), else this one.
+        self.root = root or ROOT
+        self.bin = root / ".venv" / "bin" if root else BIN
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -187,7 +190,7 @@ class Gunicorn:
         log_file = (OUT / f"gunicorn-{self.tag}.log").open("wb")
         self.process = subprocess.Popen(
             [
-                str(BIN / "gunicorn"),
+                str(self.bin / "gunicorn"),
                 "clickpost_monitor.wsgi",
                 "-c",
                 "clickpost_monitor/gunicorn.conf.py",
@@ -195,7 +198,7 @@ class Gunicorn:
                 f"127.0.0.1:{self.port}",
                 "--no-control-socket",  # several servers at once; leave others' socket alone
             ],
-            cwd=ROOT,
+            cwd=self.root,
             env=django_env(self.name, WEB_CONCURRENCY=str(self.workers)),
             stdout=log_file,
             stderr=subprocess.STDOUT,

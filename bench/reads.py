@@ -3,6 +3,7 @@ against gunicorn on two loaded databases at once (e.g. 1 M and 10 M events), so 
 ratio of the two is measured in the same minutes on the same noisy machine.
 
     python -m bench.reads --db bench_1m --db bench_10m [--runs 20] [--workers 5]
+    python -m bench.reads --db bench_1m --baseline /tmp/base   (old and new code, same rounds)
 
 - Requests go over HTTP (one client, one request at a time), with a `read` token,
   as a user's browser or script would see them; the time is from sending the request to the
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlencode
 
 from bench import common
@@ -165,33 +167,52 @@ def _empty_week(note: dict) -> str:
     return f"{year}-W{week:02d}"
 
 
-def run(names: list[str], *, runs: int, warmup: int, workers: int) -> dict:
+def targets(names: list[str], baseline: Path | None) -> dict[str, tuple[str, Path | None]]:
+    """label -> (database, checkout): each database served by this checkout, and with
+    `--baseline` also by that one (e.g. the commit before a change) on the same database, so
+    that old and new are timed in the same rounds."""
+    served: dict[str, tuple[str, Path | None]] = {}
+    for name in names:
+        served[name] = (name, None)
+        if baseline is not None:
+            served[f"{name} (baseline)"] = (name, baseline)
+    return served
+
+
+def run(
+    names: list[str], *, runs: int, warmup: int, workers: int, baseline: Path | None = None
+) -> dict:
     notes = {name: common.database_note(name) for name in names}
     planned = paths(notes[names[0]])
-    timings: dict[str, dict[str, list[float]]] = {k: {n: [] for n in names} for k in planned}
+    served = targets(names, baseline)
+    timings: dict[str, dict[str, list[float]]] = {k: {t: [] for t in served} for k in planned}
     checks: dict[str, dict[str, str]] = {k: {} for k in planned}
-    servers = [common.Gunicorn(name, workers=workers, tag=f"reads-{name}") for name in names]
+    servers = {
+        label: common.Gunicorn(name, workers=workers, tag=f"reads-{n}", root=root)
+        for n, (label, (name, root)) in enumerate(served.items())
+    }
     readers = {}
     try:
-        for name, server in zip(names, servers, strict=True):
+        for label, server in servers.items():
             server.__enter__()
+            name = served[label][0]
             token = common.create_token(name, scope="read")
             session = common.manage(name, "shell", "-c", SESSION_SCRIPT).split()[-1]
-            readers[name] = Reader(server, token=token, session=session)
+            readers[label] = Reader(server, token=token, session=session)
         own = {name: paths(notes[name]) for name in names}
         for round_no in range(warmup + runs):
             for key in planned:
-                for name in names:
+                for label, (name, _) in served.items():
                     spec = own[name][key]
-                    seconds, status, body = readers[name].get(
+                    seconds, status, body = readers[label].get(
                         spec["path"], session=spec.get("session", False)
                     )
                     if round_no == 0:
-                        checks[key][name] = _check(key, status, body, notes[name])
+                        checks[key][label] = _check(key, status, body, notes[name])
                     if round_no >= warmup and status == 200:
-                        timings[key][name].append(seconds * 1000)
+                        timings[key][label].append(seconds * 1000)
     finally:
-        for server in servers:
+        for server in servers.values():
             server.__exit__(None, None, None)
     memory = {}
     for name in names:
@@ -201,6 +222,7 @@ def run(names: list[str], *, runs: int, warmup: int, workers: int) -> dict:
         }
     return {
         "databases": {name: notes[name] for name in names},
+        "baseline": str(baseline) if baseline else None,
         "runs": runs,
         "warmup": warmup,
         "workers": workers,
@@ -208,8 +230,8 @@ def run(names: list[str], *, runs: int, warmup: int, workers: int) -> dict:
         "example_paths": {k: own[names[-1]][k]["path"] for k in planned},
         "checks": checks,
         "timings_ms": {
-            key: {name: _summary(values) for name, values in per_db.items()}
-            for key, per_db in timings.items()
+            key: {label: _summary(values) for label, values in per_target.items()}
+            for key, per_target in timings.items()
         },
         "csv_memory": memory,
     }
@@ -233,8 +255,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--workers", type=int, default=5)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (with its own .venv), e.g. a worktree of the commit before a "
+        "change, served beside this one on the same databases and timed in the same rounds",
+    )
     args = parser.parse_args()
-    result = run(args.db, runs=args.runs, warmup=args.warmup, workers=args.workers)
+    result = run(
+        args.db, runs=args.runs, warmup=args.warmup, workers=args.workers, baseline=args.baseline
+    )
     common.save("reads", result)
     for key, per_db in result["timings_ms"].items():
         figures = ", ".join(f"{name} p50 {s.get('p50', 'n/a')} ms" for name, s in per_db.items())

@@ -31,7 +31,7 @@ from stats.buckets import (  # noqa: F401  (re-exported)
     bucket_starts,
     check_interval,
 )
-from stats.rates import change, rate
+from stats.rates import change, rate, rates
 from stats.results import (
     OTHER,
     BreakdownRow,
@@ -104,8 +104,10 @@ def _points(
 ) -> list[Point]:
     """SPEC's points, built in one pass (720 x 8 of them for a month of hours by category)."""
     return [
-        {"t": t, "events": n, "errors": e, "error_rate": rate(e, n), "share": rate(e, w)}
-        for t, n, e, w in zip(stamps, events, errors, wholes, strict=True)
+        {"t": t, "events": n, "errors": e, "error_rate": r, "share": s}
+        for t, n, e, r, s in zip(
+            stamps, events, errors, rates(errors, events), rates(errors, wholes), strict=True
+        )
     ]
 
 
@@ -198,8 +200,9 @@ def _dense(rows: Iterable[tuple], *, size: int, keep_all: bool) -> tuple[dict, d
     OTHER for the NULL key of `_top_series_query`."""
     events: dict[Key, list[int]] = {}
     errors: dict[Key, list[int]] = {}
-    for slot, *key, n, e in rows:
-        name = (OTHER if key[0] is None else key[0]) if key else "all"
+    keyed = rows if not keep_all else ((slot, "all", n, e) for slot, n, e in rows)
+    for slot, key, n, e in keyed:
+        name = OTHER if key is None else key
         if name not in events:
             events[name], errors[name] = [0] * size, [0] * size
         events[name][slot - 1] = n

@@ -11,7 +11,6 @@ import pytest
 
 from stats import questions
 from stats.errors import ReadError
-from stats.results import OTHER
 from stats.window import Filters, Window
 
 LONDON = ZoneInfo("Europe/London")
