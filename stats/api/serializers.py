@@ -39,10 +39,10 @@ class OffsetDateTimeField(serializers.Field):
         return _iso(value)
 
 
+# An output serializer: a mapping in, exactly the declared fields out (a field that is not
+# `required` may be absent), datetimes as ISO 8601, nested outputs recursively. (A comment, not
+# a docstring: the OpenAPI schema would show it as every component's description.)
 class Out(serializers.Serializer):
-    """An output serializer: a mapping in, exactly the declared fields out (a field that is
-    not `required` may be absent), datetimes as ISO 8601, nested outputs recursively."""
-
     @cached_property
     def _plan(self) -> list[tuple[str, Callable[[Any], Any], bool]]:
         return [(name, _converter(field), field.required) for name, field in self.fields.items()]

@@ -359,3 +359,62 @@ def test_ingest_answers_json_whatever_the_accept_header(ingest_client):
     )
     assert response.status_code == 200
     assert response.json()["accepted"] == 1
+
+
+# ---------------------------------------------------------------- the schema is what is sent
+
+
+def _component(schema: dict, ref_or_schema: dict) -> dict:
+    if "$ref" in ref_or_schema:
+        return schema["components"]["schemas"][ref_or_schema["$ref"].split("/")[-1]]
+    return ref_or_schema
+
+
+def _conforms(schema: dict, described: dict, value, where: str) -> None:
+    """`value` has exactly the described properties (all required ones), recursively, and
+    every date-time is an ISO 8601 time with its offset."""
+    described = _component(schema, described)
+    if described.get("type") == "array":
+        for index, item in enumerate(value):
+            _conforms(schema, described["items"], item, f"{where}[{index}]")
+        return
+    if described.get("format") == "date-time":
+        assert datetime.fromisoformat(value).tzinfo is not None, where
+        return
+    if "properties" not in described or not isinstance(value, dict):
+        return
+    properties = described["properties"]
+    assert set(value) <= set(properties), (where, set(value) - set(properties))
+    assert set(described.get("required", [])) <= set(value), where
+    for name, item in value.items():
+        if item is not None:
+            _conforms(schema, properties[name], item, f"{where}.{name}")
+
+
+@pytest.mark.parametrize(
+    ("path", "url", "params"),
+    [
+        ("/api/v1/stats/timeseries/", TIMESERIES, W44 | {"group_by": "code", "interval": "day"}),
+        ("/api/v1/stats/breakdown/", BREAKDOWN, W44),
+        ("/api/v1/events/", "/api/v1/events/", W44 | {"limit": 5}),
+        ("/api/v1/codes/", "/api/v1/codes/", W44),
+        ("/api/v1/waybills/{value}/", "/api/v1/waybills/AWB00012/", {"tz": "Asia/Kolkata"}),
+    ],
+)
+def test_every_answer_is_exactly_what_the_openapi_schema_describes(
+    read_client, events, path, url, params
+):
+    schema = read_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    schema = schema.json()
+    described = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    _conforms(schema, described["schema"], get_json(read_client, url, params), url)
+
+
+def test_an_event_detail_is_what_the_schema_describes_with_times_in_the_asked_zone(
+    read_client, events
+):
+    event_id = get_json(read_client, "/api/v1/events/", W44 | {"limit": 1})["results"][0]["id"]
+    body = get_json(read_client, f"/api/v1/events/{event_id}/", {"tz": "Asia/Kolkata"})
+    schema = read_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    _conforms(schema, {"$ref": "#/components/schemas/EventDetailOut"}, body, "event")
+    assert body["timestamp"].endswith("+05:30") and body["received_at"].endswith("+05:30")
