@@ -66,6 +66,12 @@ def parse_iso_week(week: str, tz: ZoneInfo) -> Window:
     )
 
 
+def last_whole_week(*, today: date) -> str:
+    """The last complete ISO week before `today` (a local date), as "2026-W47": `--week last`."""
+    year, week, _ = (today - timedelta(days=7)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def report_filename(week: str) -> str:
     return f"clickpost-errors-{week}.csv"
 

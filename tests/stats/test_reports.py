@@ -147,3 +147,23 @@ def test_iso_week_53_exists_only_in_long_years():
     assert parse_iso_week("2026-W53", ZoneInfo("UTC")).start.date().isoformat() == "2026-12-28"
     with pytest.raises(ValueError):
         parse_iso_week("2025-W53", ZoneInfo("UTC"))
+
+
+def test_command_week_last_is_the_last_whole_iso_week(db):
+    from django.utils import timezone
+
+    from ingest.pipeline import RawItem, ingest_items
+    from stats.reports import last_whole_week
+
+    today = timezone.now().astimezone(UTC).date()
+    wednesday = today - timedelta(days=today.weekday() + 5)  # of the last whole week
+    at = datetime.combine(wednesday, datetime.min.time(), tzinfo=UTC) + timedelta(hours=12)
+    event = {"timestamp": at.isoformat(), "endpoint": "label", "http_status": 503, "cp_id": 4}
+    assert ingest_items([RawItem(event)], token_id=None).accepted == 1
+    out, named = io.StringIO(), io.StringIO()
+    call_command("export_weekly_report", week="last", tz="UTC", stdout=out)
+    call_command("export_weekly_report", week=last_whole_week(today=today), tz="UTC", stdout=named)
+    assert out.getvalue() == named.getvalue()
+    assert csv_rows(out.getvalue())[0]["code"] == "503"
+    assert last_whole_week(today=datetime(2026, 11, 25).date()) == "2026-W47"
+    assert last_whole_week(today=datetime(2026, 1, 1).date()) == "2025-W52"

@@ -1,10 +1,11 @@
-"""`python manage.py export_weekly_report --week 2026-W47 [--tz ZONE] [--output FILE]`."""
+"""`python manage.py export_weekly_report --week 2026-W47|last [--tz ZONE] [--output FILE]`."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
-from stats.reports import parse_iso_week, weekly_csv_lines
+from stats.reports import last_whole_week, parse_iso_week, weekly_csv_lines
 from stats.window import default_zone, parse_zone
 
 
@@ -15,13 +16,17 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47")
+        parser.add_argument(
+            "--week", required=True, help="ISO week, e.g. 2026-W47, or 'last' (the last whole one)"
+        )
         parser.add_argument("--tz", help="IANA zone of the week's edges (default: TIME_ZONE)")
         parser.add_argument("--output", help="file to write (default: stdout)")
 
     def handle(self, *args, week: str, tz: str | None, output: str | None, **options):
         try:
             zone = parse_zone(tz) if tz else default_zone()
+            if week.strip() == "last":
+                week = last_whole_week(today=timezone.now().astimezone(zone).date())
             parse_iso_week(week, zone)
         except ValueError as error:
             raise CommandError(str(error)) from None
