@@ -130,25 +130,69 @@ def timeseries(
     window = window.snapped()
     check_interval(window=window, interval=interval)
     edges = bucket_starts(start=window.start, end=window.end, interval=interval, tz=window.tz)
+    events, errors, others = _counts_per_bucket(
+        window=window,
+        filters=filters,
+        group_by=group_by,
+        interval=interval,
+        edges=edges,
+        limit=limit,
+    )
+    all_events, all_errors = _column_sums(events, len(edges)), _column_sums(errors, len(edges))
+    return {
+        "interval": interval,
+        "tz": str(window.tz),
+        "group_by": group_by,
+        "start": window.start.astimezone(window.tz),
+        "end": window.end.astimezone(window.tz),
+        "totals": _points(edges, all_events, all_errors, all_events),
+        "series": _series(
+            events, errors, all_events, edges=edges, group_by=group_by, others=others
+        ),
+    }
+
+
+def _counts_per_bucket(
+    *,
+    window: Window,
+    filters: Filters,
+    group_by: str,
+    interval: str,
+    edges: Sequence[Any],
+    limit: int,
+) -> tuple[dict[Key, list[int]], dict[Key, list[int]], int]:
+    """key -> events per bucket, key -> errors per bucket, and how many values of the group
+    were summed into OTHER (beyond the `limit` with most errors; 0 when none were)."""
     group = [] if group_by == "none" else [group_by]
     source = choose_source(dims=filters.dims() | set(group), interval=interval)
     sql, params = aggregate_query(
         source=source, window=window, filters=filters, group=group, edges=edges
     )
+    # Categories are a closed set of 7: no bound to apply, so the overview's chart keeps its
+    # plain query.
     capped = bool(group) and not (group_by == "category" and limit >= len(CATEGORIES))
-    if capped:
-        sql, params = _top_series_query(sql, params, dim=group_by, limit=limit)
-    rows = fetch(sql, params)
-    others = rows[0][-1] if capped and rows else 0
-    events, errors = _dense(
-        [row[:-1] for row in rows] if capped else rows, size=len(edges), keep_all=not group
-    )
-    all_events, all_errors = _column_sums(events, len(edges)), _column_sums(errors, len(edges))
+    if not capped:
+        return (*_dense(fetch(sql, params), size=len(edges), keep_all=not group), 0)
+    rows = fetch(*_top_series_query(sql, params, dim=group_by, limit=limit))
+    others = rows[0][-1] if rows else 0
+    return (*_dense([row[:-1] for row in rows], size=len(edges), keep_all=False), others)
+
+
+def _series(
+    events: dict[Key, list[int]],
+    errors: dict[Key, list[int]],
+    all_events: list[int],
+    *,
+    edges: Sequence[Any],
+    group_by: str,
+    others: int,
+) -> list[Series]:
+    """One series per key, most errors first (then most calls, then by text), OTHER last."""
     order = sorted(
         (key for key in events if key != OTHER),
         key=lambda key: (-sum(errors[key]), -sum(events[key]), str(key)),
     )
-    label = (lambda key: "all calls") if not group else labeler(group_by, order)
+    label = (lambda key: "all calls") if group_by == "none" else labeler(group_by, order)
     series: list[Series] = [
         {
             "key": key,
@@ -165,15 +209,7 @@ def timeseries(
                 "points": _points(edges, events[OTHER], errors[OTHER], all_events),
             }
         )
-    return {
-        "interval": interval,
-        "tz": str(window.tz),
-        "group_by": group_by,
-        "start": window.start.astimezone(window.tz),
-        "end": window.end.astimezone(window.tz),
-        "totals": _points(edges, all_events, all_errors, all_events),
-        "series": series,
-    }
+    return series
 
 
 def _top_series_query(sql: str, params: list, *, dim: str, limit: int) -> tuple[str, list]:
