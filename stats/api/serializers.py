@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -43,16 +42,24 @@ class OffsetDateTimeField(serializers.Field):
 # `required` may be absent), datetimes as ISO 8601, nested outputs recursively. (A comment, not
 # a docstring: the OpenAPI schema would show it as every component's description.)
 class Out(serializers.Serializer):
-    @cached_property
-    def _plan(self) -> list[tuple[str, Callable[[Any], Any], bool]]:
-        return [(name, _converter(field), field.required) for name, field in self.fields.items()]
-
     def to_representation(self, instance: Mapping[str, Any]) -> dict[str, Any]:
         out = {}
-        for name, convert, required in self._plan:
+        for name, convert, required in _plan(type(self)):
             if required or name in instance:
                 out[name] = convert(instance[name])
         return out
+
+
+_PLANS: dict[type, list[tuple[str, Callable[[Any], Any], bool]]] = {}
+
+
+def _plan(out: type[Out]) -> list[tuple[str, Callable[[Any], Any], bool]]:
+    """(name, converter, required) per declared field, worked out once per class from the
+    declared fields (not `self.fields`, which DRF deep-copies for every instance)."""
+    if out not in _PLANS:
+        declared = out._declared_fields
+        _PLANS[out] = [(name, _converter(f), f.required) for name, f in declared.items()]
+    return _PLANS[out]
 
 
 def _converter(field: serializers.Field) -> Callable[[Any], Any]:
