@@ -226,7 +226,9 @@ weekly_report = extend_schema(
         "The ISO week in `tz`, one row per (code, courier) with errors. CSV by default "
         "(attachment `clickpost-errors-<week>.csv`, columns week, category, code, meaning, "
         "cp_id, courier, errors, calls, error_rate, prev_week_errors, change_pct); "
-        "`format=json` gives the same rows as a JSON array. Streamed."
+        "`format=json` gives the same rows as a JSON array. Streamed. In the CSV a text cell "
+        "that begins with `=`, `+`, `-`, `@`, a tab or a carriage return is prefixed with `'` "
+        "so that a spreadsheet never runs it as a formula."
     ),
     parameters=_query(p.WEEKLY_PARAMS),
     responses={
