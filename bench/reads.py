@@ -237,7 +237,25 @@ def run(
             for key, per_target in timings.items()
         },
         "csv_memory": memory,
+        "paired_ratios": _paired_ratios(timings, served),
     }
+
+
+def _paired_ratios(
+    timings: dict[str, dict[str, list[float]]], served: dict[str, tuple[str, Path | None]]
+) -> dict[str, dict[str, float]]:
+    """With --baseline: per path, the median over rounds of (this checkout's time / the
+    baseline's time in the same round). Paired by round, it is steadier than a ratio of two
+    medians on a machine whose load drifts during the run."""
+    ratios: dict[str, dict[str, float]] = {}
+    for key, per_target in timings.items():
+        for label, (name, root) in served.items():
+            base = per_target.get(f"{name} (baseline)")
+            if root is not None or not base or len(base) != len(per_target[label]):
+                continue
+            pairs = [new / old for new, old in zip(per_target[label], base, strict=True)]
+            ratios.setdefault(key, {})[name] = round(common.median(pairs), 3)
+    return ratios
 
 
 def _summary(values: list[float]) -> dict:
@@ -272,6 +290,8 @@ def main() -> None:
     for key, per_db in result["timings_ms"].items():
         figures = ", ".join(f"{name} p50 {s.get('p50', 'n/a')} ms" for name, s in per_db.items())
         common.log(f"reads {key}: {figures}; {result['checks'][key]}")
+    for key, per_db in result["paired_ratios"].items():
+        common.log(f"reads {key}: this / baseline, median of paired rounds: {per_db}")
     for name, mem in result["csv_memory"].items():
         common.log(f"weekly CSV peak RSS on {name}: {mem}")
 
