@@ -64,12 +64,27 @@ def bucket_starts(*, start: datetime, end: datetime, interval: str, tz: ZoneInfo
     """
     if interval not in _NOMINAL:
         raise ValueError(f"unknown interval {interval!r}")
-    starts = []
+    starts: list[datetime] = []
     current = _local_floor(start, interval, tz)
+    local = current.astimezone(tz)
+    step = _NOMINAL[interval]
     while current < end:
-        starts.append(current.astimezone(tz))
-        current = _next_start(current, interval, tz)
+        starts.append(local)
+        later = current + step
+        local = later.astimezone(tz)
+        # The common case of minute and hour buckets, one step on a whole local minute/hour:
+        # exactly what _next_start would find, for a fraction of the work (720 edges a month).
+        if interval in ("minute", "hour") and _on_the_edge(local, interval):
+            current = later
+        else:
+            current = _next_start(current, interval, tz)
+            local = current.astimezone(tz)
     return starts
+
+
+def _on_the_edge(local: datetime, interval: str) -> bool:
+    """Whether a local time starts a minute (or an hour) bucket: `_local_floor` keeps it."""
+    return local.second == local.microsecond == 0 and (interval == "minute" or local.minute == 0)
 
 
 def check_interval(*, window: Window, interval: str) -> None:

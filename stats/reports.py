@@ -108,29 +108,40 @@ def _weekly_query(window: Window) -> tuple[str, list[Any]]:
     return sql, errors_params + calls_params + prev_params
 
 
-def weekly_rows(*, week: str, tz: ZoneInfo) -> Iterator[WeeklyRow]:
-    """One dict per (category, code, courier) with errors that ISO week in `tz`, keyed by
-    CSV_COLUMNS; numbers as numbers (error_rate a fraction 0..1, change_pct a percentage or
-    None). Raises ValueError for a bad week. Streams from a server-side cursor."""
-    window = parse_iso_week(week, tz)
-    sql, params = _weekly_query(window)
+def _records(week: str, tz: ZoneInfo) -> Iterator[tuple]:
+    """(category, code, meaning, cp_id, courier label, errors, calls, previous errors) per
+    row, streamed from a server-side cursor; the rows and the CSV are both built from these."""
+    sql, params = _weekly_query(parse_iso_week(week, tz))
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(_FETCH_ROWS):
             for category, code, meaning, cp_id, name, errors, calls, before in batch:
-                yield {
-                    "week": week.strip(),
-                    "category": category,
-                    "code": code,
-                    "meaning": meaning,
-                    "cp_id": cp_id or None,
-                    "courier": courier_label(cp_id, {cp_id: name} if name else {}),
-                    "errors": errors,
-                    "calls": calls,
-                    "error_rate": rate(errors, calls),
-                    "prev_week_errors": before,
-                    "change_pct": round((errors - before) / before * 100, 1) if before else None,
-                }
+                courier = courier_label(cp_id, {cp_id: name} if name else {})
+                yield category, code, meaning, cp_id, courier, errors, calls, before
+
+
+def _change_pct(errors: int, before: int) -> float | None:
+    return round((errors - before) / before * 100, 1) if before else None
+
+
+def weekly_rows(*, week: str, tz: ZoneInfo) -> Iterator[WeeklyRow]:
+    """One dict per (category, code, courier) with errors that ISO week in `tz`, keyed by
+    CSV_COLUMNS; numbers as numbers (error_rate a fraction 0..1, change_pct a percentage or
+    None). Raises ReadError (a ValueError) for a bad week. Streams from a server-side cursor."""
+    for category, code, meaning, cp_id, courier, errors, calls, before in _records(week, tz):
+        yield {
+            "week": week.strip(),
+            "category": category,
+            "code": code,
+            "meaning": meaning,
+            "cp_id": cp_id or None,
+            "courier": courier,
+            "errors": errors,
+            "calls": calls,
+            "error_rate": rate(errors, calls),
+            "prev_week_errors": before,
+            "change_pct": _change_pct(errors, before),
+        }
 
 
 class _Line:
@@ -145,30 +156,30 @@ def neutralised(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-def _csv_cells(row: WeeklyRow) -> list[object]:
-    return [
-        row["week"],
-        neutralised(row["category"]),
-        row["code"],
-        neutralised(row["meaning"]),
-        "" if row["cp_id"] is None else row["cp_id"],
-        neutralised(row["courier"]),
-        row["errors"],
-        row["calls"],
-        f"{row['error_rate']:.4f}",
-        row["prev_week_errors"],
-        "" if row["change_pct"] is None else f"{row['change_pct']:.1f}",
-    ]
-
-
 def weekly_csv_lines(*, week: str, tz: ZoneInfo) -> Iterator[str]:
-    """The CSV text (UTF-8 when encoded, CRLF line ends), header first, one line at a time.
-    Raises ValueError for a bad week before the first line."""
+    """The CSV text (UTF-8 when encoded, CRLF line ends), header first, one line at a time;
+    every text cell neutralised. Raises ReadError for a bad week before the first line."""
     parse_iso_week(week, tz)
     writer = csv.writer(_Line())
     yield writer.writerow(CSV_COLUMNS)
-    for row in weekly_rows(week=week, tz=tz):
-        yield writer.writerow(_csv_cells(row))
+    week = week.strip()
+    for category, code, meaning, cp_id, courier, errors, calls, before in _records(week, tz):
+        change_pct = _change_pct(errors, before)
+        yield writer.writerow(
+            [
+                week,
+                neutralised(category),
+                code,
+                neutralised(meaning),
+                cp_id or "",
+                neutralised(courier),
+                errors,
+                calls,
+                f"{rate(errors, calls):.4f}",
+                before,
+                "" if change_pct is None else f"{change_pct:.1f}",
+            ]
+        )
 
 
 def weekly_json_chunks(*, week: str, tz: ZoneInfo) -> Iterator[str]:

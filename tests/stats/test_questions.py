@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from stats import questions
+from stats import buckets, questions
 from stats.errors import ReadError
 from stats.window import Filters, Window
 
@@ -85,6 +85,31 @@ def test_minute_buckets_cover_the_window_one_per_minute():
         start=utc(2026, 1, 1, 0, 0, 30), end=utc(2026, 1, 1, 0, 3), interval="minute", tz=IST
     )
     assert [s.astimezone(UTC).minute for s in starts] == [0, 1, 2]
+
+
+def _plain_bucket_starts(start, end, interval, tz):
+    """The calendar without bucket_starts' shortcut: every edge from _next_start."""
+    starts, current = [], buckets._local_floor(start, interval, tz)
+    while current < end:
+        starts.append(current.astimezone(tz))
+        current = buckets._next_start(current, interval, tz)
+    return starts
+
+
+@pytest.mark.parametrize(
+    "zone",
+    ["Europe/London", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe", "America/St_Johns"],
+)
+@pytest.mark.parametrize(("interval", "span"), [("hour", 400), ("minute", 2)])
+def test_the_shortcut_for_minutes_and_hours_finds_the_same_edges_across_dst(zone, interval, span):
+    """Lord Howe moves its clocks by 30 minutes: there the shortcut must step aside."""
+    tz = ZoneInfo(zone)
+    for start in (utc(2026, 3, 27, 23, 7, 5), utc(2026, 10, 3, 14, 30), utc(2026, 4, 4, 14, 31)):
+        end = start + timedelta(days=span)
+        fast = questions.bucket_starts(start=start, end=end, interval=interval, tz=tz)
+        assert [(t, t.utcoffset()) for t in fast] == [
+            (t, t.utcoffset()) for t in _plain_bucket_starts(start, end, interval, tz)
+        ]
 
 
 def test_minute_interval_over_48_hours_is_refused_naming_interval():
