@@ -15,8 +15,8 @@ answer is honest at every volume:
    judged against a false certainty.
 3. **The test is the beta-binomial upper tail** P(X >= errors | calls, prior): the chance of at
    least this many failures in this many calls if nothing had changed. With 20 calls, 3
-   failures against a usual 5% is unremarkable (p ~ 0.08) and 10 failures is not (p < 1e-5);
-   with 2,000 calls a rise from 5% to 6% is already improbable, which is why the margin exists.
+   failures against a usual 5% is unremarkable (p ~ 0.1) and 10 failures is not (p < 1e-6);
+   with 20,000 calls a rise from 5% to 5.75% already is (p < 1e-5): hence the margin.
 4. **The margin** (`above_usual`): the rate must also be meaningfully above usual, both
    relatively (`rate >= usual * margin`, default 1.2: a fifth above usual) and absolutely
    (`rate - usual >= min_rise`, default half a percentage point). The relative part keeps a
@@ -27,16 +27,14 @@ answer is honest at every volume:
    window gradually (t minutes in, the window's rate is 1 + t/60 of usual), so a 1.5x margin
    could not be crossed before 30 minutes; 1.2x is crossed after about 12.
 
-The rule's own parameters matter as much. Measured by the simulation (30 couriers, evaluated
-every minute, 60-minute window, min_calls 50): a threshold of 0.001 fires about 7 times a
-week on traffic with no incident (30 x 10,080 evaluations: the threshold is per evaluation);
-1e-4 with for_minutes 3 fires once, and detects the busiest courier's doubled rate (2,000
-calls/h, 3.3% usual) 19 minutes after it began. A longer for_minutes buys little quiet (a
-chance burst stays in a sliding window for its whole length) and costs detection time.
-
-`assess` is the pure core (no database), simulated in the tests; `assess_anomalies` feeds it
-the rollups' counts for the rule's groups. The evaluator fires when `probability` is below the
-rule's threshold, `above_usual` holds and the volume floor (`min_calls`) is met.
+The rule's own parameters matter as much. Measured by the simulation (30 couriers, one week
+evaluated every minute, 60-minute window, min_calls 50; firings with for_minutes 0/3/5/10):
+threshold 0.001 -> 17/10/9/3 (the threshold is per evaluation, and a week has 30 x 10,080),
+3e-4 -> 6/4/1/1, 1e-4 -> 1/1/1/0. The default anomaly rule should be threshold 1e-4 with
+for_minutes 3: about once in two weeks on ordinary traffic (0 to 2 a week over ten seeds),
+and a doubled hour of a courier at 2,000 calls/h failing 10% is found after a median of 18
+minutes. A longer for_minutes buys little quiet (a chance burst stays in a sliding window for
+its whole length) and costs detection time.
 """
 
 from __future__ import annotations

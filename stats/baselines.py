@@ -10,9 +10,10 @@ Every window is made of whole quarter hours (the rollups' grain): those that beg
 through the one holding its end (at most 14 minutes shorter at the start than asked, so the
 window is the most recent traffic; in live evaluation the last quarter hour holds what has
 arrived so far; a replay at a past instant sees the rest of that quarter hour). All of them
-are read from one 15-minute rollup in ONE query: the windows are an array joined to the
-rollup's primary key (which starts with `bucket`), so the cost is windows x quarter hours x
-groups, whatever the number of raw events. The raw events are never read: a filter and
+are read from one 15-minute rollup in ONE query: the windows are an array, each joined
+LATERALly to a range scan of the rollup's primary key (which starts with `bucket`), so the cost
+is windows x quarter hours x groups, whatever the number of raw events or of rollup rows
+between the windows. The raw events are never read: a filter and
 grouping that no rollup covers (e.g. group by endpoint with a cp_id filter) raise ValueError.
 """
 
@@ -25,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 
-from stats.questions import GROUPS, RAW, Source, choose_source, sql_conditions
+from stats.questions import GROUPS, RAW, Source, choose_source
 from stats.window import Filters, Window, ceil_to_grain, floor_to_grain
 
 MAX_WEEKS = 52
@@ -122,22 +123,22 @@ def _window_counts(
     *, source: Source, windows: Sequence[Window], filters: Filters, group: Sequence[str]
 ) -> dict[object, list[tuple[int, int]]]:
     """key -> [(calls, errors) per window], from one query over the rollup."""
-    # The outer range (oldest start to newest end) and the filters are the read room's own
-    # conditions; the join to the windows' array keeps only the buckets inside a window.
-    span = Window(start=windows[-1].start, end=windows[0].end, tz=windows[0].tz)
-    conditions, params = sql_conditions(source=source, window=span, filters=filters)
+    # LATERAL: one range scan of the rollup's primary key (bucket first) per window, whatever
+    # the rows between the windows. The filters are the read room's: dimension = ANY(values).
+    conditions = [f"{source.time_column} >= w.lo", f"{source.time_column} < w.hi"]
+    params: list = [[w.start for w in windows], [w.end for w in windows]]
+    for dim in sorted(filters.dims()):
+        conditions.append(f"{source.column(dim)} = ANY(%s)")
+        params.append(list(getattr(filters, dim)))
     keys = [f"{source.column(dim)} AS {dim}" for dim in group]
     sql = (
         f"SELECT w.slot, {', '.join([*keys, source.events_sql, source.errors_sql])} "
-        f"FROM unnest(%s::timestamptz[], %s::timestamptz[]) WITH ORDINALITY AS w(lo, hi, slot) "
-        f"JOIN {source.table} ON {source.time_column} >= w.lo AND {source.time_column} < w.hi "
-        f"WHERE {' AND '.join(conditions)} "
+        "FROM unnest(%s::timestamptz[], %s::timestamptz[]) WITH ORDINALITY AS w(lo, hi, slot) "
+        f"CROSS JOIN LATERAL (SELECT * FROM {source.table} WHERE {' AND '.join(conditions)}) r "
         f"GROUP BY {', '.join(str(n) for n in range(1, len(group) + 2))}"
     )
-    starts = [w.start for w in windows]
-    ends = [w.end for w in windows]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [starts, ends, *params])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     counts: dict[object, list[tuple[int, int]]] = {}
     for slot, *key, events, errors in rows:

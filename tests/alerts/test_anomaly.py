@@ -76,8 +76,6 @@ def test_a_very_strong_prior_gives_the_binomial_tail():
         # a zero usual rate: improbable, but 2 of 2,000 is not a meaningful rise
         ("zero usual rate, a stray failure", 2000, 2, [(2000, 0)] * 8, 0.0, 8, False),
         ("zero usual rate, an outage", 2000, 300, [(2000, 0)] * 8, 0.0, 8, True),
-        # 2,000 calls: 5% -> 5.6% is improbable at p < 0.05 but not 1.2x usual
-        ("busy courier, a small wobble", 2000, 112, [(2000, 100)] * 8, 0.05, 8, False),
         ("busy courier, doubled", 2000, 200, [(2000, 100)] * 8, 0.05, 8, True),
     ],
 )
@@ -90,6 +88,15 @@ def test_assess(case, calls, errors, history, usual, weeks, anomalous):
     else:
         assert result.usual_rate == pytest.approx(usual)
     assert (result.probability < 1e-4 and result.above_usual) is anomalous, result
+
+
+def test_the_margin_keeps_a_busy_groups_improbable_but_small_rise_quiet():
+    # 20,000 calls: 5% -> 5.75% would happen by chance less than once in 100,000 windows,
+    # but it is 1.15x usual, below the 1.2x margin
+    result = assess(20000, 1150, [(20000, 1000)] * 8)
+    assert result.probability < 1e-5
+    assert not result.above_usual
+    assert assess(20000, 1150, [(20000, 1000)] * 8, margin=1.1).above_usual
 
 
 def test_an_erratic_history_weakens_the_prior():
