@@ -177,7 +177,7 @@ def usual_weeks(history: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     spread = 1.4826 * median(abs(r - middle) for r in rates)
     floor_rate = max(middle, 1 / median(c for c, _ in weeks))
 
-    variance = floor_rate * (1 - min(floor_rate, 0.5))
+    variance = max(floor_rate * (1 - floor_rate), floor_rate / 2)  # p(1-p), never 0 at p=1
     distances = [
         abs(rate - middle) / max(math.sqrt(variance / c), spread)
         for (c, _), rate in zip(weeks, rates, strict=True)
