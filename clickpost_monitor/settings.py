@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "tokens",
     "stats",
     "dashboard",
+    "subscriptions",
     "demo",
 ]
 
