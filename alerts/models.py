@@ -129,7 +129,7 @@ class AlertState(models.Model):
 class Transition(models.Model):
     """One change of an alert (or a repeat of a firing one): the history."""
 
-    KINDS = ("pending", "firing", "escalated", "repeat", "resolved", "ok")
+    KINDS = ("pending", "firing", "escalated", "repeat", "resolved", "ok", "test")
 
     rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="transitions")
     group_key = models.CharField(max_length=300)

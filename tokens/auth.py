@@ -104,14 +104,15 @@ class CanIngest(BasePermission):
 
 
 class CanRead(BasePermission):
-    """A logged-in user (session) or a token with the `read` scope."""
+    """A logged-in user (session) or a token with the `read` scope (or `admin`, which may read
+    what it manages: the people on call read the alerts they change)."""
 
     message = "Reading needs a logged-in session or a token with the 'read' scope."
 
     def has_permission(self, request, view) -> bool:
         token = request_token(request)
         if token is not None:
-            return token.has_scope(SCOPE_READ)
+            return token.has_scope(SCOPE_READ) or token.has_scope(SCOPE_ADMIN)
         user = request.user
         return bool(user and user.is_authenticated)
 
