@@ -170,10 +170,23 @@ def teams_payload(message: dict[str, Any]) -> dict[str, Any]:
 
 
 class Email:
-    """Django's e-mail backend (SMTP from the EMAIL_* settings); config {"to": [addresses]}."""
+    """Django's e-mail backend (SMTP from the EMAIL_* settings); config {"to": [addresses]}.
+
+    `"backend": "file"` in the config writes the messages to .local/mail/ instead (the demo's
+    channel: a notification on a laptop with no mail server, and no network).
+    """
 
     def __init__(self, channel: Channel):
         self.to = list(channel.config.get("to", []))
+        self.to_file = channel.config.get("backend") == "file"
+
+    def _connection(self):
+        if self.to_file:
+            return get_connection(
+                "django.core.mail.backends.filebased.EmailBackend",
+                file_path=str(settings.LOCAL_DIR / "mail"),
+            )
+        return get_connection(fail_silently=False)
 
     def send(self, message: dict[str, Any], *, message_id: str) -> None:
         email = EmailMessage(
@@ -181,7 +194,7 @@ class Email:
             body=message_text(message),
             to=self.to,
             headers={"X-Clickpost-Monitor-Id": message_id},
-            connection=get_connection(fail_silently=False),
+            connection=self._connection(),
         )
         try:
             email.send()

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from alerts.models import Channel, Rule, new_webhook_secret
+from stats.window import floor_to_grain
 from tests.alerts.receivers import Receiver
+from tests.alerts.traffic import calls, ingest
 
 
 @pytest.fixture
@@ -45,3 +50,20 @@ def clear_events() -> None:
     with connection.cursor() as cursor:
         rollups = ", ".join(rollup.table for rollup in store.ROLLUP_TABLES)
         cursor.execute(f"TRUNCATE ingest_event, {rollups}, ingest_courier")
+
+
+@pytest.fixture
+def base() -> datetime:
+    """A quarter hour three hours ago: traffic there is accepted and in the past."""
+    return floor_to_grain(timezone.now() - timedelta(hours=3))
+
+
+@pytest.fixture
+def incident(db, base):
+    """Courier 7: 10 minutes at 5 % errors, 10 at 50 %, 20 at 0 %; 20 calls a minute.
+    A 5-minute error rate over 0.2 first at minute 12, back to 0.2 (not above) at minute 23."""
+    ingest(calls(start=base, minutes=10, per_minute=20, failing=1))
+    ingest(calls(start=base + timedelta(minutes=10), minutes=10, per_minute=20, failing=10))
+    ingest(calls(start=base + timedelta(minutes=20), minutes=20, per_minute=20))
+    # A quiet courier beside it never alerts.
+    ingest(calls(start=base, minutes=40, per_minute=2, failing=0, cp_id=9, courier="Ecom"))

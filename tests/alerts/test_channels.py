@@ -16,12 +16,11 @@ from alerts.evaluator import evaluate_minute
 from alerts.models import Channel
 from alerts.outbox import deliver_due
 from tests.alerts.conftest import make_rule
-from tests.alerts.test_evaluator import base, incident  # noqa: F401 - fixtures
 
 EVALUATED = range(10, 26)  # fires at minute 12, resolves at minute 23
 
 
-def run_incident(base) -> None:  # noqa: F811
+def run_incident(base) -> None:
     for m in EVALUATED:
         evaluate_minute(base + timedelta(minutes=m))
         deliver_due()
@@ -55,7 +54,7 @@ def smtp(settings):
 def test_email_goes_through_smtp_and_says_what_where_how_bad_and_what_to_do(
     incident,
     base,
-    smtp,  # noqa: F811
+    smtp,
 ):
     channel = Channel.objects.create(
         name="mail", kind="email", config={"to": ["oncall@example.com"]}
@@ -76,7 +75,7 @@ def test_email_goes_through_smtp_and_says_what_where_how_bad_and_what_to_do(
     assert resolved["Subject"].startswith("[Resolved] Courier errors")
 
 
-def test_slack_gets_blocks_and_a_fallback_text(incident, base, receiver):  # noqa: F811
+def test_slack_gets_blocks_and_a_fallback_text(incident, base, receiver):
     channel = Channel.objects.create(name="slack", kind="slack", config={"url": receiver.url})
     make_rule(channel)
 
@@ -91,7 +90,7 @@ def test_slack_gets_blocks_and_a_fallback_text(incident, base, receiver):  # noq
     assert button["type"] == "button" and "/events/?" in button["url"]
 
 
-def test_teams_gets_an_adaptive_card_in_a_message_attachment(incident, base, receiver):  # noqa: F811
+def test_teams_gets_an_adaptive_card_in_a_message_attachment(incident, base, receiver):
     channel = Channel.objects.create(name="teams", kind="teams", config={"url": receiver.url})
     make_rule(channel)
 
@@ -108,7 +107,7 @@ def test_teams_gets_an_adaptive_card_in_a_message_attachment(incident, base, rec
     assert card["actions"][0]["type"] == "Action.OpenUrl"
 
 
-def test_pagerduty_trigger_and_resolve_share_one_dedup_key(incident, base, receiver):  # noqa: F811
+def test_pagerduty_trigger_and_resolve_share_one_dedup_key(incident, base, receiver):
     channel = Channel.objects.create(
         name="pd",
         kind="pagerduty",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -14,7 +13,6 @@ from alerts.evaluator import due_minutes, evaluate_minute
 from alerts.models import AlertState, MuteWindow, Notification, Rule, Silence, Tick, Transition
 from alerts.outbox import deliver_due
 from alerts.values import Reader, question_of
-from stats.window import floor_to_grain
 from tests.alerts.conftest import make_rule
 from tests.alerts.traffic import calls, ingest
 
@@ -22,23 +20,6 @@ SPEC_BODY_KEYS = {
     "status", "rule", "group", "value", "threshold", "severity", "summary",
     "started_at", "resolved_at", "dedup_key", "url",
 }  # fmt: skip
-
-
-@pytest.fixture
-def base() -> datetime:
-    """A quarter hour three hours ago: traffic there is accepted and in the past."""
-    return floor_to_grain(timezone.now() - timedelta(hours=3))
-
-
-@pytest.fixture
-def incident(db, base):
-    """Courier 7: 10 minutes at 5 % errors, 10 at 50 %, 20 at 0 %; 20 calls a minute.
-    A 5-minute error rate over 0.2 first at minute 12, back to 0.2 (not above) at minute 23."""
-    ingest(calls(start=base, minutes=10, per_minute=20, failing=1))
-    ingest(calls(start=base + timedelta(minutes=10), minutes=10, per_minute=20, failing=10))
-    ingest(calls(start=base + timedelta(minutes=20), minutes=20, per_minute=20))
-    # A quiet courier beside it never alerts.
-    ingest(calls(start=base, minutes=40, per_minute=2, failing=0, cp_id=9, courier="Ecom"))
 
 
 def evaluate(base: datetime, minutes: range) -> None:
