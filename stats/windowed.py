@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import connection
 
@@ -23,6 +24,7 @@ from stats.questions import RAW, aggregate_query, counts
 from stats.window import Filters, Window, ceil_to_grain, floor_to_grain
 
 MINUTE = timedelta(minutes=1)
+UTC_ZONE = ZoneInfo("UTC")  # counts do not depend on a zone: windows are instants
 
 Key = tuple  # the group's values, in the order of `group`; () without a group
 
@@ -46,7 +48,7 @@ def window_counts(
     the raw rows. Keys are spelled as `stats.questions.breakdown` spells them (cp_id 0 is "no
     courier", account_code '' "no account"). Groups with no calls are absent.
     """
-    tz = UTC
+    tz = UTC_ZONE
     totals: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
     edges, inner = _pieces(start.astimezone(UTC), end.astimezone(UTC))
     parts: list[tuple[Window, str | None]] = [
@@ -78,7 +80,7 @@ def per_minute_counts(
         return {}
     sql, params = aggregate_query(
         source=RAW,
-        window=Window(start=start, end=end, tz=UTC),
+        window=Window(start=start, end=end, tz=UTC_ZONE),
         filters=filters,
         group=list(group),
         edges=edges,
