@@ -140,7 +140,7 @@ def recent_incident(db):
 
 def test_the_preview_answers_what_the_evaluator_does(admin, recent_incident, webhook):
     base = recent_incident
-    rule = make_rule(webhook)
+    make_rule(webhook)
     end = floor_minute(timezone.now())
     minute = base - timedelta(minutes=5)
     while minute <= end:
