@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-pytestmark = pytest.mark.django_db
-
 from stats import questions
 from stats.window import Filters, Window
 from stats.windowed import per_minute_counts, window_counts
+
+pytestmark = pytest.mark.django_db
 
 
 def utc(*args) -> datetime:
