@@ -26,6 +26,7 @@ import os
 import statistics
 import time
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from bench import common
 from bench.load import ACCOUNTS
@@ -104,7 +105,7 @@ def measure() -> dict:
     from alerts.evaluator import evaluate_minute
     from alerts.models import AlertState, Rule, Tick, Transition
 
-    note = common.database_note(os.environ["DATABASE_URL"].rsplit("/", 1)[1]) or {}
+    note = common.database_note(urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")) or {}
     Rule.objects.all().delete()
     Tick.objects.all().delete()
     for fields in rules():
@@ -164,8 +165,10 @@ def _measure(name: str) -> dict:
         env=common.django_env(name),
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if done.returncode:
+        raise RuntimeError(f"measuring {name} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
