@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import base64
 import secrets
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+from alerts.lines import RULE_LINE_FIELDS, rule_errors
 
 METRICS = ("error_rate", "errors", "calls", "change", "anomaly")
 GROUP_BYS = ("none", "cp_id", "account_code", "endpoint", "code", "category")
@@ -93,6 +97,14 @@ class Rule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """The admin's check of what the API's serializer checks: the zone and the lines."""
+        errors = rule_errors({f: getattr(self, f) for f in RULE_LINE_FIELDS})
+        if not _is_zone(self.tz):
+            errors["tz"] = [f"{self.tz!r} is not an IANA time zone such as Asia/Kolkata"]
+        if errors:
+            raise ValidationError(errors)
 
 
 class AlertState(models.Model):
@@ -230,6 +242,23 @@ class MuteWindow(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        if not isinstance(self.days, list) or not all(d in range(7) for d in self.days):
+            errors["days"] = ["a list of weekdays, 0 = Monday … 6 = Sunday"]
+        if not _is_zone(self.tz):
+            errors["tz"] = [f"{self.tz!r} is not an IANA time zone such as Asia/Kolkata"]
+        if errors:
+            raise ValidationError(errors)
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return False
+    return True
 
 
 class Tick(models.Model):
