@@ -12,6 +12,7 @@ are stable across retries, so receivers drop such a repeat.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -31,24 +32,39 @@ def backoff(attempts: int) -> timedelta:
     return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
 
 
-def deliver_due(*, now: datetime | None = None, limit: int = 200) -> int:
-    """Send the notifications that are due, oldest first; returns how many were sent."""
-    sent = 0
+def deliver_due(
+    *, now: datetime | None = None, limit: int = 200, budget_seconds: float = 20.0
+) -> int:
+    """Send the notifications that are due, oldest first; returns how many were sent.
+
+    A channel that fails once is not tried again in the same round (its other messages wait
+    for their own retry), and a round stops after `budget_seconds`, so a receiver that hangs
+    until the timeout cannot hold up the next minute's evaluation.
+    """
+    sent, failing = 0, set()
+    deadline = time.monotonic() + budget_seconds
     for _ in range(limit):
-        outcome = _deliver_one(now=now or timezone.now())
+        outcome = _deliver_one(now=now or timezone.now(), skip_channels=failing)
         if outcome is None:
             break
-        sent += outcome
+        delivered, channel_id = outcome
+        if delivered:
+            sent += 1
+        else:
+            failing.add(channel_id)
+        if time.monotonic() > deadline:
+            break
     return sent
 
 
-def _deliver_one(*, now: datetime) -> int | None:
-    """Send one due notification: 1 sent, 0 failed, None when none is due."""
+def _deliver_one(*, now: datetime, skip_channels: set[int]) -> tuple[bool, int] | None:
+    """Send one due notification: (sent?, its channel id), or None when none is due."""
     with transaction.atomic():
         note = (
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("channel", "transition")
             .filter(status=Notification.PENDING, next_attempt_at__lte=now)
+            .exclude(channel_id__in=skip_channels)
             .order_by("next_attempt_at", "id")
             .first()
         )
@@ -58,15 +74,14 @@ def _deliver_one(*, now: datetime) -> int | None:
         try:
             if not note.channel.enabled:
                 raise SendFailed(f"channel {note.channel.name!r} is disabled")
-            channel_sender(note.channel).send(
-                note.message, message_id=f"cpm-notification-{note.pk}"
-            )
+            sender = channel_sender(note.channel)
+            sender.send(note.message, message_id=f"cpm-notification-{note.pk}")
         except SendFailed as failure:
             _failed(note, str(failure), now=now)
-            return 0
+            return False, note.channel_id
         note.status, note.sent_at, note.last_error = Notification.SENT, timezone.now(), ""
         note.save(update_fields=["status", "sent_at", "last_error", "attempts"])
-        return 1
+        return True, note.channel_id
 
 
 def _failed(note: Notification, error: str, *, now: datetime) -> None:

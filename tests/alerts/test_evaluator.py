@@ -202,3 +202,24 @@ def test_rules_sharing_a_question_share_one_count(
     with django_assert_max_num_queries(3):
         for rule in Rule.objects.filter(name__startswith="rule "):
             reader.readings(question_of(rule))
+
+
+def test_a_failing_channel_is_tried_once_a_round_and_does_not_hold_up_the_others(
+    incident, base, webhook, receiver
+):
+    from alerts.models import Channel
+    from tests.alerts.receivers import Receiver
+
+    down = Receiver(status=503)
+    try:
+        broken = Channel.objects.create(name="down", kind="slack", config={"url": down.url})
+        make_rule(webhook, name="a")
+        make_rule(broken, name="b")
+        make_rule(broken, name="c")
+        evaluate_minute(base + timedelta(minutes=12))
+
+        assert deliver_due() == 1
+        assert down.refused == 1  # the second message to the same channel waits its retry
+        assert len(receiver.received) == 1
+    finally:
+        down.close()
