@@ -16,8 +16,16 @@ from datetime import datetime, timedelta
 from itertools import accumulate
 from typing import Any
 
-from alerts.machine import Reading, Spec, State, severity_of, step
-from alerts.values import WEEK, Question, anomaly_readings, labels_of, reading_of
+from alerts.machine import Reading, Spec, State, step
+from alerts.values import (
+    WEEK,
+    Question,
+    anomaly_readings,
+    error_rate,
+    labels_of,
+    percent_change,
+    reading_of,
+)
 from stats.windowed import per_minute_counts
 
 MINUTE = timedelta(minutes=1)
@@ -36,14 +44,10 @@ def replay(
 def replay_with_series(
     *, question: Question, spec: Spec, start: datetime, end: datetime
 ) -> dict[str, Any]:
-    """{"firings": [...], "series": {group key text: [(minute, value), ...] every 15 min}}."""
+    """{"firings": [...], "series": {group key: [(minute, value), ...] every 15 minutes}}."""
     if question.metric == "anomaly":
-        minutes = _steps(start, end, ANOMALY_STEP)
-        readings_at = (anomaly_readings(question, at=m) for m in minutes)
-    else:
-        minutes = _steps(start, end, MINUTE)
-        readings_at = _sliding_readings(question, start=start, end=end, minutes=minutes)
-    return _run(question, spec, minutes, readings_at)
+        return _replay_anomaly(question, spec, _steps(start, end, ANOMALY_STEP))
+    return _replay_counts(question, spec, start=start, end=end)
 
 
 def _steps(start: datetime, end: datetime, step_size: timedelta) -> list[datetime]:
@@ -51,63 +55,72 @@ def _steps(start: datetime, end: datetime, step_size: timedelta) -> list[datetim
     return [start + n * step_size for n in range(1, count + 1)]
 
 
-def _sliding_readings(question: Question, *, start: datetime, end: datetime, minutes):
-    """Per evaluated minute: group key -> Reading, from running sums of per-minute counts."""
-    back = question.window * (2 if question.metric == "calls" else 1)
-    if question.metric == "change":
-        back = WEEK + question.window
+def _replay_counts(question: Question, spec: Spec, *, start: datetime, end: datetime) -> dict:
+    """Count metrics: each group on its own (groups are independent), minute by minute, from
+    running sums of per-minute counts. A quiet group whose reading cannot breach (under the
+    volume floor, or not past the lowest alerting line) is skipped without calling `step`:
+    `step` would return it unchanged, so the replay is the evaluator's, only faster."""
+    back = WEEK + question.window if question.metric == "change" else 2 * question.window
     first = start - back
+    size = int((end - first) / MINUTE)
     series = per_minute_counts(start=first, end=end, filters=question.filters, group=question.group)
     if not question.group and not series:
-        series = {(): ([0] * int((end - first) / MINUTE), [0] * int((end - first) / MINUTE))}
-    sums = {key: (_prefix(calls), _prefix(errors)) for key, (calls, errors) in series.items()}
-    width = question.window_minutes
-    week = int(WEEK / MINUTE)
+        series = {(): ([0] * size, [0] * size)}
+    minutes = _steps(start, end, MINUTE)
+    offset = int((start - first) / MINUTE)
+    result: dict[str, Any] = {"firings": [], "series": {}}
+    for key, (calls, errors) in series.items():
+        _replay_group(question, spec, key, _prefix(calls), _prefix(errors), minutes, offset, result)
+    result["firings"].sort(key=lambda firing: firing["fired_at"])
+    return result
 
-    def window(key, index: int) -> tuple[int, int]:
-        calls, errors = sums[key]
-        lo = max(index - width, 0)
-        if index <= 0:
-            return 0, 0
-        return calls[index] - calls[lo], errors[index] - errors[lo]
 
-    silent_check = question.metric == "calls" and question.direction == "below"
-    for minute in minutes:
-        index = int((minute - first) / MINUTE)
-        readings = {}
-        for key in sums:
-            now = window(key, index)
-            gone_silent = silent_check and window(key, index - width)[0]
-            if question.group and not now[0] and not gone_silent:
-                continue  # as the evaluator: a group with no calls has no reading
-            before = window(key, index - week) if question.metric == "change" else (0, 0)
-            readings[key] = reading_of(question, now, before)
-        yield readings
+def _replay_group(question, spec, key, calls, errors, minutes, offset, result) -> None:
+    width, week = question.window_minutes, int(WEEK / MINUTE)
+    grouped, metric = bool(question.group), question.metric
+    silent_check = metric == "calls" and question.direction == "below"
+    lowest = spec.warning if spec.warning is not None else spec.threshold
+    state, open_firing, points = State(), None, []
+    for n, minute in enumerate(minutes):
+        i = offset + n + 1
+        lo = max(i - width, 0)
+        c, e = calls[i] - calls[lo], errors[i] - errors[lo]
+        if n % 15 == 14:
+            points.append((minute, _value(metric, c, e, calls, errors, i, week, width)))
+        quiet = state.status in ("ok", "resolved")
+        if quiet:
+            present = c or not grouped or (silent_check and calls[lo] - calls[max(lo - width, 0)])
+            if not present or c < spec.min_calls or e < spec.min_errors:
+                continue
+            value = _value(metric, c, e, calls, errors, i, week, width)
+            if value is None or not spec.crosses(value, lowest):
+                continue
+        before = _window(calls, errors, i - week, width) if metric == "change" else (0, 0)
+        reading = reading_of(question, (c, e), before) if c or not grouped or quiet else None
+        state, changes = step(state, reading=reading or _absent(question), spec=spec, at=minute)
+        open_firing = _note(changes, key, minute, state, reading, open_firing, result, question)
+    result["series"][key] = points
+
+
+def _window(calls, errors, index: int, width: int) -> tuple[int, int]:
+    if index <= 0:
+        return 0, 0
+    lo = max(index - width, 0)
+    return calls[index] - calls[lo], errors[index] - errors[lo]
+
+
+def _value(metric, c, e, calls, errors, i, week, width) -> float | None:
+    if metric == "error_rate":
+        return error_rate(c, e)
+    if metric == "errors":
+        return float(e)
+    if metric == "calls":
+        return float(c)
+    return percent_change(error_rate(c, e), error_rate(*_window(calls, errors, i - week, width)))
 
 
 def _prefix(values: list[int]) -> list[int]:
     return [0, *accumulate(values)]
-
-
-def _run(question: Question, spec: Spec, minutes, readings_at) -> dict[str, Any]:
-    states: dict[tuple, State] = {}
-    open_firings: dict[tuple, dict[str, Any]] = {}
-    firings: list[dict[str, Any]] = []
-    series: dict[tuple, list] = {}
-    for n, (minute, readings) in enumerate(zip(minutes, readings_at, strict=False)):
-        keys = set(readings) | {k for k, s in states.items() if s.status in ("pending", "firing")}
-        for key in keys:
-            reading = readings.get(key) or _absent(question)
-            previous = states.get(key, State())
-            if previous.status in ("ok", "resolved") and not severity_of(reading, spec):
-                continue  # nothing can change: the fast path of a quiet group
-            state, changes = step(previous, reading=reading, spec=spec, at=minute)
-            states[key] = state
-            _note(changes, key, minute, state, reading, open_firings, firings, question)
-        if n % 15 == 14 or question.metric == "anomaly":
-            for key, reading in readings.items():
-                series.setdefault(key, []).append((minute, reading.value))
-    return {"firings": firings, "series": series}
 
 
 def _absent(question: Question) -> Reading:
@@ -115,30 +128,47 @@ def _absent(question: Question) -> Reading:
     return Reading(calls=0, errors=0, value=value)
 
 
-def _note(changes, key, minute, state, reading, open_firings, firings, question) -> None:
+def _replay_anomaly(question: Question, spec: Spec, minutes: list[datetime]) -> dict:
+    result: dict[str, Any] = {"firings": [], "series": {}}
+    states: dict[tuple, State] = {}
+    opened: dict[tuple, dict | None] = {}
+    for minute in minutes:
+        readings = anomaly_readings(question, at=minute)
+        live = {k for k, s in states.items() if s.status in ("pending", "firing")}
+        for key in set(readings) | live:
+            reading = readings.get(key)
+            states[key], changes = step(
+                states.get(key, State()), reading=reading or _absent(question), spec=spec, at=minute
+            )
+            opened[key] = _note(
+                changes, key, minute, states[key], reading, opened.get(key), result, question
+            )
+        for key, reading in readings.items():
+            result["series"].setdefault(key, []).append((minute, reading.value))
+    result["firings"].sort(key=lambda firing: firing["fired_at"])
+    return result
+
+
+def _note(changes, key, minute, state, reading, open_firing, result, question):
+    """Record firings and resolves; returns the group's open firing (or None)."""
     for change in changes:
-        if change.kind == "firing" and key not in open_firings:
-            firing = {
+        if change.kind == "firing" and open_firing is None:
+            open_firing = {
                 "group": labels_of(question.group_by, key),
                 "fired_at": minute,
                 "resolved_at": None,
                 "severity": change.severity,
-                "peak": reading.value,
+                "peak": reading.value if reading else None,
             }
-            open_firings[key] = firing
-            firings.append(firing)
-        elif change.kind == "escalated" and key in open_firings:
-            open_firings[key]["severity"] = change.severity
-        elif change.kind == "resolved" and key in open_firings:
-            open_firings.pop(key)["resolved_at"] = minute
-    if key in open_firings and reading.value is not None:
-        firing = open_firings[key]
-        worse = _worse(question, spec_direction=question.direction)
-        if firing["peak"] is None or worse(reading.value, firing["peak"]):
-            firing["peak"] = reading.value
-
-
-def _worse(question: Question, *, spec_direction: str):
-    if question.metric == "anomaly" or spec_direction == "below":
-        return lambda a, b: a < b
-    return lambda a, b: a > b
+            result["firings"].append(open_firing)
+        elif change.kind == "escalated" and open_firing is not None:
+            open_firing["severity"] = change.severity
+        elif change.kind == "resolved" and open_firing is not None:
+            open_firing["resolved_at"] = minute
+            open_firing = None
+    if open_firing is not None and reading is not None and reading.value is not None:
+        lower_is_worse = question.metric == "anomaly" or question.direction == "below"
+        peak = open_firing["peak"]
+        if peak is None or (reading.value < peak if lower_is_worse else reading.value > peak):
+            open_firing["peak"] = reading.value
+    return open_firing

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 
-from stats.questions import RAW, aggregate_query, counts
+from stats.questions import RAW, counts, sql_conditions
 from stats.window import Filters, Window, ceil_to_grain, floor_to_grain
 
 MINUTE = timedelta(minutes=1)
@@ -72,28 +72,36 @@ def per_minute_counts(
     *, start: datetime, end: datetime, filters: Filters, group: Sequence[str] = ()
 ) -> dict[Key, tuple[list[int], list[int]]]:
     """Calls and errors per minute of [start, end) (whole UTC minutes), per group, from the raw
-    rows in one query: key -> (calls per minute, errors per minute), index 0 = `start`."""
+    rows in one query: key -> (calls per minute, errors per minute), index 0 = `start`.
+
+    A row's minute is its offset from `start` in whole minutes (UTC minutes have no zone), the
+    same rows and filters as the charts' raw source (`stats.questions.RAW`)."""
     start, end = _minute(start), _minute(end)
     size = int((end - start) / MINUTE)
-    edges = [start + n * MINUTE for n in range(size)]
-    if not edges:
+    if size <= 0:
         return {}
-    sql, params = aggregate_query(
-        source=RAW,
-        window=Window(start=start, end=end, tz=UTC_ZONE),
-        filters=filters,
-        group=list(group),
-        edges=edges,
+    conditions, params = sql_conditions(
+        source=RAW, window=Window(start=start, end=end, tz=UTC_ZONE), filters=filters
+    )
+    keys = [f"{RAW.column(dim)} AS {dim}" for dim in group]
+    select = ", ".join(
+        [f"floor(extract(epoch FROM {RAW.time_column} - %s) / 60)::int AS slot", *keys]
+        + [f"{RAW.events_sql} AS events", f"{RAW.errors_sql} AS errors"]
+    )
+    sql = (
+        f"SELECT {select} FROM {RAW.table} WHERE {' AND '.join(conditions)}"
+        f" GROUP BY {', '.join(str(n) for n in range(1, len(group) + 2))}"
     )
     series: dict[Key, tuple[list[int], list[int]]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [start, *params])
         for slot, *key, calls, errors in cursor.fetchall():
-            calls_per_minute, errors_per_minute = series.setdefault(
-                tuple(key), ([0] * size, [0] * size)
-            )
-            calls_per_minute[slot - 1] = calls
-            errors_per_minute[slot - 1] = errors
+            group_key = tuple(key)
+            if group_key not in series:
+                series[group_key] = ([0] * size, [0] * size)
+            calls_per_minute, errors_per_minute = series[group_key]
+            calls_per_minute[slot] = calls
+            errors_per_minute[slot] = errors
     return series
 
 
