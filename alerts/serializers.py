@@ -50,7 +50,7 @@ class RuleSerializer(serializers.ModelSerializer):
         many=True, queryset=Channel.objects.all(), required=False
     )
     last_error = serializers.CharField(read_only=True)
-    last_error_at = serializers.DateTimeField(read_only=True)
+    last_error_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Rule
