@@ -26,6 +26,20 @@ READ_RATE_PER_MINUTE = env_int("READ_RATE_PER_MINUTE", 1200, minimum=1)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90, minimum=1)
 # Daily partitions of raw events created ahead of time, so the hot path rarely runs DDL.
 PARTITIONS_AHEAD_DAYS = env_int("PARTITIONS_AHEAD_DAYS", 3, minimum=1)
+# Alerts (alerts/): links in notifications, how far a new evaluator catches up, outbox retries.
+ALERTS_BASE_URL = env_str("ALERTS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+ALERTS_MAX_CATCHUP_MINUTES = env_int("ALERTS_MAX_CATCHUP_MINUTES", 60, minimum=1)
+ALERTS_MAX_ATTEMPTS = env_int("ALERTS_MAX_ATTEMPTS", 12, minimum=1)
+ALERTS_SEND_TIMEOUT_SECONDS = env_int("ALERTS_SEND_TIMEOUT_SECONDS", 10, minimum=1)
+# E-mail (alert channels, scheduled reports): Django's SMTP backend by default.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "clickpost-monitor@localhost")
 
 
 def _database_url() -> str:
@@ -90,6 +104,7 @@ INSTALLED_APPS = [
     "dashboard",
     "subscriptions",
     "demo",
+    "alerts",
 ]
 
 MIDDLEWARE = [

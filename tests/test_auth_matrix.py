@@ -19,7 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from tokens.auth import CanIngest, CanRead, create_token
+from tokens.auth import CanAdmin, CanIngest, CanRead, create_token
 
 # Sample values for the URL parameters of the patterns (a new parameter name needs one here).
 SAMPLE_KWARGS = {
@@ -42,7 +42,7 @@ class Endpoint:
     name: str
     path: str
     method: str
-    needs: str  # "ingest", "read", "public" or "login" (a page)
+    needs: str  # "ingest", "read", "admin", "public" or "login" (a page)
 
     def __str__(self) -> str:
         return f"{self.method.upper()} {self.path} ({self.needs})"
@@ -70,6 +70,8 @@ def _needs(view_class: type[APIView], method: str, initkwargs: dict) -> str:
     kinds = {type(permission) for permission in view.get_permissions()}
     if CanIngest in kinds:
         return "ingest"
+    if CanAdmin in kinds:
+        return "admin"
     if CanRead in kinds:
         return "read"
     if kinds <= {AllowAny}:
@@ -96,9 +98,9 @@ def endpoints() -> list[Endpoint]:
 
 
 ENDPOINTS = endpoints()
-API = [e for e in ENDPOINTS if e.needs in ("ingest", "read")]
+API = [e for e in ENDPOINTS if e.needs in ("ingest", "read", "admin")]
 PAGES = [e for e in ENDPOINTS if e.needs == "login"]
-OTHER_SCOPE = {"ingest": "read", "read": "ingest"}
+OTHER_SCOPE = {"ingest": "read", "read": "ingest", "admin": "read"}
 
 
 def _call(client: Client, endpoint: Endpoint, **headers: str):
@@ -116,11 +118,14 @@ def fast_passwords(settings):
 
 @pytest.fixture
 def tokens(db) -> dict[str, str]:
-    made = {scope: create_token(name=scope, scopes=[scope])[1] for scope in ("ingest", "read")}
+    made = {
+        scope: create_token(name=scope, scopes=[scope])[1] for scope in ("ingest", "read", "admin")
+    }
     made["revoked-ingest"] = create_token(name="revoked-ingest", scopes=["ingest"])[1]
     made["revoked-read"] = create_token(name="revoked-read", scopes=["read"])[1]
-    call_command("revoke_token", "revoked-ingest", stdout=StringIO())
-    call_command("revoke_token", "revoked-read", stdout=StringIO())
+    made["revoked-admin"] = create_token(name="revoked-admin", scopes=["admin"])[1]
+    for name in ("revoked-ingest", "revoked-read", "revoked-admin"):
+        call_command("revoke_token", name, stdout=StringIO())
     return made
 
 
@@ -238,6 +243,13 @@ def test_a_session_may_read_but_not_ingest(endpoint, user_client):
         assert response.status_code not in (401, 403), response.content[:300]
     else:
         assert response.status_code in (401, 403)
+
+
+@pytest.mark.parametrize("endpoint", [e for e in API if e.needs == "admin"], ids=str)
+def test_a_staff_session_may_change_alerts(endpoint, staff_client):
+    response = _call(staff_client, endpoint)
+
+    assert response.status_code not in (401, 403), response.content[:300]
 
 
 # ---------------------------------------------------------------- pages and the admin

@@ -59,7 +59,7 @@ def test_create_token_scopes_decide_what_the_token_may_do(db, scope, stored, can
     assert post_as(secret, ndjson([event(1)])).status_code == (200 if can_post else 403)
 
 
-@pytest.mark.parametrize("scope", ["write", "ingest,admin", "", " , "])
+@pytest.mark.parametrize("scope", ["write", "ingest,superuser", "", " , "])
 def test_create_token_refuses_an_unknown_or_empty_scope(db, scope):
     with pytest.raises(CommandError, match="scopes must be among ingest, read"):
         run("create_token", "shipper", "--scope", scope)
