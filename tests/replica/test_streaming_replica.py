@@ -198,9 +198,19 @@ def courier_label_shown(page: str, name: str, cp_id: int) -> bool:
     return re.search(rf">\s*{re.escape(name)} \({cp_id}\)\s*<", page) is not None
 
 
-def test_reads_follow_the_replica_and_fall_back_to_the_primary(pair, app):
-    reads = ReplicaReads(pair)
+@pytest.fixture
+def sessions(app):
+    """Two logged-in sessions of the same user (two browsers), closed at the end so that
+    gunicorn's shutdown does not wait for their kept-alive connections."""
     writer, reader = log_in(app), log_in(app)
+    yield writer, reader
+    writer.close()
+    reader.close()
+
+
+def test_reads_follow_the_replica_and_fall_back_to_the_primary(pair, app, sessions):
+    reads = ReplicaReads(pair)
+    writer, reader = sessions
 
     # Fresh replica: the API, the weekly CSV and the pages read it, with the primary's numbers.
     ingest(app, "a", 60)
