@@ -52,7 +52,7 @@ TEMPLATE = "bench_citus_template"
 SHARD_COUNTS = (1, 2, 4, 8)
 EVENTS = int(os.environ.get("CITUS_SIM_EVENTS") or 100_000)  # nominal: nights are quieter
 DAYS = 7
-RUNS = int(os.environ.get("CITUS_SIM_RUNS") or 5)
+RUNS = int(os.environ.get("CITUS_SIM_RUNS") or 7)
 BATCH = 1000
 ID_STRIDE = 10**12  # shard i numbers its events from i * ID_STRIDE + 1: ids never collide
 
@@ -427,6 +427,71 @@ def ask(question: Callable[[], Any], scope: Callable[[], Any]) -> tuple[Any, flo
         return answer, time.perf_counter() - started
 
 
+def build_shards(shards: int) -> tuple[list[str], list[str]]:
+    """Fresh shard databases 0..shards-1 (ids numbered apart) and their Django aliases."""
+    from django.db import connections
+
+    names = [shard_name(i) for i in range(shards)]
+    aliases = [f"shard{i}" for i in range(shards)]
+    for index, (name, alias) in enumerate(zip(names, aliases, strict=True)):
+        if alias in connections.settings:
+            connections[alias].close()  # before its database is dropped
+        fresh_copy(name)
+        with common.connect(name) as conn:
+            conn.execute(f"ALTER SEQUENCE ingest_event_id_seq RESTART {index * ID_STRIDE + 1}")
+        add_alias(alias, name)
+    return names, aliases
+
+
+def compare_and_time(
+    label: str, on_single: Callable[[], Any], on_shards: Callable[[], Any], aliases: list[str]
+) -> dict[str, float]:
+    """Ask one question of the single database and of the shards, side by side RUNS times
+    (after one warm-up each); fail when the answers differ. Median seconds."""
+    ask(on_single, single_database)
+    ask(on_shards, lambda: coordinator(aliases, Timings()))
+    singles, walls, latencies = [], [], []
+    for _ in range(RUNS):
+        expected, seconds = ask(on_single, single_database)
+        singles.append(seconds)
+        timings = Timings()
+        answer, wall = ask(on_shards, lambda: coordinator(aliases, timings))  # noqa: B023
+        walls.append(wall)
+        latencies.append(wall - timings.work + timings.slowest)
+        if _without_ids(answer) != _without_ids(expected):
+            raise AssertionError(f"N={len(aliases)}: {label!r} differs from the single database")
+    return {
+        "single_s": statistics.median(singles),
+        "sequential_s": statistics.median(walls),
+        "parallel_s": statistics.median(latencies),
+    }
+
+
+def simulate(shards: int, events: list, now: datetime, single_questions: dict) -> dict:
+    """Load the events onto `shards` shards and compare every question with the single
+    database's answer; the figures of this N."""
+    names, aliases = build_shards(shards)
+    seconds = load(aliases, events)
+    copy_reference_tables(names)
+    sharded_questions = read_questions(now, sample_in(names))
+    per_question = {
+        label: compare_and_time(label, single_questions[label], question, aliases)
+        for label, question in sharded_questions.items()
+    }
+    common.log(f"N={shards}: every answer equals the single database's")
+    return {
+        "load_s": seconds,
+        "rollup_rows": sum(rollup_rows(name) for name in names),
+        "events_per_shard": [event_count(name) for name in names],
+        "questions": per_question,
+    }
+
+
+def event_count(name: str) -> int:
+    with common.connect(name) as conn:
+        return conn.execute("SELECT count(*) FROM ingest_event").fetchone()[0]
+
+
 def main() -> None:
     # Django's default connection: the single database (the store writes through it, the
     # catalog and courier labels are read from it); never the template, which must stay idle.
@@ -443,85 +508,42 @@ def main() -> None:
     common.log(f"{len(events)} events over {DAYS} days")
     single_load = load(["single"], events)
     now = datetime.now(UTC)
-    expected_answers = {}
-    single_times: dict[str, list[float]] = defaultdict(list)
-    questions_single = read_questions(now, sample_event(SINGLE))
-    for label, question in questions_single.items():
-        ask(question, single_database)  # warm-up: connections and caches, as in a running app
-        for _ in range(RUNS):
-            answer, seconds = ask(question, single_database)
-            single_times[label].append(seconds)
-        expected_answers[label] = _without_ids(answer)
+    single_questions = read_questions(now, sample_event(SINGLE))
     figures: dict[str, Any] = {
         "events": len(events),
         "runs": RUNS,
         "machine": common.machine(),
-        "single": {
-            "load_s": single_load,
-            "rollup_rows": rollup_rows(SINGLE),
-            "questions": {k: statistics.median(v) for k, v in single_times.items()},
-        },
-        "shards": {},
+        "single": {"load_s": single_load, "rollup_rows": rollup_rows(SINGLE)},
+        "shards": {n: simulate(n, events, now, single_questions) for n in SHARD_COUNTS},
     }
-    for shards in SHARD_COUNTS:
-        names = [shard_name(i) for i in range(shards)]
-        aliases = [f"shard{i}" for i in range(shards)]
-        for index, (name, alias) in enumerate(zip(names, aliases, strict=True)):
-            if alias in connections.settings:
-                connections[alias].close()  # before its database is dropped
-            fresh_copy(name)
-            with common.connect(name) as conn:
-                conn.execute(f"ALTER SEQUENCE ingest_event_id_seq RESTART {index * ID_STRIDE + 1}")
-            add_alias(alias, name)
-        seconds = load(aliases, events)
-        copy_reference_tables(names)
-        sample = sample_in(names)
-        per_question: dict[str, dict[str, float]] = {}
-        for label, question in read_questions(now, sample).items():
-            walls, latencies = [], []
-            ask(question, lambda: coordinator(aliases, Timings()))  # noqa: B023 (warm-up)
-            for _ in range(RUNS):
-                timings = Timings()
-                answer, wall = ask(question, lambda: coordinator(aliases, timings))  # noqa: B023
-                walls.append(wall)
-                latencies.append(wall - timings.work + timings.slowest)
-            if _without_ids(answer) != expected_answers[label]:
-                raise AssertionError(f"N={shards}: {label!r} differs from the single database")
-            per_question[label] = {
-                "sequential_s": statistics.median(walls),
-                "parallel_s": statistics.median(latencies),
-            }
-        figures["shards"][shards] = {
-            "load_s": seconds,
-            "rollup_rows": sum(rollup_rows(name) for name in names),
-            "events_per_shard": [
-                common.connect(name).execute("SELECT count(*) FROM ingest_event").fetchone()[0]
-                for name in names
-            ],
-            "questions": per_question,
-        }
-        common.log(f"N={shards}: every answer equals the single database's")
     common.save("citus_sim", figures)
     print(markdown(figures))
 
 
 def markdown(figures: dict) -> str:
-    """The figures as docs/SCALING.md shows them (milliseconds, medians)."""
+    """The figures as docs/SCALING.md shows them: milliseconds, medians of side-by-side runs."""
     counts = list(figures["shards"])
-    head = "| question | single | " + " | ".join(f"N={n} seq / par" for n in counts) + " |"
-    lines = [head, "| --- | ---: | " + " | ".join("---:" for _ in counts) + " |"]
-    for label, single in figures["single"]["questions"].items():
+    lines = [
+        "| question | single | "
+        + " | ".join(f"N={n}" for n in counts)
+        + f" | N={counts[-1]} / single |",
+        "| --- | ---: | " + " | ".join("---:" for _ in counts) + " | ---: |",
+    ]
+    for label in figures["shards"][counts[0]]["questions"]:
+        runs = [figures["shards"][n]["questions"][label] for n in counts]
+        single = statistics.median(run["single_s"] for run in runs)
         cells = [
-            "{:.1f} / {:.1f}".format(
-                figures["shards"][n]["questions"][label]["sequential_s"] * 1000,
-                figures["shards"][n]["questions"][label]["parallel_s"] * 1000,
-            )
-            for n in counts
+            f"{run['parallel_s'] * 1000:.1f} ({run['sequential_s'] * 1000:.0f})" for run in runs
         ]
-        lines.append(f"| {label} | {single * 1000:.1f} | " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append("| layout | load (s) | rollup rows | events per shard |")
-    lines.append("| --- | ---: | ---: | --- |")
+        ratio = runs[-1]["parallel_s"] / runs[-1]["single_s"]
+        lines.append(
+            f"| {label} | {single * 1000:.1f} | " + " | ".join(cells) + f" | {ratio:.1f}x |"
+        )
+    lines += [
+        "",
+        "| layout | load (s) | rollup rows | events per shard |",
+        "| --- | ---: | ---: | --- |",
+    ]
     single = figures["single"]
     lines.append(f"| single | {single['load_s']:.1f} | {single['rollup_rows']} | - |")
     for n in counts:
