@@ -120,6 +120,27 @@ MIDDLEWARE = [
     "ingest.doors.middleware.ElasticsearchRootMiddleware",  # GET / for Elasticsearch clients
 ]
 
+# A streaming replica for pages, the read API and reports (clickpost_monitor/replica.py): read
+# from while it is healthy and its replay lag is at most REPLICA_MAX_LAG_SECONDS; ingest, alerts,
+# tokens, sessions and every write use the primary. Checked at most every REPLICA_CHECK_SECONDS.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
+REPLICA_MAX_LAG_SECONDS = env_int("REPLICA_MAX_LAG_SECONDS", 30, minimum=1)
+REPLICA_CHECK_SECONDS = env_int("REPLICA_CHECK_SECONDS", 5, minimum=1)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60, conn_health_checks=True),
+        # Under the test runner the alias is the test database itself (no copy to create).
+        "TEST": {"MIRROR": "default"},
+    }
+    _replica_options = DATABASES["replica"].setdefault("OPTIONS", {})
+    if "host" in _replica_options and not DATABASES["replica"]["HOST"]:
+        DATABASES["replica"]["HOST"] = _replica_options.pop("host")
+    # A replica that does not answer quickly is down: the primary answers instead.
+    _replica_options.setdefault("connect_timeout", 2)
+    _replica_options.setdefault("options", "-c statement_timeout=25000")
+    DATABASE_ROUTERS = ["clickpost_monitor.replica.ReplicaRouter"]
+    MIDDLEWARE.append("clickpost_monitor.replica.ReplicaReadsMiddleware")  # after sessions, auth
+
 ROOT_URLCONF = "clickpost_monitor.urls"
 WSGI_APPLICATION = "clickpost_monitor.wsgi.application"
 

@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import connection
 from rest_framework.exceptions import ValidationError
 
+from clickpost_monitor.replica import read_connection
 from ingest.catalog import CATEGORIES, SUCCESS, UNKNOWN
 from ingest.models import CodeEntry, Courier
 from stats.window import DIMENSIONS, Filters, Window
@@ -227,7 +227,7 @@ def aggregate_query(
 
 
 def _fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 

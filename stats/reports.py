@@ -19,8 +19,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import connection
-
+from clickpost_monitor.replica import read_connection
 from stats.questions import aggregate_query, choose_source, courier_label
 from stats.window import Filters, Window
 
@@ -99,7 +98,7 @@ def weekly_rows(*, week: str, tz: ZoneInfo) -> Iterator[dict]:
     None). Raises ValueError for a bad week. Streams from a server-side cursor."""
     window = parse_iso_week(week, tz)
     sql, params = _weekly_query(window)
-    with connection.chunked_cursor() as cursor:
+    with read_connection().chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(_FETCH_ROWS):
             for category, code, meaning, cp_id, name, errors, calls, before in batch:

@@ -17,8 +17,7 @@ import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db import connection
-
+from clickpost_monitor.replica import read_connection
 from ingest.catalog import current_catalog
 from stats.questions import RAW, sql_conditions
 from stats.window import Filters, Window, default_zone
@@ -66,7 +65,7 @@ def _like_pattern(text: str) -> str:
 def _is_shipment_id(q: str) -> bool:
     """Whether `q` is some stored waybill or order id (two index probes)."""
     variants = _id_variants(q)
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT EXISTS (SELECT 1 FROM ingest_event WHERE waybill = ANY(%s) AND waybill <> '')"
             " OR EXISTS (SELECT 1 FROM ingest_event WHERE order_id = ANY(%s) AND order_id <> '')",
@@ -95,7 +94,7 @@ def _row(values: tuple, names: list[str], tz: ZoneInfo, meanings: dict) -> dict:
 def _select(sql: str, params: list, tz: ZoneInfo) -> list[dict]:
     catalog = current_catalog()
     meanings = {code: info.meaning for code, info in catalog.items()}
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         names = [column.name for column in cursor.description]
         return [_row(values, names, tz, meanings) for values in cursor.fetchall()]
@@ -190,7 +189,7 @@ def shipment_timeline(
 
 
 def _summary(column: str, value: str, newest: list[dict], tz: ZoneInfo) -> dict:
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             f"SELECT min(ts), max(ts), count(*), count(*) FILTER (WHERE is_error) "
             f"FROM ingest_event WHERE {column} = ANY(%s)",
