@@ -278,7 +278,8 @@ def heatmap_figure(matrix: Mapping[str, Any], *, drill: Drill) -> Figure | None:
     top = max((v for line in z for v in line if v is not None), default=0.0)
     trace = {
         "type": "heatmap",
-        "x": [escape(str(categories[j]).replace("_", "<br>", 1)) for j in columns],
+        # "order cancellation" on two lines: five columns fit a half-width card without overlap.
+        "x": [escape(str(categories[j])).replace("_", "<br>", 1) for j in columns],
         "y": [escape(str(c["label"])) for c in couriers],
         "z": z,
         "zmin": 0,
