@@ -90,7 +90,7 @@ SEED: tuple[CodeInfo, ...] = (
     _entry(
         325,
         SERVICE,
-        "The status you are trying to update is invalid for Clickpost's systems; contact Clickpost support",
+        "The status you are trying to update is invalid for our systems; contact Clickpost",
         CONTACT_CLICKPOST,
     ),
     _entry(326, SERVICE, "Invalid Tracking Id", FIX_PAYLOAD),

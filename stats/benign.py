@@ -42,8 +42,9 @@ def benign_filters(*, filters: Filters, window: Window, mode: str) -> Filters:
     if mode not in ("only", "hide"):
         return filters
     benign = benign_codes()
+    chosen: set[int]
     if mode == "only":
-        chosen = benign & set(filters.code) if filters.code else benign
+        chosen = set(benign & set(filters.code)) if filters.code else set(benign)
     else:
         seen = Window(start=window.start - _LOOKBACK, end=window.end, tz=window.tz).snapped()
         known = set(CodeEntry.objects.values_list("code", flat=True))
