@@ -82,6 +82,7 @@ _NOMINAL = {
 _NARROW_LEGEND = {
     "legend": {"orientation": "h", "x": 0, "y": -0.18, "yanchor": "top", "font": {"size": 10}},
     "margin": {"l": 44, "r": 8, "t": 8, "b": 40},
+    "yaxis": {"title": {"text": ""}},
 }
 
 
@@ -306,7 +307,11 @@ def heatmap_figure(matrix: Mapping[str, Any], *, drill: Drill) -> Figure | None:
         "yaxis": {"type": "category", "autorange": "reversed"},
     }
     figure = _figure([trace], layout)
-    figure["narrow"] = {"margin": {"l": 96, "r": 8, "t": 8, "b": 56}}
+    figure["narrow"] = {
+        "margin": {"l": 8, "r": 8, "t": 8, "b": 90},
+        "xaxis": {"tickangle": -90, "tickfont": {"size": 10}},
+        "yaxis": {"automargin": True, "tickfont": {"size": 10}},
+    }
     return figure
 
 

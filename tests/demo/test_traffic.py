@@ -8,6 +8,7 @@ import statistics
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -182,3 +183,13 @@ def test_records_come_in_time_order_and_end_before_now():
     now, records = generated(9)
     stamps = [at(r) for r in records]
     assert stamps == sorted(stamps) and stamps[-1] < now
+
+
+def test_the_readmes_sample_file_is_accepted_as_it_is(ingest_client):
+    """README's curl example posts demo/sample-calls.ndjson: every call in it is stored."""
+    body = (Path(__file__).resolve().parents[2] / "demo" / "sample-calls.ndjson").read_bytes()
+    response = ingest_client.generic(
+        "POST", "/api/v1/events/", body, content_type="application/x-ndjson"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["accepted"] == 4
