@@ -261,52 +261,77 @@ def top_codes_figure(rows: Sequence[Mapping[str, Any]], *, drill: Drill) -> Figu
     return _figure([trace], layout)
 
 
+LOW_VOLUME_COLORS = [[0, "#f6f7f9"], [1, "#c9ced8"]]  # grey: errors, but too few calls to rate
+
+
 def heatmap_figure(matrix: Mapping[str, Any], *, drill: Drill) -> Figure | None:
     """Couriers (rows) x error categories (columns), coloured by error rate: the cell's errors
     over ALL of that courier's calls, so a small courier's outage is as dark as a big one's.
-    Couriers under the volume floor (`min_calls`) are left uncoloured; hover gives the counts.
-    A cell opens those failures."""
+
+    Couriers under the volume floor (`min_calls`) are drawn by a second, grey trace (light
+    where there are no errors, grey where there are some) so a few calls never look like an
+    outage; every cell gives its counts on hover and opens its failures."""
     couriers, categories, errors = matrix["couriers"], matrix["categories"], matrix["errors"]
     if not couriers or not any(any(row) for row in errors):
         return None
     floor = int(matrix.get("min_calls", 0))
     columns = [j for j, _ in enumerate(categories) if any(row[j] for row in errors)]
-    z, text = [], []
+    rated, low, text, links = [], [], [], []
     for courier, row in zip(couriers, errors, strict=True):
         calls, enough = courier["events"], courier["events"] >= floor
-        z.append([row[j] / calls if enough and calls else None for j in columns])
+        rates = [row[j] / calls if calls else 0.0 for j in columns]
+        rated.append(rates if enough else [None] * len(columns))
+        low.append([None] * len(columns) if enough else [1 if row[j] else 0 for j in columns])
         text.append([_rate_text(row[j], calls, enough=enough) for j in columns])
-    top = max((v for line in z for v in line if v is not None), default=0.0)
-    trace = {
-        "type": "heatmap",
-        # "order cancellation" on two lines: five columns fit a half-width card without overlap.
-        "x": [escape(str(categories[j])).replace("_", "<br>", 1) for j in columns],
-        "y": [escape(str(c["label"])) for c in couriers],
-        "z": z,
-        "zmin": 0,
-        "zmax": max(top, 0.05),
-        "text": text,
-        "customdata": [
+        links.append(
             [
                 drill.url(cp_id=courier["key"], category=categories[j]) if row[j] else None
                 for j in columns
             ]
-            for courier, row in zip(couriers, errors, strict=True)
-        ],
-        "colorscale": [[0, "#fff7f3"], [0.15, "#fcbba1"], [1, "#a50f15"]],
-        "hoverongaps": True,
+        )
+    top = max((v for line in rated for v in line if v is not None), default=0.0)
+    shared = {
+        "type": "heatmap",
+        # "order cancellation" on two lines: five columns fit a half-width card without overlap.
+        "x": [escape(str(categories[j])).replace("_", "<br>", 1) for j in columns],
+        "y": [escape(str(c["label"])) for c in couriers],
+        "text": text,
+        "customdata": links,
+        "hoverongaps": False,
         "hovertemplate": "%{y} · %{x}<br>%{text}<extra></extra>",
         "xgap": 2,
         "ygap": 2,
-        "colorbar": {"title": {"text": "error rate"}, "thickness": 12, "tickformat": ".0%"},
     }
+    traces = [
+        {
+            **shared,
+            "name": "error rate",
+            "z": rated,
+            "zmin": 0,
+            "zmax": max(top, 0.05),
+            "colorscale": [[0, "#fff7f3"], [0.15, "#fcbba1"], [1, "#a50f15"]],
+            "colorbar": {"title": {"text": "error rate"}, "thickness": 12, "tickformat": ".0%"},
+        }
+    ]
+    if any(v is not None for line in low for v in line):
+        traces.append(
+            {
+                **shared,
+                "name": f"under {floor} calls",
+                "z": low,
+                "zmin": 0,
+                "zmax": 1,
+                "colorscale": LOW_VOLUME_COLORS,
+                "showscale": False,
+            }
+        )
     layout = {
         "height": max(260, 90 + 26 * len(couriers)),
         "margin": {"l": 140, "r": 16, "t": 16, "b": 56},
         "xaxis": {"type": "category", "tickangle": 0, "automargin": True},
         "yaxis": {"type": "category", "autorange": "reversed"},
     }
-    figure = _figure([trace], layout)
+    figure = _figure(traces, layout)
     figure["narrow"] = {
         "margin": {"l": 8, "r": 8, "t": 8, "b": 90},
         "xaxis": {"tickangle": -90, "tickfont": {"size": 10}},

@@ -132,7 +132,7 @@ def test_heatmap_cell_opens_that_couriers_failures(page, app, user, traffic, con
     log_in(page, app)
     charts_drawn(page)
     heat = page.evaluate("JSON.parse(document.getElementById('heatmap-figure').textContent)")
-    columns, couriers = heat["data"][0]["x"], heat["data"][0]["y"]
+    columns, couriers = heat["data"][0]["x"], heat["data"][0]["y"]  # traces share the axes
     row, column = couriers.index("Delhivery"), columns.index("service")
     box = page.locator('[data-figure="heatmap-figure"] .nsewdrag').first.bounding_box()
     x = box["x"] + (column + 0.5) * box["width"] / len(columns)

@@ -523,9 +523,10 @@ def test_heatmap_keeps_only_categories_with_errors_and_links_each_cell():
         "errors": [[3, 0, 0], [0, 1, 0]],
         "min_calls": 20,
     }
-    trace = charts.heatmap_figure(heat, drill=drill())["data"][0]
-    # Coloured by the courier's error rate; under 20 calls a courier is left blank.
+    trace, low = charts.heatmap_figure(heat, drill=drill())["data"]
+    # Coloured by the courier's error rate; under 20 calls a courier is grey, not rated.
     assert trace["x"] == ["server", "service"] and trace["z"] == [[0.1, 0.0], [None, None]]
+    assert low["z"] == [[None, None], [0, 1]] and "colorbar" not in low
     assert trace["text"][0][0] == "10.0% of the courier's calls<br>3 errors of 30 calls"
     assert trace["text"][1][1] == "1 errors of 5 calls (too few calls to rate)"
     assert trace["customdata"][0][1] is None
