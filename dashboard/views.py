@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -347,11 +347,12 @@ def _summary_sections(week: str, window: Window) -> dict[str, list]:
 
 
 @page
-def weekly_summary_csv(request: HttpRequest) -> StreamingHttpResponse:
-    """The weekly report's companion CSV: totals, couriers, accounts and the top movers."""
+def weekly_summary_csv(request: HttpRequest) -> HttpResponse:
+    """The weekly report's companion CSV: totals, couriers, accounts and the top movers (a few
+    hundred rows at most, so one response, not a stream)."""
     week, window = params.read_week(request.GET, now=timezone.now())
-    lines = summary_csv_lines(week=week, tz=window.tz)
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    lines = "".join(summary_csv_lines(week=week, tz=window.tz))
+    response = HttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{summary_filename(week)}"'
     return response
 

@@ -22,6 +22,7 @@ from stats.reports import parse_iso_week
 from stats.window import Filters, Window
 
 TOP_MOVERS = 20
+_EDGE = timedelta(hours=1)  # a week whose data starts or stops more than this inside is partial
 SUMMARY_COLUMNS = (
     "week",
     "section",
@@ -70,7 +71,8 @@ def previous_week(window: Window) -> Window:
 
 def coverage(*, window: Window, now: datetime) -> Coverage:
     """Which part of the week holds data: first and last quarter hour with calls and the number
-    of local days with calls. `complete` when every day of a finished week has calls."""
+    of local days with calls. `complete` when the week is over and its calls run from its
+    first hour to its last, with calls on every day."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT min(bucket), max(bucket), count(DISTINCT (bucket AT TIME ZONE %s)::date)"
@@ -86,7 +88,11 @@ def coverage(*, window: Window, now: datetime) -> Coverage:
         "last": last.astimezone(window.tz) if last else None,
         "days_with_data": days_with_data,
         "days": days,
-        "complete": window.end <= now and days_with_data >= days,
+        "complete": window.end <= now
+        and days_with_data >= days
+        and first is not None
+        and first <= window.start + _EDGE
+        and last >= window.end - _EDGE - timedelta(minutes=15),
     }
 
 
@@ -122,10 +128,13 @@ def _section(section: str, dim: str, window: Window, before: Window) -> list[Sum
 
 
 def _movers(window: Window, before: Window, limit: int) -> list[SummaryRow]:
-    """(code, courier) pairs by absolute change in errors, the biggest first; `calls` are the
-    pair's calls, so the volume stands beside the change."""
+    """(code, courier) pairs by absolute change in errors, the biggest first. `calls` and
+    `prev_calls` are the courier's calls in each week (a code's own calls are all errors), so
+    the volume stands beside the change."""
     now = _keyed(counts(window=window, filters=Filters(), group=["code", "cp_id"]))
     prev = _keyed(counts(window=before, filters=Filters(), group=["code", "cp_id"]))
+    volume = _keyed(counts(window=window, filters=Filters(), group=["cp_id"]))
+    prev_volume = _keyed(counts(window=before, filters=Filters(), group=["cp_id"]))
     changed = [k for k in set(now) | set(prev) if now.get(k, (0, 0))[1] != prev.get(k, (0, 0))[1]]
     changed.sort(key=lambda k: (-abs(now.get(k, (0, 0))[1] - prev.get(k, (0, 0))[1]), k))
     changed = changed[:limit]
@@ -136,8 +145,8 @@ def _movers(window: Window, before: Window, limit: int) -> list[SummaryRow]:
             "mover",
             f"{code}@{cp_id}",
             f"{code} {meanings(code)} · {couriers(cp_id)}",
-            now.get((code, cp_id), (0, 0)),
-            prev.get((code, cp_id), (0, 0)),
+            (volume.get((cp_id,), (0, 0))[0], now.get((code, cp_id), (0, 0))[1]),
+            (prev_volume.get((cp_id,), (0, 0))[0], prev.get((code, cp_id), (0, 0))[1]),
         )
         for code, cp_id in changed
     ]

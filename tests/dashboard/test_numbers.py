@@ -266,7 +266,11 @@ def test_reports_page_warns_when_the_previous_week_is_incomplete(user_client, db
     page = user_client.get("/reports/?week=2026-W11&tz=UTC").content.decode()
     assert "The previous week holds incomplete data" in page
     assert "5 of 7 days" in page
-    store(*_week_of_calls(w10, 2, start=40))
+    edges = [w10 + timedelta(minutes=10), w11 - timedelta(minutes=20)]
+    store(
+        *_week_of_calls(w10, 2, start=40),
+        *[call(50 + i, timestamp=t.isoformat()) for i, t in enumerate(edges)],
+    )
     page = user_client.get("/reports/?week=2026-W11&tz=UTC").content.decode()
     assert "previous week holds incomplete data" not in page
 
@@ -289,7 +293,7 @@ def test_summary_csv_has_totals_couriers_accounts_and_movers_by_absolute_change(
     )
     response = user_client.get("/reports/summary.csv?week=2026-W11&tz=UTC")
     assert response.status_code == 200
-    text = b"".join(response.streaming_content).decode()
+    text = response.content.decode()
     rows = list(csv.DictReader(io.StringIO(text)))
     assert tuple(rows[0]) == SUMMARY_COLUMNS
     total = rows[0]
@@ -297,7 +301,7 @@ def test_summary_csv_has_totals_couriers_accounts_and_movers_by_absolute_change(
     assert (total["prev_calls"], total["prev_errors"]) == ("14", "7")
     movers = [r for r in rows if r["section"] == "mover"]
     assert [(r["key"], r["change_errors"]) for r in movers] == [("503@4", "-6"), ("330@4", "2")]
-    assert movers[1]["calls"] == "3"  # the volume beside the change
+    assert movers[1]["calls"] == "10"  # the courier's calls: the volume beside the change
     assert {r["section"] for r in rows} == {"total", "courier", "account", "mover"}
     spec = user_client.get("/api/v1/reports/weekly/?week=2026-W11&tz=UTC")
     assert spec.status_code in (200, 401, 403)  # SPEC's CSV is unchanged (its own tests)
