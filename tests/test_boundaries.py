@@ -19,6 +19,7 @@ WRITES = [
         rf"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+{EVENT_TABLES}", re.I
     ),
     re.compile(rf"\bCOPY\s+{EVENT_TABLES}", re.I),
+    re.compile(r"[\"']TRUNCATE\b", re.I),  # a TRUNCATE whose table names are joined in
     re.compile(
         r"\b(?:Event|Rollup\w*)\.objects\.(?:create|bulk_create|update|get_or_create|update_or_create)\b"
     ),

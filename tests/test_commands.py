@@ -138,7 +138,7 @@ def test_generate_demo_data_writes_realistic_traffic_with_its_incidents(db):
     out, _ = run("generate_demo_data", "--days", "2", "--per-day", "3000")
 
     stored = stored_count()
-    assert out.strip() == f"Demo data: {stored} events stored, 0 duplicates skipped."
+    assert out.splitlines()[0] == f"Demo data: {stored} events stored, 0 duplicates skipped."
     assert 4000 < stored < 8000
     rows = list(Event.objects.values_list("endpoint", "cp_id", "account_code", "code", "is_error"))
     assert len({endpoint for endpoint, *_ in rows}) == 13
