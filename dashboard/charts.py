@@ -180,6 +180,53 @@ def error_rate_figure(
     return figure
 
 
+@dataclass(frozen=True)
+class AlertMark:
+    """An alert that fired inside the chart's window: when, and what to say on hover."""
+
+    at: datetime  # aware, in the chart's zone
+    text: str
+
+
+_MARK_COLOR = "#b71c1c"
+
+
+def mark_alerts(figure: Figure | None, marks: Sequence[AlertMark]) -> Figure | None:
+    """A dotted line where each alert fired, with a small flag whose hover names the rule and
+    group, so a bump on the chart can be matched with the page someone got."""
+    if figure is None or not marks:
+        return figure
+    layout = figure["layout"]
+    layout["shapes"] = [
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": wall_clock(mark.at),
+            "x1": wall_clock(mark.at),
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": _MARK_COLOR, "width": 1, "dash": "dot"},
+        }
+        for mark in marks
+    ]
+    layout["annotations"] = [
+        {
+            "x": wall_clock(mark.at),
+            "y": 1,
+            "xref": "x",
+            "yref": "paper",
+            "yanchor": "bottom",
+            "showarrow": False,
+            "text": "▼",
+            "font": {"color": _MARK_COLOR, "size": 11},
+            "hovertext": escape(mark.text),
+        }
+        for mark in marks
+    ]
+    return figure
+
+
 def _other(rest: Sequence[Mapping[str, Any]], *, size: int) -> dict:
     """The groups beyond MAX_SERIES summed into one series."""
     points = [{"events": 0, "errors": 0} for _ in range(size)]

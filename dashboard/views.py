@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from alerts.selectors import firing_now, firings_between
 from dashboard import charts, params
 from dashboard.forms import filter_fields, group_links, zone_choices
 from dashboard.links import Drill, zone_name
@@ -119,6 +120,19 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/overview.html", context)
 
 
+def _alert_marks(window: Window) -> list[charts.AlertMark]:
+    """The alerts that fired inside the window, as marks on the error-rate chart."""
+    return [
+        charts.AlertMark(
+            at=firing.at.astimezone(window.tz),
+            text=" ".join(
+                [f"{firing.rule.name} fired", *(f"{k} {v}" for k, v in firing.labels.items())]
+            ),
+        )
+        for firing in firings_between(window.start, window.end)
+    ]
+
+
 def _totals(state: params.PageParams, filters: Filters) -> dict:
     """A preset range compares the elapsed time with as long before it; custom: questions'."""
     if state.range in params.RANGES:
@@ -142,8 +156,12 @@ def _overview(state: params.PageParams, *, group: str, benign: str) -> dict:
     return {
         "totals": _totals(state, filters),
         "benign_totals": benign_totals(window=window, filters=state.filters),
-        "rate_figure": charts.error_rate_figure(
-            series, drill=drill, until=state.until, window_start=window.start
+        "alerts": firing_now(),
+        "rate_figure": charts.mark_alerts(
+            charts.error_rate_figure(
+                series, drill=drill, until=state.until, window_start=window.start
+            ),
+            _alert_marks(window),
         ),
         "codes_figure": charts.top_codes_figure(top, drill=drill),
         "heatmap_figure": charts.heatmap_figure(
