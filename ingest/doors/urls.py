@@ -1,13 +1,15 @@
-"""Routes of the protocol doors, mounted at the site root (where the protocols' clients expect
-them), and the token-health API. `GET /` for Elasticsearch clients is ingest.doors.middleware."""
+"""Routes of the protocol doors (SPEC "Protocol doors"), mounted at the site root (where the
+protocols' clients expect them), and the token-health API. `GET /` for Elasticsearch clients
+is ingest.doors.middleware."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from ingest.doors import views
 from tokens.api import TokenHealthView
 
 otlp = views.OtlpLogsView.as_view()
 bulk = views.BulkView.as_view()
+hec = views.SplunkHecView.as_view()
 
 urlpatterns = [
     path("v1/logs", otlp, name="otlp-logs"),
@@ -17,5 +19,13 @@ urlpatterns = [
     path("<str:index>/_bulk", bulk, name="es-index-bulk"),
     path("_cat/health", views.CatHealthView.as_view(), name="es-cat-health"),
     path("_cluster/health", views.ClusterHealthView.as_view(), name="es-cluster-health"),
+    path("services/collector", hec, name="splunk-hec"),
+    re_path(r"^services/collector/event(?:/1\.0)?$", hec, name="splunk-hec-event"),
+    path("api/events/raw", views.SeqView.as_view(), name="seq-raw"),
+    path("ingest/clef", views.SeqView.as_view(clef=True), name="seq-clef"),
+    # Both spellings: a client's base URL may or may not end in "/", and APPEND_SLASH cannot
+    # redirect a POST.
+    re_path(r"^betterstack/?$", views.BetterStackView.as_view(), name="betterstack"),
+    re_path(r"^logzio/?$", views.LogzioView.as_view(), name="logzio"),
     path("api/v1/tokens/", TokenHealthView.as_view(), name="api-tokens"),
 ]

@@ -28,7 +28,7 @@ from django.utils import timezone as django_timezone
 from rest_framework.test import APIClient
 
 from clickpost_monitor.api import EventsView
-from ingest import framing
+from ingest.doors import http as door_http
 from ingest.models import ApiToken
 from tests.ingest.test_events import SPEC_PATHS
 from tests.ingest.test_store import (
@@ -597,7 +597,7 @@ class InflateMeter:
             def __getattr__(self, name):
                 return getattr(self._inner, name)
 
-        monkeypatch.setattr(framing.zlib, "decompressobj", Counting)
+        monkeypatch.setattr(door_http.zlib, "decompressobj", Counting)
 
 
 def test_a_gzip_bomb_is_413_and_is_not_inflated(ingest_client, settings, monkeypatch):
