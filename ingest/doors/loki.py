@@ -59,10 +59,10 @@ def _entry(*, line: Any, nanos: Any, labels: dict, metadata: dict) -> RawItem:
     """The line over its structured metadata over the stream's labels (records.py).
 
     python-logging-loki sends `extra={"tags": {...}}` as labels and winston-loki a line
-    `message {json}` with the same fields as metadata, whose values Loki keeps as text: a
+    `message {json}` with the same fields as metadata; both are text in Loki, so a label or
     metadata value holding a JSON object (a `response`) is read as that object.
     """
-    fields = {**labels, **{key: json_object(value) or value for key, value in metadata.items()}}
+    fields = {key: json_object(value) or value for key, value in {**labels, **metadata}.items()}
     return RawItem(event_from_body(line, fields), default_timestamp=time_from_nanos(nanos))
 
 
