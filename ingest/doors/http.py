@@ -34,7 +34,14 @@ from ingest.framing import FramingError
 from ingest.models import ApiToken
 from tokens.auth import ApiTokenAuthentication, CanIngest, IngestThrottle, TokenUser, request_token
 
+try:  # gunicorn (the deployed server) raises its own errors for a malformed chunked body
+    from gunicorn.http.errors import ParseException as _ServerParseError
+except ImportError:  # pragma: no cover - another WSGI server
+    _ServerParseError = OSError  # type: ignore[misc,assignment]
+
 READ_CHUNK = 64 * 1024
+# What a server's input stream raises for a body it cannot read: the client's fault, a 400.
+UNREADABLE_BODY: tuple[type[Exception], ...] = (OSError, ValueError, _ServerParseError)
 _CODINGS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
 _GZIP_MAGIC = b"\x1f\x8b"
 _AUTO_HEADER_WBITS = 32 + zlib.MAX_WBITS  # zlib picks gzip or zlib framing from the header
@@ -128,8 +135,9 @@ def _coding(header: str | None) -> str | None:
 def _read_capped(stream: ByteStream, *, content_length: int | None, max_bytes: int) -> bytes:
     """Read the declared length, or until EOF, never more than `max_bytes + 1` bytes.
 
-    The server raises OSError (gunicorn's InvalidChunkSize, ChunkMissingTerminator, NoMoreData;
-    Django's UnreadablePostError) for a body it cannot read: that is the client's fault, a 400.
+    The server raises `UNREADABLE_BODY` errors (gunicorn's InvalidChunkSize,
+    ChunkMissingTerminator, NoMoreData; Django's UnreadablePostError) for a body it cannot read:
+    that is the client's fault, a 400.
     """
     want = max_bytes + 1 if content_length is None else content_length
     parts: list[bytes] = []
@@ -137,7 +145,7 @@ def _read_capped(stream: ByteStream, *, content_length: int | None, max_bytes: i
     while got < want:
         try:
             chunk = stream.read(min(READ_CHUNK, want - got))
-        except OSError as error:
+        except UNREADABLE_BODY as error:
             why = str(error) or type(error).__name__
             raise FramingError(400, f"body could not be read after {got} bytes: {why}") from None
         if not chunk:

@@ -305,3 +305,23 @@ def test_generic_door_reads_a_chunked_body_and_answers_an_empty_flush(live, toke
         200,
         {"accepted": 0, "duplicates": 0, "rejected": 0, "errors": []},
     )
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n"],
+    ids=["bad-size", "no-chunk-terminator"],
+)
+@pytest.mark.parametrize("door", [GENERIC, "/betterstack/", "/services/collector"])
+def test_a_malformed_chunked_body_is_a_json_400_and_no_traceback(live, token, chunks, door):
+    scheme = "Splunk" if door.startswith("/services") else "Bearer"
+    head = (
+        f"POST {door} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {scheme} {token}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    status, headers, content = send_raw(live.host, live.port, head, chunks)
+    assert status == 400, content
+    assert headers["content-type"].startswith("application/json")
+    assert "body could not be read" in json.loads(content)["error"]
+    assert "Traceback" not in live.log_tail(400)
