@@ -68,7 +68,7 @@ def _raw_item(event: Any) -> RawItem:
     _put(fields, "level", event.get("Level"))
     _put(fields, "exception", event.get("Exception"))
     template = event.get("MessageTemplate") or event.get("RenderedMessage")
-    return _item(template, fields, when=event.get("Timestamp"))
+    return _item(template, fields, when=event.get("Timestamp"), names=properties)
 
 
 def _clef_item(event: dict) -> RawItem:
@@ -82,8 +82,10 @@ def _clef_item(event: dict) -> RawItem:
     return _item(event.get("@m") or event.get("@mt"), fields, when=event.get("@t"))
 
 
-def _item(template: Any, fields: dict, *, when: Any) -> RawItem:
-    message = render(template, fields) if isinstance(template, str) else template
+def _item(template: Any, fields: dict, *, when: Any, names: dict | None = None) -> RawItem:
+    """`names`: the properties as sent, whose names the template's holes use (`{Extra_awb}`)."""
+    lookup = {**fields, **(names or {})}
+    message = render(template, lookup) if isinstance(template, str) else template
     return RawItem(default_time(event_from_body(message, fields), when))
 
 
