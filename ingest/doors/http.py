@@ -37,7 +37,7 @@ from tokens.auth import ApiTokenAuthentication, CanIngest, IngestThrottle, Token
 try:  # gunicorn (the deployed server) raises its own errors for a malformed chunked body
     from gunicorn.http.errors import ParseException as _ServerParseError
 except ImportError:  # pragma: no cover - another WSGI server
-    _ServerParseError = OSError  # type: ignore[misc,assignment]
+    _ServerParseError = OSError
 
 READ_CHUNK = 64 * 1024
 # What a server's input stream raises for a body it cannot read: the client's fault, a 400.
@@ -168,7 +168,8 @@ def _inflate(raw: bytes, *, coding: str, max_bytes: int) -> bytes:
     decompressor = zlib.decompressobj(wbits)
     out = bytearray()
     try:
-        for data in _slices(raw):
+        for piece in _slices(raw):
+            data: bytes | memoryview = piece
             while data:
                 if decompressor.eof:
                     if not multi_member:

@@ -131,7 +131,7 @@ def _decode_protobuf(body: bytes, *, max_bytes: int) -> list[RawItem]:
     return items
 
 
-def _message_classes() -> dict[str, type]:
+def _message_classes() -> dict[str, Any]:
     """Loki's push messages (grafana/loki pkg/push/push.proto; Timestamp as google.protobuf's)."""
     proto = descriptor_pb2.FieldDescriptorProto
     file = descriptor_pb2.FileDescriptorProto(

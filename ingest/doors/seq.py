@@ -63,7 +63,9 @@ def decode_clef(body: bytes) -> list[RawItem]:
 def _raw_item(event: Any) -> RawItem:
     if not isinstance(event, dict):
         return RawItem(event)
-    properties = event.get("Properties") if isinstance(event.get("Properties"), dict) else {}
+    properties = event.get("Properties")
+    if not isinstance(properties, dict):
+        properties = {}
     fields = _unprefixed(properties)
     _put(fields, "level", event.get("Level"))
     _put(fields, "exception", event.get("Exception"))
