@@ -225,8 +225,9 @@ def test_pino_http_send_ships_every_call_once(live, body_type):
         " JOIN ingest_apitoken t ON t.id = e.token_id WHERE t.name = %s",
         (shipped.token_name,),
     )
-    # pino's msg is the message (unless the call carries its own), never also in extra
-    assert sorted(messages) == [("Too Many Requests", False), ("clickpost call", False)]
+    # pino's msg is the message and so not kept in extra, unless the call carries its own
+    # message: then msg is an ordinary extra field
+    assert sorted(messages) == [("Too Many Requests", True), ("clickpost call", False)]
 
 
 def test_python_logging_loki_ships_every_call_once(live):
