@@ -160,9 +160,10 @@ class SplunkHecView(IngestDoor):
     def handle_exception(self, exc):
         """Auth, throttle and database refusals in HEC's shape, our sentence kept as `error`."""
         response = super().handle_exception(exc)
-        if isinstance(response.data, dict) and "code" not in response.data:
-            message = response.data.get("error") or str(exc)
-            response.data = {**hec.refusal_body(response.status_code, message), **response.data}
+        data = getattr(response, "data", None)  # a database outage answers a plain JsonResponse
+        if isinstance(data, dict) and "code" not in data:
+            message = data.get("error") or str(exc)
+            response.data = {**hec.refusal_body(response.status_code, message), **data}
         return response
 
 
