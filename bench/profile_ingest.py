@@ -3,7 +3,7 @@
     python -m bench.profile_ingest [--batches 20]   (a Django process on bench_ingest)
 
 Each 1,000-event gzip NDJSON batch (DemoTraffic records, as bench.ingest sends them) goes
-through the stages of `POST /api/v1/events/` one at a time: `framing.read_body` (gunzip),
+through the stages of `POST /api/v1/events/` one at a time: `doors.http.read_body` (gunzip),
 `framing.split_events` (JSON), `pipeline.clean_items` (validation, tagging, redaction, content
 hash), `store.write_events` (the one INSERT ... ON CONFLICT + 7 rollup upserts statement) and
 `store.record_token_use`. Reported: the median microseconds per event of each stage, and the
@@ -43,6 +43,7 @@ def _bodies(batches: int, now: datetime) -> list[bytes]:
 def profile(batches: int) -> dict:
     from ingest import framing, pipeline, store
     from ingest.catalog import current_catalog
+    from ingest.doors import http as door_http
     from tokens.auth import create_token
 
     token, _ = create_token(name=f"bench-profile-{time.time_ns()}", scopes=["ingest"])
@@ -55,7 +56,7 @@ def profile(batches: int) -> dict:
     profiler = cProfile.Profile()
     for body in bodies:
         t0 = time.perf_counter()
-        raw = framing.read_body(
+        raw = door_http.read_body(
             io.BytesIO(body), content_length=len(body), content_encoding="gzip", max_bytes=10**7
         )
         t1 = time.perf_counter()

@@ -72,6 +72,7 @@ def _wants_html(request) -> bool:
         path.startswith("/api/")
         or path.startswith("/v1/")
         or path.startswith("/loki/")
+        or path.startswith(("/services/collector", "/ingest/clef", "/betterstack", "/logzio"))
         or "_bulk" in path
     )
 

@@ -23,3 +23,5 @@ preload_app = False
 # gunicorn 27's control socket lives at a per-user default path that every instance on the
 # machine would share; we don't use it.
 control_socket_disable = True
+# No token in any log line: the Logz.io door's token comes in the query string (SPEC).
+logger_class = "clickpost_monitor.access_log.RedactingLogger"

@@ -26,6 +26,20 @@ READ_RATE_PER_MINUTE = env_int("READ_RATE_PER_MINUTE", 1200, minimum=1)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90, minimum=1)
 # Daily partitions of raw events created ahead of time, so the hot path rarely runs DDL.
 PARTITIONS_AHEAD_DAYS = env_int("PARTITIONS_AHEAD_DAYS", 3, minimum=1)
+# Alerts (alerts/): links in notifications, how far a new evaluator catches up, outbox retries.
+ALERTS_BASE_URL = env_str("ALERTS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+ALERTS_MAX_CATCHUP_MINUTES = env_int("ALERTS_MAX_CATCHUP_MINUTES", 60, minimum=1)
+ALERTS_MAX_ATTEMPTS = env_int("ALERTS_MAX_ATTEMPTS", 12, minimum=1)
+ALERTS_SEND_TIMEOUT_SECONDS = env_int("ALERTS_SEND_TIMEOUT_SECONDS", 10, minimum=1)
+# E-mail (alert channels, scheduled reports): Django's SMTP backend by default.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "clickpost-monitor@localhost")
 
 
 def _database_url() -> str:
@@ -88,7 +102,9 @@ INSTALLED_APPS = [
     "tokens",
     "stats",
     "dashboard",
+    "subscriptions",
     "demo",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -103,6 +119,27 @@ MIDDLEWARE = [
     "clickpost_monitor.middleware.ContentSecurityPolicyMiddleware",
     "ingest.doors.middleware.ElasticsearchRootMiddleware",  # GET / for Elasticsearch clients
 ]
+
+# A streaming replica for pages, the read API and reports (clickpost_monitor/replica.py): read
+# from while it is healthy and its replay lag is at most REPLICA_MAX_LAG_SECONDS; ingest, alerts,
+# tokens, sessions and every write use the primary. Checked at most every REPLICA_CHECK_SECONDS.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
+REPLICA_MAX_LAG_SECONDS = env_int("REPLICA_MAX_LAG_SECONDS", 30, minimum=1)
+REPLICA_CHECK_SECONDS = env_int("REPLICA_CHECK_SECONDS", 5, minimum=1)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60, conn_health_checks=True),
+        # Under the test runner the alias is the test database itself (no copy to create).
+        "TEST": {"MIRROR": "default"},
+    }
+    _replica_options = DATABASES["replica"].setdefault("OPTIONS", {})
+    if "host" in _replica_options and not DATABASES["replica"]["HOST"]:
+        DATABASES["replica"]["HOST"] = _replica_options.pop("host")
+    # A replica that does not answer quickly is down: the primary answers instead.
+    _replica_options.setdefault("connect_timeout", 2)
+    _replica_options.setdefault("options", "-c statement_timeout=25000")
+    DATABASE_ROUTERS = ["clickpost_monitor.replica.ReplicaRouter"]
+    MIDDLEWARE.append("clickpost_monitor.replica.ReplicaReadsMiddleware")  # after sessions, auth
 
 ROOT_URLCONF = "clickpost_monitor.urls"
 WSGI_APPLICATION = "clickpost_monitor.wsgi.application"

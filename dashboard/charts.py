@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
 from dashboard.links import Drill, event_url
-from stats.rates import rate
-from stats.results import OTHER
 
 Figure = dict[str, Any]
 
@@ -39,20 +38,14 @@ def color_of(category: str) -> str:
     return CATEGORY_COLORS.get(category, _FALLBACK_COLOR)
 
 
-def wall_clock(moment: datetime) -> str:
+def wall_clock(value: datetime | str) -> str:
     """An instant as the wall-clock text of its own offset: Plotly date axes ignore offsets."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def bucket_edges(
-    starts: Sequence[datetime], *, window_start: datetime, window_end: datetime
-) -> list[tuple[datetime, datetime]]:
-    """(start, end) of each bucket, clipped to the window: a bucket ends where the next begins."""
-    ends = [*starts[1:], window_end]
-    return [
-        (max(start, window_start), min(end, window_end))
-        for start, end in zip(starts, ends, strict=True)
-    ]
+def _as_datetime(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def _figure(data: list[dict], layout: dict) -> Figure:
@@ -66,20 +59,112 @@ def _figure(data: list[dict], layout: dict) -> Figure:
     return {"data": data, "layout": {**base, **layout}, "config": dict(_CONFIG)}
 
 
-def error_rate_figure(timeseries: Mapping[str, Any], *, drill: Drill) -> Figure | None:
-    """Stacked bars of each category's share of all calls per bucket (they sum to the rate)."""
-    edges = bucket_edges(
-        [p["t"] for p in timeseries["totals"]],
-        window_start=timeseries["start"],
-        window_end=timeseries["end"],
-    )
-    x = [wall_clock(p["t"]) for p in timeseries["totals"]]
-    traces = []
-    for series in timeseries["series"]:
-        if not any(p["errors"] for p in series["points"]):
+PALETTE = (
+    "#d62728",
+    "#1f77b4",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#17becf",
+    "#e377c2",
+    "#bcbd22",
+)
+OTHER = "__other__"
+MAX_SERIES = 8  # a group's series beyond these are drawn as one "other" series
+PARTIAL_OPACITY = 0.45
+_NOMINAL = {
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(weeks=1),
+}
+# Phones: the legend goes under the plot in small type, so it never outgrows the plot.
+_NARROW_LEGEND = {
+    "legend": {"orientation": "h", "x": 0, "y": -0.18, "yanchor": "top", "font": {"size": 10}},
+    "margin": {"l": 44, "r": 8, "t": 8, "b": 40},
+    "yaxis": {"title": {"text": ""}},
+}
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One bar of a time chart: where it is drawn and the part of it inside the window."""
+
+    index: int  # position in the timeseries' points
+    x: str
+    start: datetime
+    end: datetime
+    partial: bool
+
+
+def visible_buckets(
+    starts: Sequence[datetime | str], *, interval: str, window_start: datetime, until: datetime
+) -> list[Bucket]:
+    """The buckets that overlap [window_start, until), each clipped to it; a bucket is partial
+    when the window cuts it (the first one of a range that starts mid-hour, the last one of a
+    range that ends now)."""
+    moments = [_as_datetime(t) for t in starts]
+    ends = moments[1:] + [moments[-1] + _NOMINAL[interval]] if moments else []
+    buckets = []
+    for index, (start, end) in enumerate(zip(moments, ends, strict=True)):
+        shown_start, shown_end = max(start, window_start), min(end, until)
+        if shown_start >= shown_end:
             continue
-        traces.append(_share_trace(series, x=x, edges=edges, drill=drill))
-    if not traces:
+        partial = shown_start > start or shown_end < end
+        buckets.append(Bucket(index, wall_clock(start), shown_start, shown_end, partial))
+    return buckets
+
+
+def _series_color(group_by: str, category: str, index: int) -> str:
+    if group_by == "category":
+        return color_of(category)
+    return PALETTE[index % len(PALETTE)]
+
+
+def error_rate_figure(
+    timeseries: Mapping[str, Any],
+    *,
+    drill: Drill,
+    until: datetime | None = None,
+    window_start: datetime | None = None,
+) -> Figure | None:
+    """Stacked bars of each group's share of ALL calls per bucket (they sum to the error rate).
+
+    A bar's hover says what its height means: the group's errors over every call of the
+    bucket, e.g. "server: 9.84% of all calls / 6 errors of 61 calls". Buckets outside
+    [window_start, until) are not drawn and a partial bucket is drawn faded and says so.
+    Beyond MAX_SERIES groups, the rest are one "other" series (not clickable).
+    """
+    group_by = str(timeseries.get("group_by", "category"))
+    totals = timeseries["totals"]
+    if not totals:
+        return None
+    buckets = visible_buckets(
+        [p["t"] for p in totals],
+        interval=str(timeseries.get("interval", "hour")),
+        window_start=window_start or _as_datetime(timeseries["start"]),
+        until=until or _as_datetime(timeseries["end"]),
+    )
+    series = [s for s in timeseries["series"] if any(p["errors"] for p in s["points"])]
+    if not series or not buckets:
+        return None
+    shown, rest = series[:MAX_SERIES], series[MAX_SERIES:]
+    traces = [
+        _share_trace(s, totals=totals, buckets=buckets, drill=drill, group_by=group_by, index=i)
+        for i, s in enumerate(shown)
+    ]
+    if rest:
+        traces.append(
+            _share_trace(
+                _other(rest, size=len(totals)),
+                totals=totals,
+                buckets=buckets,
+                drill=drill,
+                group_by=group_by,
+                index=len(shown),
+            )
+        )
+    if not any(any(t["y"]) for t in traces):
         return None
     layout = {
         "barmode": "stack",
@@ -90,33 +175,112 @@ def error_rate_figure(timeseries: Mapping[str, Any], *, drill: Drill) -> Figure 
         "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         "margin": {"l": 56, "r": 16, "t": 40, "b": 40},
     }
-    return _figure(traces, layout)
+    figure = _figure(traces, layout)
+    figure["narrow"] = _NARROW_LEGEND
+    return figure
+
+
+@dataclass(frozen=True)
+class AlertMark:
+    """An alert that fired inside the chart's window: when, and what to say on hover."""
+
+    at: datetime  # aware, in the chart's zone
+    text: str
+
+
+_MARK_COLOR = "#b71c1c"
+
+
+def mark_alerts(figure: Figure | None, marks: Sequence[AlertMark]) -> Figure | None:
+    """A dotted line where each alert fired, with a small flag whose hover names the rule and
+    group, so a bump on the chart can be matched with the page someone got."""
+    if figure is None or not marks:
+        return figure
+    layout = figure["layout"]
+    layout["shapes"] = [
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": wall_clock(mark.at),
+            "x1": wall_clock(mark.at),
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": _MARK_COLOR, "width": 1, "dash": "dot"},
+        }
+        for mark in marks
+    ]
+    layout["annotations"] = [
+        {
+            "x": wall_clock(mark.at),
+            "y": 1,
+            "xref": "x",
+            "yref": "paper",
+            "yanchor": "bottom",
+            "showarrow": False,
+            "text": "▼",
+            "font": {"color": _MARK_COLOR, "size": 11},
+            "hovertext": escape(mark.text),
+        }
+        for mark in marks
+    ]
+    return figure
+
+
+def _other(rest: Sequence[Mapping[str, Any]], *, size: int) -> dict:
+    """The groups beyond MAX_SERIES summed into one series."""
+    points = [{"events": 0, "errors": 0} for _ in range(size)]
+    for series in rest:
+        for point, add in zip(points, series["points"], strict=True):
+            point["events"] += add["events"]
+            point["errors"] += add["errors"]
+    return {"key": OTHER, "label": f"{len(rest)} others", "points": points}
+
+
+def share_text(*, label: str, errors: int, bucket_calls: int, bucket: Bucket) -> str:
+    """What a stacked bar's height means, in words (its hover text)."""
+    share = errors / bucket_calls if bucket_calls else 0.0
+    text = f"{label}: {share:.2%} of all calls<br>{errors:,} errors of {bucket_calls:,} calls"
+    if bucket.partial:
+        text += f"<br>partial bucket: {bucket.start:%H:%M}–{bucket.end:%H:%M}"
+    return text
 
 
 def _share_trace(
     series: Mapping[str, Any],
     *,
-    x: list[str],
-    edges: list[tuple[datetime, datetime]],
+    totals: Sequence[Mapping[str, Any]],
+    buckets: Sequence[Bucket],
     drill: Drill,
+    group_by: str,
+    index: int,
 ) -> dict:
-    category = str(series["key"])
+    key = series["key"]
+    label = escape(str(series["label"]))
     points = series["points"]
+    picked = [(points[b.index], totals[b.index]["events"], b) for b in buckets]
+    drillable = key != OTHER
     return {
         "type": "bar",
-        "name": escape(str(series["label"])),
-        "x": x,
-        "y": [p["share"] for p in points],
-        "text": [f"{p['errors']:,} errors of {p['events']:,} calls" for p in points],
+        "name": label,
+        "x": [b.x for b in buckets],
+        "y": [p["errors"] / calls if calls else 0.0 for p, calls, _ in picked],
+        "text": [
+            share_text(label=label, errors=p["errors"], bucket_calls=calls, bucket=b)
+            for p, calls, b in picked
+        ],
         "textposition": "none",
         "customdata": [
-            drill.url(start=start, end=end, category=category)
-            if p["errors"] and category != OTHER
+            drill.url(start=b.start, end=b.end, **{group_by: key})
+            if drillable and p["errors"]
             else None
-            for p, (start, end) in zip(points, edges, strict=True)
+            for p, _, b in picked
         ],
-        "marker": {"color": color_of(category)},
-        "hovertemplate": "%{x}<br>%{fullData.name}: %{y:.2%}<br>%{text}<extra></extra>",
+        "marker": {
+            "color": _series_color(group_by, str(key), index),
+            "opacity": [PARTIAL_OPACITY if b.partial else 1 for b in buckets],
+        },
+        "hovertemplate": "%{x}<br>%{text}<extra></extra>",
     }
 
 
@@ -144,47 +308,91 @@ def top_codes_figure(rows: Sequence[Mapping[str, Any]], *, drill: Drill) -> Figu
     return _figure([trace], layout)
 
 
-def heatmap_figure(heatmap: Mapping[str, Any], *, drill: Drill) -> Figure | None:
-    """Errors per courier (rows) and category (columns); a cell opens those failures."""
-    couriers, categories = heatmap["couriers"], heatmap["categories"]
-    errors, events = heatmap["errors"], heatmap["events"]
+LOW_VOLUME_COLORS = [[0, "#f6f7f9"], [1, "#c9ced8"]]  # grey: errors, but too few calls to rate
+
+
+def heatmap_figure(matrix: Mapping[str, Any], *, drill: Drill) -> Figure | None:
+    """Couriers (rows) x error categories (columns), coloured by error rate: the cell's errors
+    over ALL of that courier's calls, so a small courier's outage is as dark as a big one's.
+
+    Couriers under the volume floor (`min_calls`) are drawn by a second, grey trace (light
+    where there are no errors, grey where there are some) so a few calls never look like an
+    outage; every cell gives its counts on hover and opens its failures."""
+    couriers, categories, errors = matrix["couriers"], matrix["categories"], matrix["errors"]
     if not couriers or not any(any(row) for row in errors):
         return None
-    columns = [j for j, c in enumerate(categories) if any(row[j] for row in errors)]
-    trace = {
-        "type": "heatmap",
-        "x": [escape(str(categories[j]).replace("_", " ")) for j in columns],
-        "y": [escape(str(c["label"])) for c in couriers],
-        "z": [[row[j] for j in columns] for row in errors],
-        "text": [
-            [_rate_text(errors[i][j], events[i][j]) for j in columns] for i in range(len(couriers))
-        ],
-        "customdata": [
+    floor = int(matrix.get("min_calls", 0))
+    columns = [j for j, _ in enumerate(categories) if any(row[j] for row in errors)]
+    rated, low, text, links = [], [], [], []
+    for courier, row in zip(couriers, errors, strict=True):
+        calls, enough = courier["events"], courier["events"] >= floor
+        rates = [row[j] / calls if calls else 0.0 for j in columns]
+        rated.append(rates if enough else [None] * len(columns))
+        low.append([None] * len(columns) if enough else [1 if row[j] else 0 for j in columns])
+        text.append([_rate_text(row[j], calls, enough=enough) for j in columns])
+        links.append(
             [
-                drill.url(cp_id=courier["key"], category=categories[j])
-                if row[j] and courier["key"] != OTHER
-                else None
+                drill.url(cp_id=courier["key"], category=categories[j]) if row[j] else None
                 for j in columns
             ]
-            for courier, row in zip(couriers, errors, strict=True)
-        ],
-        "colorscale": [[0, "#fff7f3"], [0.15, "#fcbba1"], [1, "#a50f15"]],
-        "hovertemplate": "%{y} · %{x}<br>%{z:,} errors<br>%{text}<extra></extra>",
+        )
+    top = max((v for line in rated for v in line if v is not None), default=0.0)
+    shared = {
+        "type": "heatmap",
+        # "order cancellation" on two lines: five columns fit a half-width card without overlap.
+        "x": [escape(str(categories[j])).replace("_", "<br>", 1) for j in columns],
+        "y": [escape(str(c["label"])) for c in couriers],
+        "text": text,
+        "customdata": links,
+        "hoverongaps": False,
+        "hovertemplate": "%{y} · %{x}<br>%{text}<extra></extra>",
         "xgap": 2,
         "ygap": 2,
-        "colorbar": {"title": {"text": "errors"}, "thickness": 12},
     }
+    traces = [
+        {
+            **shared,
+            "name": "error rate",
+            "z": rated,
+            "zmin": 0,
+            "zmax": max(top, 0.05),
+            "colorscale": [[0, "#fff7f3"], [0.15, "#fcbba1"], [1, "#a50f15"]],
+            "colorbar": {"title": {"text": "error rate"}, "thickness": 12, "tickformat": ".0%"},
+        }
+    ]
+    if any(v is not None for line in low for v in line):
+        traces.append(
+            {
+                **shared,
+                "name": f"under {floor} calls",
+                "z": low,
+                "zmin": 0,
+                "zmax": 1,
+                "colorscale": LOW_VOLUME_COLORS,
+                "showscale": False,
+            }
+        )
     layout = {
-        "height": max(260, 60 + 26 * len(couriers)),
-        "margin": {"l": 140, "r": 16, "t": 16, "b": 90},
-        "xaxis": {"type": "category", "tickangle": -30},
+        "height": max(260, 90 + 26 * len(couriers)),
+        "margin": {"l": 140, "r": 16, "t": 16, "b": 56},
+        "xaxis": {"type": "category", "tickangle": 0, "automargin": True},
         "yaxis": {"type": "category", "autorange": "reversed"},
     }
-    return _figure([trace], layout)
+    figure = _figure(traces, layout)
+    figure["narrow"] = {
+        "margin": {"l": 8, "r": 8, "t": 8, "b": 90},
+        "xaxis": {"tickangle": -90, "tickfont": {"size": 10}},
+        "yaxis": {"automargin": True, "tickfont": {"size": 10}},
+    }
+    return figure
 
 
-def _rate_text(errors: int, events: int) -> str:
-    return f"{rate(errors, events):.1%} of {events:,} calls"
+def _rate_text(errors: int, calls: int, *, enough: bool = True) -> str:
+    """A heatmap cell's hover: the counts, and the rate when the courier has enough calls."""
+    if not enough:
+        return f"{errors:,} errors of {calls:,} calls (too few calls to rate)"
+    rate = errors / calls if calls else 0.0
+    return f"{rate:.1%} of the courier's calls<br>{errors:,} errors of {calls:,} calls"
 
 
 def timeline_figure(events: Iterable[Mapping[str, Any]]) -> Figure | None:
@@ -248,7 +456,15 @@ def weekly_figure(rows: Iterable[Mapping[str, Any]], *, drill: Drill) -> Figure 
         "legend": {"orientation": "h", "y": -0.35},
         "margin": {"l": 56, "r": 16, "t": 16, "b": 110},
     }
-    return _figure(traces, layout)
+    figure = _figure(traces, layout)
+    # Phones: courier names upright in small type, the legend well below them.
+    figure["narrow"] = {
+        "xaxis": {"type": "category", "tickangle": -90, "tickfont": {"size": 9}},
+        "legend": {"orientation": "h", "y": -0.6, "font": {"size": 10}},
+        "margin": {"l": 40, "r": 8, "t": 8, "b": 150},
+        "height": 460,
+    }
+    return figure
 
 
 def _weekly_trace(

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 
 from dashboard.links import zone_name
-from dashboard.params import CUSTOM, RANGE_LABELS, PageParams, local_input
+from dashboard.params import CUSTOM, GROUPS, RANGE_LABELS, PageParams, local_input
 from ingest.catalog import CATEGORIES
 from ingest.events import ENDPOINT_NAMES
 from ingest.models import Courier
@@ -82,3 +83,17 @@ def filter_fields(*, state: PageParams) -> dict:
             _text("code", "Code", chosen.code, "e.g. 324,503"),
         ],
     }
+
+
+def group_links(*, state: PageParams, group: str, benign: str) -> list[dict]:
+    """The overview chart's group-by switch: one link per grouping, the same view otherwise,
+    so the choice lives in the address like every other."""
+    kept = [("benign", benign)] if benign else []
+    return [
+        {
+            "label": label,
+            "url": "?" + urlencode([*state.pairs(), *kept, ("group", name)]),
+            "current": name == group,
+        }
+        for name, label in GROUPS.items()
+    ]

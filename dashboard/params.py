@@ -15,8 +15,9 @@ from django.http import QueryDict
 
 from dashboard.links import filter_pairs, iso, zone_name
 from stats import reports
+from stats.benign import MODES as BENIGN_MODES
 from stats.errors import ReadError
-from stats.window import Filters, Window, parse_read_params
+from stats.window import Filters, Window, floor_to_grain, parse_read_params
 from stats.window import read_zone as read_zone_param
 
 RANGES = {
@@ -33,6 +34,16 @@ RANGE_LABELS = {
 }
 CUSTOM = "custom"
 DEFAULT_RANGE = "24h"
+# The overview chart's group-by switch: a dimension of the read API and how the page names it.
+GROUPS = {
+    "category": "category",
+    "cp_id": "courier",
+    "endpoint": "endpoint",
+    "account_code": "account",
+    "code": "code",
+}
+DEFAULT_GROUP = "category"
+BENIGN_LABELS = {"": "count them", "hide": "hide them", "only": "only them"}
 
 
 @dataclass(frozen=True)
@@ -42,25 +53,37 @@ class PageParams:
     range: str
     window: Window
     filters: Filters
+    until: datetime  # where the data ends: now for a preset range, else the window's end
+
+    @property
+    def shown(self) -> Window:
+        """The window as the page names it: a preset range ends now, not at the quarter hour
+        after now that the counting window is widened to (no data lies beyond now)."""
+        return Window(start=self.window.start, end=self.until, tz=self.window.tz)
 
     def pairs(self, *, pinned: bool = False) -> list[tuple[str, str]]:
         """Query pairs that reproduce this view; `pinned` names the exact start and end."""
         if self.range == CUSTOM or pinned:
-            when = [("start", iso(self.window.start)), ("end", iso(self.window.end))]
+            when = [("start", iso(self.window.start)), ("end", iso(self.until))]
         else:
             when = [("range", self.range)]
         return when + filter_pairs(self.filters) + [("tz", zone_name(self.window.tz))]
 
 
 def read_page_params(query: QueryDict, *, now: datetime) -> PageParams:
-    """Range and filters of a page; a preset range ends now. Raises ReadError (400)."""
+    """Range and filters of a page. Raises ReadError (400).
+
+    A preset range ends now and starts on the quarter hour at or before `now - range` (the
+    rollups' grain), so "last hour" at 20:33 is 19:30 -> 20:33: every number on the page counts
+    exactly that, and the chart draws its last bucket as partial."""
     chosen = _chosen_range(query)
     params = query.copy()
     if chosen in RANGES:
-        params["start"] = iso(now - RANGES[chosen])
+        params["start"] = iso(floor_to_grain(now - RANGES[chosen]))
         params["end"] = iso(now)
     window, filters = parse_read_params(params)
-    return PageParams(range=chosen, window=window, filters=filters)
+    until = min(now, window.end) if chosen in RANGES else window.end
+    return PageParams(range=chosen, window=window, filters=filters, until=until)
 
 
 def _chosen_range(query: QueryDict) -> str:
@@ -70,6 +93,22 @@ def _chosen_range(query: QueryDict) -> str:
     if chosen != CUSTOM and chosen not in RANGES:
         choices = ", ".join([*RANGES, CUSTOM])
         raise ReadError("range", f"'{chosen}' is not one of {choices}.")
+    return chosen
+
+
+def read_group(query: QueryDict) -> str:
+    """The overview chart's `group` (default category)."""
+    chosen = (query.get("group") or "").strip() or DEFAULT_GROUP
+    if chosen not in GROUPS:
+        raise ReadError("group", f"'{chosen}' is not one of {', '.join(GROUPS)}.")
+    return chosen
+
+
+def read_benign(query: QueryDict) -> str:
+    """The `benign` filter: "" (count them, SPEC's definition), "hide" or "only"."""
+    chosen = (query.get("benign") or "").strip()
+    if chosen not in BENIGN_MODES:
+        raise ReadError("benign", f"'{chosen}' is not one of hide, only.")
     return chosen
 
 

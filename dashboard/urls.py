@@ -18,5 +18,6 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("codes/", views.codes, name="codes"),
     path("reports/", views.weekly_report, name="reports"),
+    path("reports/summary.csv", views.weekly_summary_csv, name="reports-summary"),
     path("shippers/", views.shippers, name="shippers"),
 ]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -13,11 +14,24 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from alerts.selectors import firing_now, firings_between
 from dashboard import charts, params
-from dashboard.forms import filter_fields, zone_choices
+from dashboard.forms import filter_fields, group_links, zone_choices
 from dashboard.links import Drill, zone_name
 from stats import questions, reports, selectors
+from stats.benign import benign_codes, benign_filters, benign_totals
+from stats.codes import with_shares
+from stats.couriers import courier_health, courier_matrix
+from stats.elapsed import totals_until
 from stats.errors import ReadError
+from stats.shipments import count_events, is_shipment_id, shipment_matches
+from stats.weekly_summary import (
+    coverage,
+    previous_week,
+    summary_csv_lines,
+    summary_filename,
+    weekly_summary,
+)
 from stats.window import Filters, Window
 from tokens.health import token_health
 
@@ -28,6 +42,8 @@ MAX_SEARCH = 100
 REPORT_PREVIEW_ROWS = 50
 SEARCH_FIELDS = ("q", "waybill", "order_id")
 MAX_ID = 2**63 - 1  # event ids are bigint; a longer number in the address is simply not found
+MAX_MATCHES = 20
+SEARCH_SPAN = timedelta(days=30)  # prefix search looks at the last 30 days of calls
 
 
 def page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -52,46 +68,97 @@ def drill_for(window: Window, filters: Filters) -> Drill:
     return Drill(filters=filters, tz=window.tz, start=window.start, end=window.end)
 
 
-def _filtered(state: params.PageParams, *, nav: str) -> dict:
-    """Context every filtered page shares: its state, the filter bar and the common links."""
-    window = state.window
+def _filtered(state: params.PageParams, *, nav: str, extra: Sequence = ()) -> dict:
+    """Context every filtered page shares: its state, the filter bar and the common links.
+    `extra` holds the page's own (name, value) pairs kept by the filter bar (group, benign)."""
+    shown = state.shown
     return {
         "nav": nav,
         "state": state,
         "fields": filter_fields(state=state),
-        "tz_name": zone_name(window.tz),
-        "window_text": params.window_text(window),
+        "kept": [(name, value) for name, value in extra if value],
+        "tz_name": zone_name(shown.tz),
+        "window_text": params.window_text(shown),
         "state_query": urlencode(state.pairs()),
-        "all_failures_url": drill_for(window, state.filters).url(),
+        "all_failures_url": drill_for(shown, state.filters).url(),
     }
 
 
 @page
 def overview(request: HttpRequest) -> HttpResponse:
     state = params.read_page_params(request.GET, now=timezone.now())
-    context = {**_filtered(state, nav="overview"), **_overview(state.window, state.filters)}
+    group, benign = params.read_group(request.GET), params.read_benign(request.GET)
+    context = {
+        **_filtered(state, nav="overview", extra=[("group", group), ("benign", benign)]),
+        **_overview(state, group=group, benign=benign),
+        "group": group,
+        "group_links": group_links(state=state, group=group, benign=benign),
+        "benign": benign,
+        "benign_links": params.BENIGN_LABELS,
+    }
     return render(request, "pages/overview.html", context)
 
 
-def _overview(window: Window, filters: Filters) -> dict:
+def _alert_marks(window: Window) -> list[charts.AlertMark]:
+    """The alerts that fired inside the window, as marks on the error-rate chart."""
+    return [
+        charts.AlertMark(
+            at=firing.at.astimezone(window.tz),
+            text=" ".join(
+                [f"{firing.rule.name} fired", *(f"{k} {v}" for k, v in firing.labels.items())]
+            ),
+        )
+        for firing in firings_between(window.start, window.end)
+    ]
+
+
+def _totals(state: params.PageParams, filters: Filters) -> dict:
+    """A preset range compares the elapsed time with as long before it; custom: questions'."""
+    if state.range in params.RANGES:
+        return totals_until(
+            start=state.window.start, now=state.until, tz=state.window.tz, filters=filters
+        )
+    return questions.totals(window=state.window, filters=filters)
+
+
+def _overview(state: params.PageParams, *, group: str, benign: str) -> dict:
     """The overview's tiles, figures and tables: one stats or selectors question each."""
-    drill = drill_for(window, filters)
+    window = state.window
+    filters = benign_filters(filters=state.filters, window=window, mode=benign)
+    drill = drill_for(state.shown, filters)
     series = questions.timeseries(
-        window=window, interval=params.interval_for(window), group_by="category", filters=filters
+        window=window, interval=params.interval_for(window), group_by=group, filters=filters
     )
     top = questions.breakdown(window=window, by="code", limit=TOP_CODES, filters=filters)
     codes = questions.code_counts(window=window, filters=filters)
     unknown = [row for row in codes if not row["in_catalog"] and row["events"]]
-    heatmap = questions.heatmap(window=window, filters=filters)
     return {
-        "totals": questions.totals(window=window, filters=filters),
-        "rate_figure": charts.error_rate_figure(series, drill=drill),
+        "totals": _totals(state, filters),
+        "benign_totals": benign_totals(window=window, filters=state.filters),
+        "alerts": firing_now(),
+        "rate_figure": charts.mark_alerts(
+            charts.error_rate_figure(
+                series, drill=drill, until=state.until, window_start=window.start
+            ),
+            _alert_marks(window),
+        ),
         "codes_figure": charts.top_codes_figure(top, drill=drill),
-        "heatmap_figure": charts.heatmap_figure(heatmap, drill=drill),
+        "heatmap_figure": charts.heatmap_figure(
+            courier_matrix(window=window, filters=filters), drill=drill
+        ),
+        "health": _health_rows(window, filters, drill),
         "top_codes": code_rows(with_catalog(top, codes), drill=drill, key="key"),
         "unknown_codes": code_rows(unknown, drill=drill, key="code"),
         "failures": _events(window, filters, errors_only=True, limit=LATEST_FAILURES)[0],
     }
+
+
+def _health_rows(window: Window, filters: Filters, drill: Drill) -> list[dict]:
+    """The courier ranking, each row with the link to that courier's failures."""
+    return [
+        {**row, "events_url": drill.url(cp_id=row["cp_id"])}
+        for row in courier_health(window=window, filters=filters)
+    ]
 
 
 def with_catalog(top: Sequence[dict], codes: Sequence[dict]) -> list[dict]:
@@ -132,6 +199,22 @@ def _events(
     )
 
 
+def _count(state: params.PageParams, search: dict[str, str], *, errors_only: bool) -> dict:
+    """How many events the page lists (exact up to 10,000); `q` reads as the event list reads
+    it: a stored waybill or order id exactly, else a substring of the message."""
+    q = search.get("q")
+    as_id = bool(q) and is_shipment_id(q or "")
+    return count_events(
+        window=state.window,
+        filters=state.filters,
+        errors_only=errors_only,
+        waybill=search.get("waybill"),
+        order_id=search.get("order_id"),
+        ids=q if as_id else None,
+        message=None if as_id else q,
+    )
+
+
 def _search_terms(query: QueryDict) -> dict[str, str]:
     """The events page's text fields that are set: q, waybill, order_id (100 characters)."""
     terms = {name: (query.get(name) or "").strip()[:MAX_SEARCH] for name in SEARCH_FIELDS}
@@ -157,6 +240,7 @@ def events(request: HttpRequest) -> HttpResponse:
     context = {
         **_filtered(state, nav="events"),
         "rows": rows,
+        "matches": _count(state, search, errors_only=errors_only),
         "errors_only": errors_only,
         "q": search.get("q", ""),
         "next_url": next_cursor and "?" + urlencode([*pinned, ("cursor", next_cursor)]),
@@ -203,20 +287,27 @@ def order(request: HttpRequest, order_id: str) -> HttpResponse:
 
 @page
 def search(request: HttpRequest) -> HttpResponse:
-    """A waybill's timeline if it has events, else the order's, else "nothing found"."""
+    """A waybill's timeline if it has events, else the order's, else the waybills and order
+    ids of the last 30 days that start with what was typed."""
     q = (request.GET.get("q") or "").strip()[:MAX_SEARCH]
     if q and selectors.shipment_timeline(waybill=q):
         return redirect(reverse("waybill", args=[q]))
     if q and selectors.shipment_timeline(order_id=q):
         return redirect(reverse("order", args=[q]))
-    return render(request, "pages/search.html", {"search_q": q})
+    now, tz = timezone.now(), params.read_zone(request.GET)
+    recent = Window(start=now - SEARCH_SPAN, end=now, tz=tz)
+    matches = shipment_matches(prefix=q, window=recent, limit=MAX_MATCHES) if q else []
+    context = {"search_q": q, "matches": matches, "limit": MAX_MATCHES, "tz_name": zone_name(tz)}
+    return render(request, "pages/search.html", context)
 
 
 @page
 def codes(request: HttpRequest) -> HttpResponse:
     state = params.read_page_params(request.GET, now=timezone.now())
-    rows = questions.code_counts(window=state.window, filters=state.filters)
-    drill = drill_for(state.window, state.filters)
+    rows = with_shares(
+        questions.code_counts(window=state.window, filters=state.filters), benign=benign_codes()
+    )
+    drill = drill_for(state.shown, state.filters)
     context = {**_filtered(state, nav="codes"), "rows": code_rows(rows, drill=drill, key="code")}
     return render(request, "pages/codes.html", context)
 
@@ -236,8 +327,31 @@ def weekly_report(request: HttpRequest) -> HttpResponse:
         "shown": rows[:REPORT_PREVIEW_ROWS],
         "figure": charts.weekly_figure(rows, drill=drill_for(window, Filters())),
         "csv_url": f"{reverse('api-weekly-report')}?{query}",
+        "summary_url": f"{reverse('reports-summary')}?{query}",
+        "summary": _summary_sections(week, window),
+        "coverage": coverage(window=window, now=timezone.now()),
+        "previous_coverage": coverage(window=previous_week(window), now=timezone.now()),
     }
     return render(request, "pages/reports.html", context)
+
+
+def _summary_sections(week: str, window: Window) -> dict[str, list]:
+    """The summary's rows by section (total, courier, account, mover), for the page."""
+    sections: dict[str, list] = {"total": [], "courier": [], "account": [], "mover": []}
+    for row in weekly_summary(week=week, tz=window.tz):
+        sections[row["section"]].append(row)
+    return sections
+
+
+@page
+def weekly_summary_csv(request: HttpRequest) -> HttpResponse:
+    """The weekly report's companion CSV: totals, couriers, accounts and the top movers (a few
+    hundred rows at most, so one response, not a stream)."""
+    week, window = params.read_week(request.GET, now=timezone.now())
+    lines = "".join(summary_csv_lines(week=week, tz=window.tz))
+    response = HttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{summary_filename(week)}"'
+    return response
 
 
 @page

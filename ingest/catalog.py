@@ -24,6 +24,9 @@ CATEGORIES = (SUCCESS, SERVER, SERVICE, ORDER_CREATION, WEBHOOK, ORDER_CANCELLAT
 CANCEL_ENDPOINT = "order_cancel"
 # On the cancellation endpoint these are cancellation outcomes, 202 included (SPEC rule 2).
 CANCELLATION_CODES = frozenset({202, 350, 600})
+# Outcomes whose catalog action is "already done, safe to ignore": errors by SPEC's definition,
+# seeded as `CodeEntry.benign` so the overview can show them apart (editable in the admin).
+BENIGN_CODES = frozenset({303, 304, 323, 600})
 
 RETRY = "Transient: retry with exponential backoff."
 FIX_PAYLOAD = "Fix the request payload; retrying the same request will fail again."
@@ -87,7 +90,7 @@ SEED: tuple[CodeInfo, ...] = (
     _entry(
         325,
         SERVICE,
-        "Status You Are Trying to update is invalid for our systems, Contact to [email protected]",
+        "The status you are trying to update is invalid for our systems; contact Clickpost",
         CONTACT_CLICKPOST,
     ),
     _entry(326, SERVICE, "Invalid Tracking Id", FIX_PAYLOAD),

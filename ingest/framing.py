@@ -1,9 +1,8 @@
-"""A request body -> raw event items: byte limits, decompression, then JSON framing.
+"""A decompressed request body -> raw event items: the JSON framing.
 
-Two pure steps (no Django, no database), so both are tested without a server:
+Pure (no Django, no database), so it is tested without a server. Reading the body under the byte
+cap and inflating it is the doors' one HTTP path (`ingest.doors.http.read_body`).
 
-- `read_body` reads the request stream under a byte cap and inflates gzip or deflate under the
-  same cap, so neither a huge upload nor a gzip bomb is ever held in memory past the limit.
 - `split_events` reads the framing from the body itself, because shippers label the same JSON
   with half a dozen content types, and returns one item per event. Field checks are left to
   `events.py`: an item here may be any JSON value, or an `Unparsable` standing in for an event
@@ -16,10 +15,8 @@ from __future__ import annotations
 import json
 import math
 import re
-import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 ACCEPTED_CONTENT_TYPES: tuple[str, ...] = (
     "application/json",
@@ -36,11 +33,6 @@ ACCEPTED_CONTENT_TYPES: tuple[str, ...] = (
 # An object whose only key is one of these, holding a list, is a batch, not an event.
 WRAPPER_KEYS: tuple[str, ...] = ("events", "logs", "records")
 
-READ_CHUNK = 64 * 1024
-_CODINGS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
-_GZIP_MAGIC = b"\x1f\x8b"
-_AUTO_HEADER_WBITS = 32 + zlib.MAX_WBITS  # zlib picks gzip or zlib framing from the header
-_RAW_DEFLATE_WBITS = -zlib.MAX_WBITS
 _BOM = "\ufeff"
 _JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
 
@@ -70,121 +62,6 @@ class Unparsable:
 
     line_no: int
     message: str
-
-
-class ByteStream(Protocol):
-    def read(self, size: int, /) -> bytes: ...
-
-
-def read_body(
-    stream: ByteStream,
-    *,
-    content_length: int | None,
-    content_encoding: str | None,
-    max_bytes: int,
-) -> bytes:
-    """The decompressed body, at most `max_bytes` long, read from `stream`.
-
-    `content_length` None means chunked or unknown: read until EOF. The compressed body is capped
-    at `max_bytes` too. A declared length over the cap is refused (413) before anything is read.
-    gzip (multi-member too), x-gzip and deflate (zlib-wrapped or raw) are inflated step by step,
-    so a bomb stops at `max_bytes + 1` bytes of output. Raises FramingError: 400 for a short or
-    corrupt body, 413 over the limit, 415 for another Content-Encoding.
-    """
-    coding = _coding(content_encoding)
-    if content_length is not None and content_length < 0:
-        raise FramingError(400, f"Content-Length {content_length} is not valid")
-    if content_length is not None and content_length > max_bytes:
-        raise FramingError(413, f"body is {content_length} bytes; the limit is {max_bytes} bytes")
-    raw = _read_capped(stream, content_length=content_length, max_bytes=max_bytes)
-    if coding is None or not raw:
-        return raw
-    return _inflate(raw, coding=coding, max_bytes=max_bytes)
-
-
-def _coding(header: str | None) -> str | None:
-    """The one content coding to undo, or None; stacked or unknown codings are a 415."""
-    names = [name.strip().lower() for name in (header or "").split(",")]
-    names = [name for name in names if name and name != "identity"]
-    if not names:
-        return None
-    if len(names) > 1 or names[0] not in _CODINGS:
-        raise FramingError(
-            415, f"Content-Encoding {header!r} is not supported; send gzip, deflate or identity"
-        )
-    return _CODINGS[names[0]]
-
-
-def _read_capped(stream: ByteStream, *, content_length: int | None, max_bytes: int) -> bytes:
-    """Read the declared length, or until EOF, never more than `max_bytes + 1` bytes."""
-    want = max_bytes + 1 if content_length is None else content_length
-    parts: list[bytes] = []
-    got = 0
-    while got < want:
-        chunk = stream.read(min(READ_CHUNK, want - got))
-        if not chunk:
-            break
-        parts.append(chunk)
-        got += len(chunk)
-    if got > max_bytes:
-        raise FramingError(413, f"body is over the limit of {max_bytes} bytes")
-    if content_length is not None and got < content_length:
-        raise FramingError(
-            400, f"body ended after {got} of the {content_length} bytes of its Content-Length"
-        )
-    return b"".join(parts)
-
-
-def _inflate(raw: bytes, *, coding: str, max_bytes: int) -> bytes:
-    """Undo gzip/deflate, input fed in slices so each call's output is bounded by the budget."""
-    wbits = _wbits(raw, coding)
-    multi_member = raw.startswith(_GZIP_MAGIC)
-    decompressor = zlib.decompressobj(wbits)
-    out = bytearray()
-    try:
-        for data in _slices(raw):
-            while data:
-                if decompressor.eof:
-                    if not multi_member:
-                        raise _corrupt(coding, "there is data after the end of the stream")
-                    decompressor = zlib.decompressobj(wbits)
-                out += decompressor.decompress(data, max_bytes + 1 - len(out))
-                if len(out) > max_bytes:
-                    raise FramingError(
-                        413, f"decompressed body is over the limit of {max_bytes} bytes"
-                    )
-                data = (
-                    decompressor.unused_data if decompressor.eof else decompressor.unconsumed_tail
-                )
-    except zlib.error as exc:
-        raise _corrupt(coding, str(exc)) from None
-    if not decompressor.eof:
-        raise _corrupt(coding, "the compressed data ends early")
-    return bytes(out)
-
-
-def _wbits(raw: bytes, coding: str) -> int:
-    """Deflate comes zlib-wrapped (RFC 9110) or raw (what many clients send): tell by header."""
-    if coding == "gzip" or raw.startswith(_GZIP_MAGIC) or _has_zlib_header(raw):
-        return _AUTO_HEADER_WBITS
-    return _RAW_DEFLATE_WBITS
-
-
-def _has_zlib_header(raw: bytes) -> bool:
-    if len(raw) < 2:
-        return False
-    cmf, flg = raw[0], raw[1]
-    return cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf * 256 + flg) % 31 == 0
-
-
-def _slices(raw: bytes) -> Iterator[memoryview]:
-    view = memoryview(raw)
-    for start in range(0, len(raw), READ_CHUNK):
-        yield view[start : start + READ_CHUNK]
-
-
-def _corrupt(coding: str, why: str) -> FramingError:
-    return FramingError(400, f"body is not valid {coding}: {why}")
 
 
 def check_content_type(content_type: str | None) -> None:

@@ -117,6 +117,14 @@ def drop_partitions_before(day: date) -> list[date]:
     return [d for d, _ in dropped]
 
 
+def delete_all_events() -> None:
+    """Empty the raw events and every rollup (`generate_demo_data --reset`). TRUNCATE, not
+    DELETE: the raw table is partitioned and may be large; the partitions themselves stay."""
+    tables = ["ingest_event", *(rollup.table for rollup in ROLLUP_TABLES)]
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE " + ", ".join(tables))  # names from this module, not input
+
+
 # ---------------------------------------------------------------- the batch
 
 _ROLLUP_UPSERT = """

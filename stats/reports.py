@@ -22,8 +22,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import connection
-
+from clickpost_monitor.replica import read_connection
 from stats.errors import ReadError
 from stats.questions import courier_label
 from stats.rates import rate
@@ -112,7 +111,7 @@ def _records(week: str, tz: ZoneInfo) -> Iterator[tuple]:
     """(category, code, meaning, cp_id, courier label, errors, calls, previous errors) per
     row, streamed from a server-side cursor; the rows and the CSV are both built from these."""
     sql, params = _weekly_query(parse_iso_week(week, tz))
-    with connection.chunked_cursor() as cursor:
+    with read_connection().chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(_FETCH_ROWS):
             for category, code, meaning, cp_id, name, errors, calls, before in batch:

@@ -24,8 +24,7 @@ from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from django.db import connection
-
+from clickpost_monitor.replica import read_connection
 from ingest.catalog import current_catalog
 from stats.errors import ReadError
 from stats.results import EventDetail, EventRow, Timeline, TimelineSummary
@@ -87,7 +86,7 @@ def _is_shipment_id(q: str, window: Window) -> bool:
     variants = _id_variants(q)
     window = readable(RAW, window)
     in_window = "ts >= %s AND ts < %s"
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT EXISTS (SELECT 1 FROM ingest_event WHERE waybill = ANY(%s) AND waybill <> ''"
             f" AND {in_window}) OR EXISTS (SELECT 1 FROM ingest_event WHERE order_id = ANY(%s)"
@@ -119,7 +118,7 @@ def _row(values: tuple, names: list[str], tz: ZoneInfo, meanings: dict) -> dict[
 def _select(sql: str, params: list[Any], tz: ZoneInfo) -> list[dict[str, Any]]:
     catalog = current_catalog()
     meanings = {code: info.meaning for code, info in catalog.items()}
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         names = [column.name for column in cursor.description]
         return [_row(values, names, tz, meanings) for values in cursor.fetchall()]
@@ -223,7 +222,7 @@ def shipment_timeline(
 
 
 def _summary(column: str, value: str, newest: list[EventRow], horizon: Window) -> TimelineSummary:
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             f"SELECT min(ts), max(ts), count(*), count(*) FILTER (WHERE is_error) "
             f"FROM ingest_event WHERE {column} = ANY(%s) AND ts >= %s AND ts < %s",

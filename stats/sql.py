@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from django.db import connection
-
+from clickpost_monitor.replica import read_connection
 from stats.window import DIMENSIONS, Filters, Window, retention_window
 
 
@@ -219,7 +218,7 @@ def aggregate_query(
 
 def fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
     """Every row of one query on the default database."""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 

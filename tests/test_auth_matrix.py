@@ -19,7 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from tokens.auth import CanIngest, CanRead, create_token
+from tokens.auth import CanAdmin, CanIngest, CanRead, create_token
 
 # Sample values for the URL parameters of the patterns (a new parameter name needs one here).
 SAMPLE_KWARGS = {
@@ -42,7 +42,7 @@ class Endpoint:
     name: str
     path: str
     method: str
-    needs: str  # "ingest", "read", "public" or "login" (a page)
+    needs: str  # "ingest", "read", "admin", "public" or "login" (a page)
 
     def __str__(self) -> str:
         return f"{self.method.upper()} {self.path} ({self.needs})"
@@ -70,6 +70,8 @@ def _needs(view_class: type[APIView], method: str, initkwargs: dict) -> str:
     kinds = {type(permission) for permission in view.get_permissions()}
     if CanIngest in kinds:
         return "ingest"
+    if CanAdmin in kinds:
+        return "admin"
     if CanRead in kinds:
         return "read"
     if kinds <= {AllowAny}:
@@ -96,10 +98,13 @@ def endpoints() -> list[Endpoint]:
 
 
 ENDPOINTS = endpoints()
+API = [e for e in ENDPOINTS if e.needs in ("ingest", "read", "admin")]
+PAGES = [e for e in ENDPOINTS if e.needs == "login"]
+OTHER_SCOPE = {"ingest": "read", "read": "ingest", "admin": "read"}
 # What the right credential gets from each API endpoint asked bare (its sample path, no query,
-# an empty JSON body for a POST or PUT): the exact status, so that a 500, or a 404 from a route
-# that no longer matches, cannot pass for "let in". A new endpoint needs its line here.
-LET_IN = {
+# an empty JSON body for a POST, PUT or PATCH): the exact status, so that a 500, or a 404 from
+# a route that no longer matches, cannot pass for "let in". A new endpoint needs its line here.
+LET_IN: dict[tuple[str, str], int] = {
     ("api-events", "get"): 200,
     ("api-events", "post"): 200,  # an empty batch
     ("api-event", "get"): 404,  # no event 1: answered by the view, not the resolver
@@ -110,6 +115,21 @@ LET_IN = {
     ("api-codes", "get"): 200,
     ("api-weekly-report", "get"): 400,  # `week` is required
     ("api-tokens", "get"): 200,
+    ("api-alerts", "get"): 200,
+    ("api-alerts-history", "get"): 200,
+    ("api-alert-rules", "get"): 200,
+    ("api-alert-rules", "post"): 400,  # an empty rule
+    ("api-alert-rule-preview", "post"): 400,
+    ("api-alert-rule", "get"): 200,  # rule 1: the default rules are seeded
+    ("api-alert-rule", "put"): 405,  # rules change by PATCH only
+    ("api-alert-rule", "patch"): 200,
+    ("api-alert-rule", "delete"): 204,
+    ("api-alert-rule-test", "post"): 200,
+    ("api-alert-channels", "get"): 200,
+    ("api-alert-channels", "post"): 400,
+    ("api-alert-silences", "get"): 200,
+    ("api-alert-silences", "post"): 400,
+    ("api-alert-silence", "delete"): 404,
     ("otlp-logs", "post"): 200,
     ("api-otlp-logs", "post"): 200,
     ("loki-push", "post"): 204,
@@ -117,13 +137,22 @@ LET_IN = {
     ("es-bulk", "put"): 200,
     ("es-index-bulk", "post"): 200,
     ("es-index-bulk", "put"): 200,
+    ("splunk-hec", "post"): 200,
+    ("splunk-hec-event", "post"): 200,
+    ("splunk-hec-event-1.0", "post"): 200,
+    ("seq-raw", "post"): 201,
+    ("seq-clef", "post"): 201,
+    ("betterstack", "post"): 202,
+    ("betterstack-no-slash", "post"): 202,
+    ("logzio", "post"): 200,
+    ("logzio-no-slash", "post"): 200,
 }
-# What a logged-in session gets from an ingest endpoint: the generic door knows the session
-# and refuses it the scope; the protocol doors take only their tokens.
-SESSION_AT_INGEST = {"api-events": 403}
-API = [e for e in ENDPOINTS if e.needs in ("ingest", "read")]
-PAGES = [e for e in ENDPOINTS if e.needs == "login"]
-OTHER_SCOPE = {"ingest": "read", "read": "ingest"}
+# What a logged-in (not staff) session gets from an ingest or admin endpoint: the generic door
+# and the alerts API know the session and refuse it the scope (403); the protocol doors take
+# only their own credentials (401).
+SESSION_REFUSED = {"api-events": 403} | {
+    name: 403 for name, _ in LET_IN if name.startswith("api-alert")
+}
 
 
 def _call(client: Client, endpoint: Endpoint, **headers: str):
@@ -131,8 +160,8 @@ def _call(client: Client, endpoint: Endpoint, **headers: str):
 
 
 def _let_in_call(client: Client, endpoint: Endpoint, **headers: str):
-    """The bare request LET_IN describes (an empty JSON body for a POST or PUT)."""
-    if endpoint.method in ("post", "put"):
+    """The bare request LET_IN describes (an empty JSON body for a POST, PUT or PATCH)."""
+    if endpoint.method in ("post", "put", "patch"):
         call = getattr(client, endpoint.method)
         return call(endpoint.path, b"", content_type="application/json", headers=headers)
     return _call(client, endpoint, **headers)
@@ -161,11 +190,14 @@ def fast_passwords(settings):
 
 @pytest.fixture
 def tokens(db) -> dict[str, str]:
-    made = {scope: create_token(name=scope, scopes=[scope])[1] for scope in ("ingest", "read")}
+    made = {
+        scope: create_token(name=scope, scopes=[scope])[1] for scope in ("ingest", "read", "admin")
+    }
     made["revoked-ingest"] = create_token(name="revoked-ingest", scopes=["ingest"])[1]
     made["revoked-read"] = create_token(name="revoked-read", scopes=["read"])[1]
-    call_command("revoke_token", "revoked-ingest", stdout=StringIO())
-    call_command("revoke_token", "revoked-read", stdout=StringIO())
+    made["revoked-admin"] = create_token(name="revoked-admin", scopes=["admin"])[1]
+    for name in ("revoked-ingest", "revoked-read", "revoked-admin"):
+        call_command("revoke_token", name, stdout=StringIO())
     return made
 
 
@@ -285,7 +317,12 @@ def test_a_session_may_read_but_not_ingest(endpoint, user_client):
         _assert_let_in(_let_in_call(user_client, endpoint), endpoint)
     else:
         response = _call(user_client, endpoint)
-        assert response.status_code == SESSION_AT_INGEST.get(endpoint.name, 401)
+        assert response.status_code == SESSION_REFUSED.get(endpoint.name, 401)
+
+
+@pytest.mark.parametrize("endpoint", [e for e in API if e.needs == "admin"], ids=str)
+def test_a_staff_session_may_change_alerts(endpoint, staff_client):
+    _assert_let_in(_let_in_call(staff_client, endpoint), endpoint)
 
 
 # ---------------------------------------------------------------- pages and the admin

@@ -9,16 +9,21 @@ in tests/test_fuzz_regressions.py.
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
+from urllib.parse import urlencode
 
+import msgpack
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import (
     negative_data_rejection,
@@ -77,6 +82,7 @@ def tokens(db) -> dict[str, str]:
     return {
         "ingest": create_token(name="fuzz-ingest", scopes=["ingest"])[1],
         "read": create_token(name="fuzz-read", scopes=["read"])[1],
+        "admin": create_token(name="fuzz-admin", scopes=["admin"])[1],
     }
 
 
@@ -110,6 +116,8 @@ def test_every_operation_answers_within_its_schema(
     operation, mode, tokens, some_events, in_test_transaction
 ):
     scope = "ingest" if operation.method.upper() in INGEST_METHODS else "read"
+    if operation.path.startswith("/api/v1/alerts/"):
+        scope = "admin"  # rules, channels, silences: admin writes, and reads what it manages
     headers = {"Authorization": f"Bearer {tokens[scope]}"}
 
     @given(case=operation.as_strategy(generation_mode=mode))
@@ -128,3 +136,104 @@ def test_every_operation_answers_within_its_schema(
         )
 
     answers_within_schema()
+
+
+# ---------------------------------------------------------------- protocol doors
+# The doors speak their protocols, not our OpenAPI document, so their bodies are generated here:
+# random bytes, random JSON and msgpack values, and bodies shaped like each protocol with random
+# values inside. Every answer must be a non-5xx, JSON (or Loki's empty 204), and never HTML.
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)  # msgpack carries 64 bits
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=20,
+)
+FIELD_NAMES = st.sampled_from(
+    [
+        "timestamp",
+        "time",
+        "endpoint",
+        "http_status",
+        "code",
+        "waybill",
+        "message",
+        "response",
+        "msg",
+        "dt",
+        "@t",
+        "@mt",
+        "Extra_code",
+        "event",
+        "fields",
+        "created",
+        "args",
+        "x",
+    ]
+)
+OBJECTS = st.dictionaries(FIELD_NAMES | st.text(max_size=8), JSON_VALUES, max_size=8)
+
+
+def _json(value) -> bytes:
+    return json.dumps(value).encode()
+
+
+DOOR_BODIES = {
+    "/services/collector/event": st.lists(OBJECTS, max_size=4).map(
+        lambda items: b"".join(_json(item) for item in items)
+    ),
+    "/api/events/raw": st.lists(OBJECTS, max_size=4).map(lambda items: _json({"Events": items})),
+    "/ingest/clef": st.lists(OBJECTS, max_size=4).map(
+        lambda items: b"\r\n".join(_json(item) for item in items)
+    ),
+    "/betterstack/": st.lists(OBJECTS, max_size=4).map(msgpack.packb),
+    "/logzio/": st.lists(OBJECTS, max_size=4).map(
+        lambda items: b"\n".join(_json(item) for item in items)
+    ),
+    "/api/v1/events/": st.dictionaries(FIELD_NAMES, st.text(max_size=30), max_size=8).map(
+        lambda record: urlencode({"msg": "m", **record}).encode()
+    ),
+}
+CONTENT_TYPES = {
+    "/betterstack/": "application/msgpack",
+    "/api/v1/events/": "application/x-www-form-urlencoded",
+}
+
+
+def _credentials(path: str, token: str) -> dict:
+    if path.startswith("/services"):
+        return {"HTTP_AUTHORIZATION": f"Splunk {token}"}
+    if path.startswith(("/api/events", "/ingest")):
+        return {"HTTP_X_SEQ_APIKEY": token}
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize("path", list(DOOR_BODIES))
+def test_every_door_answers_random_bodies_without_a_5xx(path, tokens):
+    client = Client()
+    url = f"{path}?token={tokens['ingest']}" if path == "/logzio/" else path
+    headers = _credentials(path, tokens["ingest"])
+    bodies = DOOR_BODIES[path] | st.binary(max_size=200) | JSON_VALUES.map(_json)
+
+    @given(body=bodies)
+    @settings(
+        max_examples=EXAMPLES * 2,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def answers_without_a_5xx(body):
+        response = client.generic(
+            "POST", url, body, content_type=CONTENT_TYPES.get(path, ""), **headers
+        )
+        assert response.status_code < 500, (body, response.content)
+        assert response["Content-Type"].startswith("application/json"), response.content
+        json.loads(response.content)
+
+    answers_without_a_5xx()

@@ -1,7 +1,8 @@
 """API tokens: `Authorization: Bearer <token>`, DRF's `Token <token>`, or Basic auth whose
 password (or user name) is the token (rsyslog's Elasticsearch output can send nothing else).
 
-Scopes: an `ingest` token may only post events, a `read` token may only read.
+Scopes: an `ingest` token may only post events, a `read` token may only read, an `admin` token
+manages alert rules, channels and silences (so does a staff login).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
-from ingest.models import SCOPE_INGEST, SCOPE_READ, SCOPES, ApiToken
+from ingest.models import SCOPE_INGEST, SCOPE_READ, ApiToken
+from ingest.models import SCOPES as DATA_SCOPES
 
 TOKEN_PREFIX = "cpm_"
+SCOPE_ADMIN = "admin"
+SCOPES = (*DATA_SCOPES, SCOPE_ADMIN)
 
 
 class TokenUser:
@@ -100,16 +104,31 @@ class CanIngest(BasePermission):
 
 
 class CanRead(BasePermission):
-    """A logged-in user (session) or a token with the `read` scope."""
+    """A logged-in user (session) or a token with the `read` scope (or `admin`, which may read
+    what it manages: the people on call read the alerts they change)."""
 
     message = "Reading needs a logged-in session or a token with the 'read' scope."
 
     def has_permission(self, request, view) -> bool:
         token = request_token(request)
         if token is not None:
-            return token.has_scope(SCOPE_READ)
+            return token.has_scope(SCOPE_READ) or token.has_scope(SCOPE_ADMIN)
         user = request.user
         return bool(user and user.is_authenticated)
+
+
+class CanAdmin(BasePermission):
+    """A staff login (session) or a token with the `admin` scope: alert rules, channels and
+    silences are written by the people on call, not by a shipper or a dashboard reader."""
+
+    message = "Changing alerts needs a staff login or a token with the 'admin' scope."
+
+    def has_permission(self, request, view) -> bool:
+        token = request_token(request)
+        if token is not None:
+            return token.has_scope(SCOPE_ADMIN)
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_staff)
 
 
 class PerTokenThrottle(SimpleRateThrottle):

@@ -1,52 +1,31 @@
-"""`POST /api/v1/events/`: the generic ingest door (framing read from the body, see SPEC)."""
+"""`POST /api/v1/events/`: the generic ingest door (framing read from the body, see SPEC).
+
+Besides the JSON framings of `ingest.framing`, it takes Python's `logging.handlers.HTTPHandler`
+records (one form-encoded LogRecord a request: python_logging.py), and reads pino's and
+bunyan's `msg` as the event's `message`.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
-from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
 from ingest import framing, pipeline
-from tokens.auth import request_token
+from ingest.doors import python_logging
+from ingest.doors.http import ingest, refusal, request_body
+from ingest.doors.records import adopt_msg
 
 
-def request_body_stream(request) -> tuple[object, int | None]:
-    """The raw body stream and its declared length (None: chunked, read until the end).
-
-    Django reads at most CONTENT_LENGTH bytes and treats a missing one as 0, which would turn
-    a chunked body into an empty one; gunicorn marks de-chunked input `wsgi.input_terminated`.
-    """
-    meta = request.META
-    declared = meta.get("CONTENT_LENGTH") or ""
-    if declared.strip():
-        try:
-            length = int(declared)
-        except ValueError:
-            raise ParseError(f"Content-Length {declared!r} is not a number.") from None
-        return request._request, length
-    if meta.get("wsgi.input_terminated"):
-        return meta["wsgi.input"], None
-    return request._request, 0
-
-
-def read_items(request) -> list:
+def read_items(request) -> list[pipeline.RawItem]:
     """Body -> raw items, with the size and count limits; raises framing.FramingError."""
-    stream, length = request_body_stream(request)
-    body = framing.read_body(
-        stream,
-        content_length=length,
-        content_encoding=request.META.get("HTTP_CONTENT_ENCODING"),
-        max_bytes=settings.INGEST_MAX_BYTES,
+    body = request_body(request)
+    content_type = request.META.get("CONTENT_TYPE")
+    if python_logging.is_form_record(body, content_type):
+        return [pipeline.RawItem(python_logging.record_event(body))]
+    values = framing.split_events(
+        body, content_type=content_type, max_events=settings.INGEST_MAX_EVENTS
     )
-    return framing.split_events(
-        body, content_type=request.META.get("CONTENT_TYPE"), max_events=settings.INGEST_MAX_EVENTS
-    )
-
-
-def framing_error_response(request, error: framing.FramingError) -> Response:
-    token = request_token(request)
-    pipeline.record_refused_request(token.pk if token else None, error.message)
-    return Response({"error": error.message}, status=error.status)
+    return [pipeline.RawItem(adopt_msg(value)) for value in values]
 
 
 def ingest_generic(request) -> Response:
@@ -54,9 +33,6 @@ def ingest_generic(request) -> Response:
     try:
         items = read_items(request)
     except framing.FramingError as error:
-        return framing_error_response(request, error)
-    token = request_token(request)
-    outcome = pipeline.ingest_items(
-        [pipeline.RawItem(value) for value in items], token_id=token.pk if token else None
-    )
+        return refusal(request, error)
+    outcome = ingest(request, items)
     return Response(outcome.as_json(), status=400 if outcome.all_rejected else 200)

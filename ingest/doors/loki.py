@@ -7,10 +7,10 @@ Two encodings, as Loki reads them:
   Alloy and the Go client send it. Loki's `push.proto` is not published on PyPI, so its five
   small messages are declared below from the field numbers of grafana/loki `pkg/push/push.proto`.
 
-Each entry is one item (records.py): the line is the event (a JSON object in text; any other
-line becomes its `message`), the stream's labels and the entry's structured metadata are the
-context, the entry's time is the default time. A body that is not a push request is a
-FramingError (400, or 413 when it inflates past the limit).
+Each entry is one item (records.py): the line is the event (a JSON object in text, alone or
+after a message; any other line becomes its `message`), over the entry's structured metadata,
+over the stream's labels; the entry's time is the default time. A body that is not a push
+request is a FramingError (400, or 413 when it inflates past the limit).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.message import DecodeError
 from google.protobuf.message_factory import GetMessageClass
 
-from ingest.doors.records import event_from_body, media_type, time_from_nanos
+from ingest.doors.records import event_from_body, json_object, media_type, time_from_nanos
 from ingest.framing import FramingError
 from ingest.pipeline import RawItem
 
@@ -56,11 +56,14 @@ def parse_labels(text: str) -> dict[str, str]:
 
 
 def _entry(*, line: Any, nanos: Any, labels: dict, metadata: dict) -> RawItem:
-    return RawItem(
-        event_from_body(line),
-        default_timestamp=time_from_nanos(nanos),
-        context={**labels, **metadata},
-    )
+    """The line over its structured metadata over the stream's labels (records.py).
+
+    python-logging-loki sends `extra={"tags": {...}}` as labels and winston-loki a line
+    `message {json}` with the same fields as metadata; both are text in Loki, so a label or
+    metadata value holding a JSON object (a `response`) is read as that object.
+    """
+    fields = {key: json_object(value) or value for key, value in {**labels, **metadata}.items()}
+    return RawItem(event_from_body(line, fields), default_timestamp=time_from_nanos(nanos))
 
 
 # ---------------------------------------------------------------- JSON
@@ -128,7 +131,7 @@ def _decode_protobuf(body: bytes, *, max_bytes: int) -> list[RawItem]:
     return items
 
 
-def _message_classes() -> dict[str, type]:
+def _message_classes() -> dict[str, Any]:
     """Loki's push messages (grafana/loki pkg/push/push.proto; Timestamp as google.protobuf's)."""
     proto = descriptor_pb2.FieldDescriptorProto
     file = descriptor_pb2.FileDescriptorProto(

@@ -3,10 +3,11 @@
 JSON (`application/json`, OTLP's JSON mapping: lowerCamelCase or proto field names, int64 as
 strings or numbers) and binary protobuf (`application/x-protobuf`) are read; without a
 Content-Type the body tells which. Each log record is one item (records.py): its body is the
-event; the resource's attributes, the record's `severityText`, trace and span ids and its own
-attributes (which win) are the context; `timeUnixNano`, else `observedTimeUnixNano`, is the
-default time. A body that cannot be decoded at all is a FramingError (400); a record that is no
-event is a rejection counted in the reply's `partialSuccess`, as the OTLP spec asks.
+event, over the record's own attributes (typed AnyValues, decoded), over its `severityText`,
+trace and span ids, over the resource's attributes, so a call logged as attributes is found;
+`timeUnixNano`, else `observedTimeUnixNano`, is the default time. A body that cannot be
+decoded at all is a FramingError (400); a record that is no event is a rejection counted in
+the reply's `partialSuccess`, as the OTLP spec asks.
 """
 
 from __future__ import annotations
@@ -46,6 +47,16 @@ _ANY_VALUE_KINDS = (
     "bytesValue",
 )
 _INT_TEXT = re.compile(r"[+-]?[0-9]{1,20}")
+# OpenTelemetry's semantic-convention attribute names -> the event field they are (an
+# attribute already named as the field wins).
+SEMANTIC_NAMES = {
+    "http.response.status_code": "http_status",
+    "http.status_code": "http_status",
+    "url.full": "url",
+    "http.url": "url",
+    "url.path": "path",
+    "http.target": "path",
+}
 
 
 def is_protobuf(content_type: str | None, body: bytes) -> bool:
@@ -95,13 +106,19 @@ def _item(
     time: Any,
     observed: Any,
 ) -> RawItem:
-    context = dict(resource)
+    """The record's event: its body over its attributes over the resource's (OpenTelemetry puts
+    a call's fields in attributes, as `http_status` or the semantic names `SEMANTIC_NAMES` maps);
+    severity and trace ids beside them."""
+    fields = dict(resource)
     for key, value in (("severity", severity), ("trace_id", trace_id), ("span_id", span_id)):
         if value:
-            context[key] = value
-    context.update(attributes)
+            fields[key] = value
+    fields.update(attributes)
+    for semantic, name in SEMANTIC_NAMES.items():
+        if semantic in fields and name not in fields:
+            fields[name] = fields.pop(semantic)
     when = time_from_nanos(time) or time_from_nanos(observed)
-    return RawItem(event_from_body(body), default_timestamp=when, context=context)
+    return RawItem(event_from_body(body, fields), default_timestamp=when)
 
 
 # ---------------------------------------------------------------- protobuf

@@ -1,5 +1,6 @@
-"""Routes of the protocol doors, mounted at the site root (where the protocols' clients expect
-them), and the token-health API. `GET /` for Elasticsearch clients is ingest.doors.middleware."""
+"""Routes of the protocol doors (SPEC "Protocol doors"), mounted at the site root (where the
+protocols' clients expect them), and the token-health API. `GET /` for Elasticsearch clients
+is ingest.doors.middleware."""
 
 from django.urls import path
 
@@ -8,6 +9,9 @@ from tokens.api import TokenHealthView
 
 otlp = views.OtlpLogsView.as_view()
 bulk = views.BulkView.as_view()
+hec = views.SplunkHecView.as_view()
+betterstack = views.BetterStackView.as_view()
+logzio = views.LogzioView.as_view()
 
 urlpatterns = [
     path("v1/logs", otlp, name="otlp-logs"),
@@ -17,5 +21,16 @@ urlpatterns = [
     path("<str:index>/_bulk", bulk, name="es-index-bulk"),
     path("_cat/health", views.CatHealthView.as_view(), name="es-cat-health"),
     path("_cluster/health", views.ClusterHealthView.as_view(), name="es-cluster-health"),
+    path("services/collector", hec, name="splunk-hec"),
+    path("services/collector/event", hec, name="splunk-hec-event"),
+    path("services/collector/event/1.0", hec, name="splunk-hec-event-1.0"),
+    path("api/events/raw", views.SeqView.as_view(), name="seq-raw"),
+    path("ingest/clef", views.SeqView.as_view(clef=True), name="seq-clef"),
+    # Both spellings: a client's base URL may or may not end in "/", and APPEND_SLASH cannot
+    # redirect a POST.
+    path("betterstack/", betterstack, name="betterstack"),
+    path("betterstack", betterstack, name="betterstack-no-slash"),
+    path("logzio/", logzio, name="logzio"),
+    path("logzio", logzio, name="logzio-no-slash"),
     path("api/v1/tokens/", TokenHealthView.as_view(), name="api-tokens"),
 ]

@@ -1,78 +1,40 @@
 """The doors' views: body -> protocol decoder -> `ingest.pipeline` -> the protocol's reply.
 
-Everything around the decoding is the generic endpoint's: the body is read by
-`ingest.framing.read_body` (size limit, gzip/deflate, chunked), a batch over INGEST_MAX_EVENTS
-is a 413, auth is the API token (Bearer, Token, or Basic whose password or user name is the
-token), the `ingest` scope is required, the per-token throttle applies, and refusals are JSON
+Everything around the decoding is `ingest.doors.http`'s, the same for every door: the body
+(size limit, gzip/deflate, chunked), the event-count limit (413), auth (the API token: Bearer,
+Token, or Basic whose password or user name is the token, plus the credential form each
+protocol's clients send), the `ingest` scope, the per-token throttle, and JSON refusals
 (`clickpost_monitor.errors`; a database outage is a 503 with Retry-After).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest import pipeline
-from ingest.doors import elastic, loki, otlp
-from ingest.doors.generic import framing_error_response, request_body_stream
+from ingest.doors import betterstack, elastic, hec, logzio, loki, otlp, seq
+from ingest.doors.http import (
+    IngestDoor,
+    ProtocolNegotiation,
+    QueryTokenAuthentication,
+    SeqApiKeyAuthentication,
+    SplunkAuthentication,
+    ingest,
+    refusal,
+    request_body,
+    within_limit,
+)
 from ingest.doors.records import rejection_summary
-from ingest.framing import FramingError, check_content_type, read_body
-from tokens.auth import ApiTokenAuthentication, CanIngest, IngestThrottle, request_token
+from ingest.framing import FramingError, check_content_type
+from tokens.auth import ApiTokenAuthentication
 
 DEFAULT_INDEX = "clickpost"
-
-
-class ProtocolNegotiation(BaseContentNegotiation):
-    """The protocol decides the reply's type, not Accept: the Elastic clients ask for
-    `application/vnd.elasticsearch+json`, OTLP's for protobuf; DRF would answer 406."""
-
-    def select_parser(self, request, parsers):
-        return None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
-class IngestDoor(APIView):
-    """A protocol's POST door: token auth with the `ingest` scope, throttled, raw body."""
-
-    content_negotiation_class = ProtocolNegotiation
-    authentication_classes = [ApiTokenAuthentication]
-    permission_classes = [CanIngest]
-    throttle_classes = [IngestThrottle]
-    parser_classes: list = []  # the body is the decoder's, not DRF's
-    schema = None  # protocol endpoints are documented in docs/SHIPPERS.md, not in OpenAPI
-
-
-def read_request_body(request) -> bytes:
-    """The decompressed body under INGEST_MAX_BYTES (chunked too); raises FramingError."""
-    stream, length = request_body_stream(request)
-    return read_body(
-        stream,
-        content_length=length,
-        content_encoding=request.META.get("HTTP_CONTENT_ENCODING"),
-        max_bytes=settings.INGEST_MAX_BYTES,
-    )
-
-
-def within_limit(items: Sequence[pipeline.RawItem]) -> Sequence[pipeline.RawItem]:
-    if len(items) > settings.INGEST_MAX_EVENTS:
-        limit = settings.INGEST_MAX_EVENTS
-        raise FramingError(413, f"batch has {len(items)} events; the limit is {limit}")
-    return items
-
-
-def ingest(request, items: Sequence[pipeline.RawItem]) -> pipeline.IngestOutcome:
-    token = request_token(request)
-    return pipeline.ingest_items(items, token_id=token.pk if token else None)
 
 
 class OtlpLogsView(IngestDoor):
@@ -80,11 +42,11 @@ class OtlpLogsView(IngestDoor):
 
     def post(self, request):
         try:
-            body = read_request_body(request)
+            body = request_body(request)
             protobuf = otlp.is_protobuf(request.META.get("CONTENT_TYPE"), body)
             items = within_limit(otlp.decode(body, protobuf=protobuf))
         except FramingError as error:
-            return framing_error_response(request, error)
+            return refusal(request, error)
         outcome = ingest(request, items)
         content, content_type = otlp.reply(outcome, total=len(items), protobuf=protobuf)
         return HttpResponse(content, content_type=content_type)
@@ -95,7 +57,7 @@ class LokiPushView(IngestDoor):
 
     def post(self, request):
         try:
-            body = read_request_body(request)
+            body = request_body(request)
             decoded = loki.decode(
                 body,
                 content_type=request.META.get("CONTENT_TYPE"),
@@ -103,7 +65,7 @@ class LokiPushView(IngestDoor):
             )
             items = within_limit(decoded)
         except FramingError as error:
-            return framing_error_response(request, error)
+            return refusal(request, error)
         outcome = ingest(request, items)
         if outcome.all_rejected:
             summary = rejection_summary(outcome, total=len(items), noun="line")
@@ -129,11 +91,11 @@ class BulkView(ElasticsearchView, IngestDoor):
         started = time.monotonic()
         try:
             check_content_type(request.META.get("CONTENT_TYPE"))  # as the generic door: 415
-            body = read_request_body(request)
+            body = request_body(request)
             actions, items = elastic.parse_bulk(body, default_index=index or DEFAULT_INDEX)
             within_limit(items)
         except FramingError as error:
-            return framing_error_response(request, error)
+            return refusal(request, error)
         outcome = ingest(request, items)
         reply = elastic.bulk_reply(
             actions,
@@ -177,3 +139,81 @@ class ClusterHealthView(ElasticsearchReadView):
 
     def get(self, request):
         return Response(elastic.cluster_health())
+
+
+class SplunkHecView(IngestDoor):
+    """`POST /services/collector(/event)`: HEC's `{"text": "Success", "code": 0}`."""
+
+    authentication_classes = [SplunkAuthentication]
+
+    def post(self, request):
+        try:
+            body = request_body(request)
+            items = hec.decode(body, max_events=settings.INGEST_MAX_EVENTS)
+        except FramingError as error:
+            refusal(request, error)
+            content, status = hec.framing_refusal(error)
+            return Response(content, status=status)
+        content, status = hec.reply(ingest(request, items))
+        return Response(content, status=status)
+
+    def handle_exception(self, exc):
+        """Auth, throttle and database refusals in HEC's shape, our sentence kept as `error`."""
+        response = super().handle_exception(exc)
+        data = getattr(response, "data", None)  # a database outage answers a plain JsonResponse
+        if isinstance(data, dict) and "code" not in data:
+            message = data.get("error") or str(exc)
+            response.data = {**hec.refusal_body(response.status_code, message), **data}
+        return response
+
+
+class SeqView(IngestDoor):
+    """`POST /api/events/raw` and `/ingest/clef`: 201 `{"MinimumLevelAccepted": null}`."""
+
+    authentication_classes = [SeqApiKeyAuthentication]
+    clef = False
+
+    def post(self, request):
+        try:
+            body = request_body(request)
+            decoded = seq.decode_clef(body) if self.clef else seq.decode_raw(body)
+            items = within_limit(decoded)
+        except FramingError as error:
+            return refusal(request, error)
+        outcome = ingest(request, items)
+        if outcome.all_rejected:
+            summary = rejection_summary(outcome, total=len(items), noun="event")
+            return Response({"Error": summary, "error": summary, **outcome.as_json()}, status=400)
+        return Response(seq.ACCEPTED, status=201)
+
+
+class BetterStackView(IngestDoor):
+    """`POST /betterstack/`: 202 with the counts, as Better Stack answers a stored batch."""
+
+    def post(self, request):
+        try:
+            body = request_body(request)
+            content_type = request.META.get("CONTENT_TYPE")
+            decoded = betterstack.decode(
+                body, content_type=content_type, max_events=settings.INGEST_MAX_EVENTS
+            )
+            items = within_limit(decoded)
+        except FramingError as error:
+            return refusal(request, error)
+        outcome = ingest(request, items)
+        return Response(outcome.as_json(), status=400 if outcome.all_rejected else 202)
+
+
+class LogzioView(IngestDoor):
+    """`POST /logzio/?token=`: exactly 200 (the Logz.io handlers take nothing else as success)."""
+
+    authentication_classes = [QueryTokenAuthentication]
+
+    def post(self, request):
+        try:
+            body = request_body(request)
+            items = logzio.decode(body, max_events=settings.INGEST_MAX_EVENTS)
+        except FramingError as error:
+            return refusal(request, error)
+        outcome = ingest(request, items)
+        return Response(outcome.as_json(), status=400 if outcome.all_rejected else 200)

@@ -18,6 +18,18 @@
     }
   }
 
+  var NARROW = 600; // px: phones get the figure's "narrow" layout overrides
+
+  function merged(base, extra) {
+    var out = Object.assign({}, base);
+    Object.keys(extra || {}).forEach(function (key) {
+      var value = extra[key];
+      var plain = value && typeof value === "object" && !Array.isArray(value);
+      out[key] = plain && base[key] && typeof base[key] === "object" ? merged(base[key], value) : value;
+    });
+    return out;
+  }
+
   function draw(element) {
     var source = document.getElementById(element.getAttribute("data-figure"));
     if (!source) {
@@ -25,7 +37,15 @@
     }
     var figure = JSON.parse(source.textContent);
     var config = Object.assign({ responsive: true, displaylogo: false }, figure.config || {});
-    Plotly.newPlot(element, figure.data, figure.layout || {}, config).then(function () {
+    var layout = figure.layout || {};
+    if (figure.narrow && window.innerWidth < NARROW) {
+      layout = merged(layout, figure.narrow);
+    }
+    if (layout.height) {
+      // The box takes the figure's own height, so the plot never overlaps the caption below.
+      element.style.height = layout.height + "px";
+    }
+    Plotly.newPlot(element, figure.data, layout, config).then(function () {
       element.setAttribute("data-drawn", "true");
     });
     element.on("plotly_click", drillDown);

@@ -2,7 +2,7 @@
 land on exactly those failures, find a waybill's timeline and an event's request, download the
 weekly CSV, and read the overview on a phone. Every test fails on any browser console error
 (a CSP violation is one); the last one loads two weeks of demo traffic and leaves a screenshot
-of every page in docs/screenshots/."""
+of every page (in .local/screenshots/, or docs/screenshots/ with UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def test_heatmap_cell_opens_that_couriers_failures(page, app, user, traffic, con
     log_in(page, app)
     charts_drawn(page)
     heat = page.evaluate("JSON.parse(document.getElementById('heatmap-figure').textContent)")
-    columns, couriers = heat["data"][0]["x"], heat["data"][0]["y"]
+    columns, couriers = heat["data"][0]["x"], heat["data"][0]["y"]  # traces share the axes
     row, column = couriers.index("Delhivery"), columns.index("service")
     box = page.locator('[data-figure="heatmap-figure"] .nsewdrag').first.bounding_box()
     x = box["x"] + (column + 0.5) * box["width"] / len(columns)
@@ -220,8 +220,8 @@ def test_overview_fits_a_phone_screen(chromium, app, user, traffic, console):
 
 @pytest.fixture
 def demo_traffic(app):
-    """Two weeks of the demo generator's traffic (incidents included), through the pipeline;
-    its shipments have one call each, so the screenshots show `traffic`'s AWB-E2E-1 too."""
+    """Two weeks of the demo generator's traffic (shipments and incidents), through the
+    pipeline; the screenshots show `traffic`'s AWB-E2E-1 too."""
     records = DemoTraffic(now=timezone.now(), days=14, per_day=DEMO_PER_DAY).records()
     outcome = ingest_items([RawItem(record) for record in records], token_id=None)
     assert outcome.accepted > DEMO_PER_DAY

@@ -229,7 +229,7 @@ def test_a_clicked_bar_opens_the_failures_of_its_own_bucket(user_client, traffic
     for trace in fig["data"]:
         for errors_text, url in zip(trace["text"], trace["customdata"], strict=True):
             if url:
-                shown = int(errors_text.split()[0].replace(",", ""))
+                shown = int(re.search(r"([\d,]+) errors of", errors_text)[1].replace(",", ""))
                 assert len(user_client.get(url).context["rows"]) == shown, url
 
 
@@ -411,12 +411,8 @@ def test_reports_page_previews_the_weeks_rows(user_client, db):
 # ---------------------------------------------------------------- pure pieces (no database)
 
 
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-WINDOW_START = at("2026-03-10T00:00:00+05:30")
-WINDOW_END = at("2026-03-10T03:00:00+05:30")
+WINDOW_START = "2026-03-10T00:00:00+05:30"
+WINDOW_END = "2026-03-10T03:00:00+05:30"
 
 
 def drill() -> Drill:
@@ -428,7 +424,7 @@ def drill() -> Drill:
     )
 
 
-def point(t: datetime, events: int, errors: int, all_events: int | None = None) -> dict:
+def point(t: str, events: int, errors: int, all_events: int | None = None) -> dict:
     whole = all_events or events
     return {"t": t, "events": events, "errors": errors, "share": errors / whole if whole else 0}
 
@@ -448,15 +444,33 @@ def series_result(points_by_category: dict[str, list[dict]]) -> dict:
     }
 
 
-def test_bucket_edges_end_where_the_next_bucket_starts_and_stay_inside_the_window():
-    starts = [at("2026-03-09T23:30:00+05:30"), at("2026-03-10T00:30:00+05:30")]
-    starts.append(at("2026-03-10T01:30:00+05:30"))
-    edges = charts.bucket_edges(starts, window_start=WINDOW_START, window_end=WINDOW_END)
-    as_text = [(a.isoformat(), b.isoformat()) for a, b in edges]
+def test_visible_buckets_are_clipped_to_the_window_and_cut_ones_are_partial():
+    starts = ["2026-03-09T23:30:00+05:30", "2026-03-10T00:30:00+05:30", "2026-03-10T01:30:00+05:30"]
+    buckets = charts.visible_buckets(
+        starts,
+        interval="hour",
+        window_start=datetime.fromisoformat(WINDOW_START),
+        until=datetime.fromisoformat("2026-03-10T01:50:00+05:30"),
+    )
+    as_text = [(b.start.isoformat(), b.end.isoformat(), b.partial) for b in buckets]
     assert as_text == [
-        ("2026-03-10T00:00:00+05:30", "2026-03-10T00:30:00+05:30"),
-        ("2026-03-10T00:30:00+05:30", "2026-03-10T01:30:00+05:30"),
-        ("2026-03-10T01:30:00+05:30", "2026-03-10T03:00:00+05:30"),
+        ("2026-03-10T00:00:00+05:30", "2026-03-10T00:30:00+05:30", True),
+        ("2026-03-10T00:30:00+05:30", "2026-03-10T01:30:00+05:30", False),
+        ("2026-03-10T01:30:00+05:30", "2026-03-10T01:50:00+05:30", True),
+    ]
+
+
+def test_buckets_after_now_are_not_drawn():
+    starts = ["2026-03-10T00:00:00+05:30", "2026-03-10T00:01:00+05:30", "2026-03-10T00:02:00+05:30"]
+    buckets = charts.visible_buckets(
+        starts,
+        interval="minute",
+        window_start=datetime.fromisoformat(WINDOW_START),
+        until=datetime.fromisoformat("2026-03-10T00:01:30+05:30"),
+    )
+    assert [(b.x, b.partial) for b in buckets] == [
+        ("2026-03-10 00:00:00", False),
+        ("2026-03-10 00:01:00", True),
     ]
 
 
@@ -464,12 +478,12 @@ def test_error_rate_figure_links_each_bar_to_its_bucket_category_and_filters():
     result = series_result(
         {
             "server": [
-                point(at("2026-03-10T00:00:00+05:30"), 10, 2),
-                point(at("2026-03-10T01:00:00+05:30"), 10, 0),
+                point("2026-03-10T00:00:00+05:30", 10, 2),
+                point(WINDOW_START[:11] + "01:00:00+05:30", 10, 0),
             ],
             "success": [
-                point(at("2026-03-10T00:00:00+05:30"), 10, 0),
-                point(at("2026-03-10T01:00:00+05:30"), 10, 0),
+                point("2026-03-10T00:00:00+05:30", 10, 0),
+                point(WINDOW_START[:11] + "01:00:00+05:30", 10, 0),
             ],
         }
     )
@@ -493,7 +507,7 @@ def test_figures_are_none_when_there_is_nothing_to_draw():
     quiet = series_result({"server": [point(WINDOW_START, 10, 0)]})
     assert charts.error_rate_figure(quiet, drill=drill()) is None
     assert charts.top_codes_figure([], drill=drill()) is None
-    empty_heatmap = {"couriers": [], "categories": ["server"], "errors": [], "events": []}
+    empty_heatmap = {"couriers": [], "categories": ["server"], "errors": [], "min_calls": 20}
     assert charts.heatmap_figure(empty_heatmap, drill=drill()) is None
     assert charts.timeline_figure([]) is None
     assert charts.weekly_figure([], drill=drill()) is None
@@ -501,23 +515,30 @@ def test_figures_are_none_when_there_is_nothing_to_draw():
 
 def test_heatmap_keeps_only_categories_with_errors_and_links_each_cell():
     heat = {
-        "couriers": [{"key": 4, "label": "Delhivery"}, {"key": 0, "label": "no courier"}],
+        "couriers": [
+            {"key": 4, "label": "Delhivery", "events": 30, "errors": 3},
+            {"key": 0, "label": "no courier", "events": 5, "errors": 1},
+        ],
         "categories": ["server", "service", "webhook"],
         "errors": [[3, 0, 0], [0, 1, 0]],
-        "events": [[10, 10, 10], [5, 5, 5]],
+        "min_calls": 20,
     }
-    trace = charts.heatmap_figure(heat, drill=drill())["data"][0]
-    assert trace["x"] == ["server", "service"] and trace["z"] == [[3, 0], [0, 1]]
+    trace, low = charts.heatmap_figure(heat, drill=drill())["data"]
+    # Coloured by the courier's error rate; under 20 calls a courier is grey, not rated.
+    assert trace["x"] == ["server", "service"] and trace["z"] == [[0.1, 0.0], [None, None]]
+    assert low["z"] == [[None, None], [0, 1]] and "colorbar" not in low
+    assert trace["text"][0][0] == "10.0% of the courier's calls<br>3 errors of 30 calls"
+    assert trace["text"][1][1] == "1 errors of 5 calls (too few calls to rate)"
     assert trace["customdata"][0][1] is None
     assert parse_qs(urlsplit(trace["customdata"][1][1]).query)["cp_id"] == ["0"]
 
 
 def test_labels_from_the_data_are_escaped_for_plotly():
     heat = {
-        "couriers": [{"key": 9, "label": XSS}],
+        "couriers": [{"key": 9, "label": XSS, "events": 1, "errors": 1}],
         "categories": ["server"],
         "errors": [[1]],
-        "events": [[1]],
+        "min_calls": 20,
     }
     trace = charts.heatmap_figure(heat, drill=drill())["data"][0]
     assert trace["y"] == [ESCAPED_XSS]

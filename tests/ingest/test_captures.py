@@ -67,7 +67,8 @@ class Shipper:
 SHIPPERS = {
     "syslog-ng": Shipper("generic", "2xx", frozenset({"level", "user_id"})),
     "winston-http": Shipper("generic", "exactly 200", frozenset({"level", "service", "user_id"})),
-    "pino-http-send": Shipper("generic", "2xx", frozenset({"level", "service", "user_id", "msg"})),
+    # pino's `msg` is read as the event's message, so it is not kept in `extra` as well
+    "pino-http-send": Shipper("generic", "2xx", frozenset({"level", "service", "user_id"})),
     "otlp-http-js": Shipper("otlp", "OTLP full success", frozenset({"service.name", "severity"})),
     "python-logging-loki": Shipper("loki", "exactly 204", frozenset({"app", "severity", "logger"})),
     "rsyslog-omelasticsearch": Shipper("elastic", "ES bulk success", frozenset({"host", "level"})),
@@ -253,6 +254,7 @@ def test_capture_shaped_as_clickpost_calls_is_stored_once_with_the_reply_its_shi
     for *_, ts, extra in rows:
         assert abs((ts - capture.captured_at).total_seconds()) < 60, "the record's own time"
         assert SHIPPERS[capture.shipper].extra <= set(extra)
+        assert "msg" not in extra, "pino's msg is the message, consumed"
 
 
 def assert_shipper_is_satisfied(capture: Capture, status: int, headers: dict, content: bytes):
@@ -305,3 +307,23 @@ def test_generic_door_reads_a_chunked_body_and_answers_an_empty_flush(live, toke
         200,
         {"accepted": 0, "duplicates": 0, "rejected": 0, "errors": []},
     )
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n"],
+    ids=["bad-size", "no-chunk-terminator"],
+)
+@pytest.mark.parametrize("door", [GENERIC, "/betterstack/", "/services/collector"])
+def test_a_malformed_chunked_body_is_a_json_400_and_no_traceback(live, token, chunks, door):
+    scheme = "Splunk" if door.startswith("/services") else "Bearer"
+    head = (
+        f"POST {door} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {scheme} {token}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    status, headers, content = send_raw(live.host, live.port, head, chunks)
+    assert status == 400, content
+    assert headers["content-type"].startswith("application/json")
+    assert "body could not be read" in json.loads(content)["error"]
+    assert "Traceback" not in live.log_tail(400)

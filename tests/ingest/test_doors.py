@@ -567,3 +567,332 @@ def test_token_health_counts_refused_requests_as_errors(api):
 
 def _status(name: str) -> str:
     return next(row["status"] for row in token_health() if row["name"] == name)
+
+
+# ---------------------------------------------------------------- field discovery (OTLP, Loki)
+
+WHEN_EPOCH = WHEN.timestamp()
+
+
+def test_otlp_call_in_typed_attributes_is_found_and_not_copied_into_extra(ingest_client):
+    attributes = {
+        "endpoint": "/api/v1/cancel-order/",
+        "http_status": 200,
+        "code": 202,
+        "awb": "W1",
+        "response": {"meta": {"status": 202, "message": "mailed"}},
+        "user_id": 42,
+    }
+    body = otlp_json(record("cancel call", attributes=attributes))
+    response = post(ingest_client, "/v1/logs", body, "application/json")
+    assert (response.status_code, response.json()) == (200, {})
+    [event] = stored()
+    assert (event["ts"], event["endpoint"], event["code"], event["waybill"]) == (
+        WHEN,
+        "order_cancel",
+        202,
+        "W1",
+    )
+    assert event["extra"] == {"service.name": "checkout", "severity": "ERROR", "user_id": 42}
+    assert Event.objects.get().message == "cancel call"
+
+
+def test_otlp_semantic_convention_names_are_read_as_their_fields(ingest_client):
+    attributes = {"url.full": "https://api.clickpost.in/api/v2/track-order/", "awb": "W2"}
+    attributes["http.response.status_code"] = 503
+    response = post(ingest_client, "/v1/logs", otlp_json(record("", attributes=attributes)), "")
+    assert response.json() == {}
+    [event] = stored()
+    assert (event["endpoint"], event["code"]) == ("tracking_status", 503)
+
+
+def test_loki_line_with_a_trailing_json_object_and_metadata_is_one_event(ingest_client):
+    """winston-loki's default format: `message {json}`, the same fields as metadata (text)."""
+    fields = {**CANCEL_202, "response": {"meta": {"status": 202}}}
+    metadata = {
+        key: json.dumps(value) if isinstance(value, dict) else str(value)
+        for key, value in fields.items()
+    }
+    line = f"cancel call {json.dumps(fields)}"
+    response = post(
+        ingest_client, "/loki/api/v1/push", loki_push([WHEN_NS, line, metadata]), "application/json"
+    )
+    assert response.status_code == 204, response.content
+    [event] = stored()
+    assert (event["endpoint"], event["code"], event["waybill"]) == ("order_cancel", 202, "W1")
+    assert event["extra"] == {"app": "checkout", "env": "prod"}
+    assert Event.objects.get().message == "cancel call"
+
+
+def test_loki_labels_hold_the_call_as_python_logging_loki_tags_send_it(ingest_client):
+    labels = {
+        "app": "x",
+        "severity": "info",
+        "endpoint": "order_create",
+        "http_status": "503",
+        "waybill": "W3",
+        "response": json.dumps({"meta": {"status": 503}}),
+    }
+    response = post(
+        ingest_client,
+        "/loki/api/v1/push",
+        loki_push([WHEN_NS, "call failed"], labels=labels),
+        "application/json",
+    )
+    assert response.status_code == 204, response.content
+    [event] = stored()
+    assert (event["ts"], event["endpoint"], event["code"], event["waybill"]) == (
+        WHEN,
+        "order_create",
+        503,
+        "W3",
+    )
+    assert event["extra"] == {"app": "x", "severity": "info"}
+
+
+def test_pino_msg_is_the_message_and_not_kept_in_extra(ingest_client):
+    body = json.dumps({**CANCEL_202, "timestamp": WHEN_EPOCH, "msg": "clickpost call"})
+    assert post(ingest_client, "/api/v1/events/", body.encode(), "").status_code == 200
+    assert Event.objects.get().message == "clickpost call"
+    assert "msg" not in Event.objects.get().extra
+
+
+# ---------------------------------------------------------------- Splunk HEC
+
+
+def hec(*objects: dict, joiner: str = "") -> bytes:
+    return joiner.join(json.dumps(item) for item in objects).encode()
+
+
+@pytest.fixture
+def splunk(api, ingest_token):
+    api.credentials(HTTP_AUTHORIZATION=f"Splunk {ingest_token}")
+    return api
+
+
+@pytest.mark.parametrize("path", ["/services/collector", "/services/collector/event"])
+def test_hec_concatenated_objects_with_object_and_text_events_are_stored(splunk, path):
+    body = hec(
+        {"time": WHEN_EPOCH, "host": "web-1", "event": CANCEL_202},
+        {"time": f"{WHEN_EPOCH:.3f}", "event": json.dumps(ORDER_503), "fields": {"env": "prod"}},
+        {
+            "time": WHEN_EPOCH,
+            "event": "order failed " + json.dumps({"x_id": 1}),
+            "fields": {"endpoint": "order_create", "http_status": 500, "awb": "W9"},
+        },
+    )
+    response = post(splunk, path, body, "")
+    assert (response.status_code, response.json()) == (200, {"text": "Success", "code": 0})
+    events = {event["code"]: event for event in stored()}
+    assert {code: (e["endpoint"], e["ts"]) for code, e in events.items()} == {
+        202: ("order_cancel", WHEN),
+        503: ("order_create", WHEN),
+        500: ("order_create", WHEN),
+    }
+    assert events[202]["extra"] == {"host": "web-1"}
+    assert events[503]["extra"] == {"env": "prod"}
+    assert events[500]["waybill"] == "W9" and events[500]["extra"] == {"x_id": 1}
+
+
+def test_hec_all_rejected_is_code_6_naming_the_event(splunk):
+    response = post(splunk, "/services/collector", hec({"event": "no call here"}), "")
+    assert response.status_code == 400
+    reply = response.json()
+    assert (reply["text"], reply["code"], reply["invalid-event-number"]) == (
+        "Invalid data format",
+        6,
+        0,
+    )
+
+
+def test_hec_refusals_are_in_hecs_shape(api, ingest_token):
+    missing = post(api, "/services/collector", hec({"event": CANCEL_202}), "")
+    assert missing.status_code == 401 and missing.json()["code"] == 2
+    wrong = post(
+        api,
+        "/services/collector",
+        hec({"event": CANCEL_202}),
+        "",
+        HTTP_AUTHORIZATION="Splunk cpm_wrong",
+    )
+    assert wrong.status_code == 401 and wrong.json()["text"] == "Token is required"
+    api.credentials(HTTP_AUTHORIZATION=f"Splunk {ingest_token}")
+    broken = post(api, "/services/collector", b'{"event": ', "")
+    assert broken.status_code == 400 and broken.json()["code"] == 6
+    assert Event.objects.count() == 0
+
+
+# ---------------------------------------------------------------- Seq
+
+
+def test_seq_raw_events_use_properties_extra_prefix_and_the_rendered_template(api, ingest_token):
+    events = {
+        "Events": [
+            {
+                "Timestamp": WHEN.isoformat(sep=" "),
+                "Level": "Warning",
+                "MessageTemplate": "cancel of {Extra_awb} mailed",
+                "Properties": {
+                    "Extra_endpoint": "/api/v1/cancel-order/",
+                    "Extra_http_status": 200,
+                    "Extra_code": 202,
+                    "Extra_awb": "W1",
+                    "LoggerName": "app",
+                },
+            }
+        ]
+    }
+    response = post(
+        api,
+        "/api/events/raw",
+        json.dumps(events).encode(),
+        "application/json",
+        HTTP_X_SEQ_APIKEY=ingest_token,
+    )
+    assert (response.status_code, response.json()) == (201, {"MinimumLevelAccepted": None})
+    [event] = stored()
+    assert (event["ts"], event["endpoint"], event["code"], event["waybill"]) == (
+        WHEN,
+        "order_cancel",
+        202,
+        "W1",
+    )
+    assert event["extra"] == {"LoggerName": "app", "level": "Warning"}
+    assert Event.objects.get().message == "cancel of W1 mailed"
+
+
+def test_seq_clef_lines_with_crlf_and_the_api_key_in_the_query(api, ingest_token):
+    lines = [
+        {"@t": WHEN.isoformat(), "@mt": "call to {api}", "@l": "Error", **ORDER_503},
+        {"@t": WHEN.isoformat(), "@m": "cancelled", **CANCEL_202},
+    ]
+    body = "\r\n".join(json.dumps(line) for line in lines).encode() + b"\r\n"
+    response = post(
+        api, f"/ingest/clef?apiKey={ingest_token}", body, "application/vnd.serilog.clef"
+    )
+    assert response.status_code == 201
+    events = stored()
+    assert sorted((e["endpoint"], e["code"]) for e in events) == [
+        ("order_cancel", 202),
+        ("order_create", 503),
+    ]
+    assert sorted(Event.objects.values_list("message", flat=True)) == [
+        "call to order_create",
+        "cancelled",
+    ]
+
+
+def test_seq_without_an_api_key_is_401(api):
+    response = post(api, "/ingest/clef", b'{"@t": "2026-01-01T00:00:00Z"}', "")
+    assert response.status_code == 401
+
+
+# ---------------------------------------------------------------- Better Stack
+
+
+def test_betterstack_msgpack_with_and_without_gzip_and_an_empty_flush(ingest_client):
+    import msgpack
+
+    maps = [
+        {"dt": WHEN, "level": "info", "message": "cancel", **CANCEL_202},
+        {
+            "dt": WHEN.isoformat(),
+            "message": "order",
+            "context": {"runtime": {"line": 3}},
+            **ORDER_503,
+        },
+    ]
+    plain = msgpack.packb(maps[:1], datetime=True)
+    response = post(ingest_client, "/betterstack/", plain, "application/msgpack")
+    assert (response.status_code, response.json()["accepted"]) == (202, 1)
+    packed = gzip.compress(msgpack.packb(maps[1:], datetime=True))
+    response = post(
+        ingest_client, "/betterstack", packed, "application/msgpack", HTTP_CONTENT_ENCODING="gzip"
+    )
+    assert (response.status_code, response.json()["accepted"]) == (202, 1)
+    empty = post(
+        ingest_client,
+        "/betterstack/",
+        gzip.compress(msgpack.packb([])),
+        "application/msgpack",
+        HTTP_CONTENT_ENCODING="gzip",
+    )
+    assert (empty.status_code, empty.json()) == (
+        202,
+        {"accepted": 0, "duplicates": 0, "rejected": 0, "errors": []},
+    )
+    events = {event["code"]: event for event in stored()}
+    assert {code: (e["ts"], e["endpoint"]) for code, e in events.items()} == {
+        202: (WHEN, "order_cancel"),
+        503: (WHEN, "order_create"),
+    }
+    assert events[202]["extra"] == {"level": "info"}
+    assert events[503]["extra"] == {"context": {"runtime": {"line": 3}}}
+
+
+def test_betterstack_body_that_is_not_msgpack_is_400(ingest_client):
+    response = post(ingest_client, "/betterstack/", b"\xc1\xc1", "application/msgpack")
+    assert response.status_code == 400
+    assert "msgpack" in response.json()["error"]
+
+
+# ---------------------------------------------------------------- Logz.io
+
+
+def test_logzio_ndjson_with_the_token_in_the_query_is_exactly_200(api, ingest_token):
+    lines = [
+        {"@timestamp": WHEN.isoformat(), "message": "cancel", "log_level": "INFO", **CANCEL_202},
+        {"@timestamp": WHEN.isoformat(), "message": json.dumps(ORDER_503), "logger": "app"},
+    ]
+    body = "\n".join(json.dumps(line) for line in lines).encode()
+    response = post(api, f"/logzio/?token={ingest_token}", body, "text/plain")
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 2
+    assert sorted((e["endpoint"], e["code"]) for e in stored()) == [
+        ("order_cancel", 202),
+        ("order_create", 503),
+    ]
+
+
+def test_logzio_without_its_query_token_is_401(api):
+    response = post(api, "/logzio/?token=cpm_wrong", b"{}", "text/plain")
+    assert response.status_code == 401
+
+
+# ---------------------------------------------------------------- Python logging HTTPHandler
+
+
+def test_http_handler_form_record_is_one_event_with_its_extras(api, ingest_token):
+    import logging
+    from urllib.parse import urlencode
+
+    record = logging.makeLogRecord(
+        {
+            "name": "clickpost",
+            "levelname": "WARNING",
+            "levelno": 30,
+            "msg": "cancel of %s",
+            "args": ("W1",),
+            "created": WHEN_EPOCH,
+            "endpoint": "/api/v1/cancel-order/",
+            "http_status": 200,
+            "code": 202,
+            "awb": "W1",
+            "response": {"meta": {"status": 202, "message": "mailed"}},
+        }
+    )
+    body = urlencode(record.__dict__).encode()  # exactly what HTTPHandler.emit posts
+    api.credentials(HTTP_AUTHORIZATION=basic("app", ingest_token))
+    response = post(api, "/api/v1/events/", body, "application/x-www-form-urlencoded")
+    assert response.status_code == 200, response.content
+    [event] = stored()
+    assert (event["ts"], event["endpoint"], event["code"], event["waybill"]) == (
+        WHEN,
+        "order_cancel",
+        202,
+        "W1",
+    )
+    assert event["extra"] == {"logger": "clickpost", "level": "WARNING"}
+    stored_event = Event.objects.get()
+    assert stored_event.message == "cancel of W1"
+    assert stored_event.response == {"meta": {"status": 202, "message": "mailed"}}

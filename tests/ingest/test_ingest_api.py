@@ -28,7 +28,7 @@ from django.utils import timezone as django_timezone
 from rest_framework.test import APIClient
 
 from clickpost_monitor.api import EventsView
-from ingest import framing
+from ingest.doors import http as door_http
 from ingest.models import ApiToken
 from tests.ingest.test_events import SPEC_PATHS
 from tests.ingest.test_store import (
@@ -403,11 +403,39 @@ def test_an_unreachable_database_is_503_with_retry_after_and_nothing_stored(
     assert counts(post(client, ndjson(THREE)))["accepted"] == 3  # healthy again
 
 
-def test_unknown_paths_and_methods_answer_json(ingest_client):
+def test_unknown_paths_and_methods_answer_json(ingest_client, read_client):
     json_error(ingest_client.get("/api/v1/no-such-thing/"), 404)
-    put = ingest_client.put(URL, b"[]", content_type="application/json")
-    json_error(put, put.status_code)
-    assert put.status_code in (403, 405)
+    # PUT is not ingest: an ingest token lacks the scope of the other methods (403); a read
+    # token has it, and PUT is then a method the endpoint does not allow (405).
+    json_error(ingest_client.put(URL, b"[]", content_type="application/json"), 403)
+    json_error(read_client.put(URL, b"[]", content_type="application/json"), 405)
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-ndjson", "text/xml"])
+@pytest.mark.parametrize("csrf_header", [True, False], ids=["valid-csrf", "no-csrf-header"])
+def test_a_session_post_with_a_content_type_is_403_not_415(
+    django_user_model, content_type, csrf_header
+):
+    """A logged-in browser may not ingest: the answer is 403 whatever type it sends (a 415 would
+    say the type was the problem). A browser holds a CSRF cookie, which makes the CSRF check
+    read the form body: that is where the 415 came from."""
+    user = django_user_model.objects.create_user("viewer", password="pw-12345678")
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+    secret = "a" * 32
+    client.cookies["csrftoken"] = secret
+    headers = {"HTTP_X_CSRFTOKEN": secret} if csrf_header else {}
+    response = client.generic("POST", URL, ndjson(THREE), content_type=content_type, **headers)
+    error = json_error(response, 403)
+    assert ("CSRF" in error["error"]) is not csrf_header
+    assert stored_count() == 0
+
+
+def test_a_query_string_token_is_refused_outside_the_logzio_door(api, ingest_token):
+    """SPEC: a token is taken from a query string only on /logzio/."""
+    json_error(api.generic("POST", f"{URL}?token={ingest_token}", ndjson(THREE)), 401)
+    json_error(api.generic("POST", f"/v1/logs?token={ingest_token}", b"{}"), 401)
+    assert stored_count() == 0
 
 
 # ---------------------------------------------------------------- mixed batches
@@ -597,7 +625,7 @@ class InflateMeter:
             def __getattr__(self, name):
                 return getattr(self._inner, name)
 
-        monkeypatch.setattr(framing.zlib, "decompressobj", Counting)
+        monkeypatch.setattr(door_http.zlib, "decompressobj", Counting)
 
 
 def test_a_gzip_bomb_is_413_and_is_not_inflated(ingest_client, settings, monkeypatch):

@@ -1,0 +1,62 @@
+from django.contrib import admin
+
+from alerts.models import (
+    AlertState,
+    Channel,
+    MuteWindow,
+    Notification,
+    Rule,
+    Silence,
+    Tick,
+    Transition,
+)
+
+
+@admin.register(Rule)
+class RuleAdmin(admin.ModelAdmin):
+    list_display = ("name", "metric", "group_by", "window_minutes", "threshold", "enabled")
+    list_filter = ("enabled", "metric", "group_by")
+    search_fields = ("name",)
+    filter_horizontal = ("channels",)
+    readonly_fields = ("last_error", "last_error_at", "created_at", "updated_at")
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "enabled")
+    list_filter = ("kind", "enabled")
+
+
+@admin.register(AlertState)
+class AlertStateAdmin(admin.ModelAdmin):
+    list_display = ("rule", "group_key", "status", "severity", "value", "since", "silenced")
+    list_filter = ("status", "severity", "silenced")
+
+
+@admin.register(Transition)
+class TransitionAdmin(admin.ModelAdmin):
+    list_display = ("at", "rule", "group_key", "kind", "severity", "value", "silenced", "notify")
+    list_filter = ("kind", "silenced")
+    date_hierarchy = "at"
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("id", "transition", "channel", "status", "attempts", "next_attempt_at")
+    list_filter = ("status",)
+    readonly_fields = ("message",)
+
+
+@admin.register(Silence)
+class SilenceAdmin(admin.ModelAdmin):
+    list_display = ("id", "rule", "matchers", "start", "end", "comment")
+
+
+@admin.register(MuteWindow)
+class MuteWindowAdmin(admin.ModelAdmin):
+    list_display = ("name", "rule", "days", "start_time", "end_time", "tz")
+
+
+@admin.register(Tick)
+class TickAdmin(admin.ModelAdmin):
+    list_display = ("minute", "evaluated_at", "rules", "transitions", "duration_ms")

@@ -1,0 +1,37 @@
+"""Which lines of a rule can work together (threshold, warning, resolve, direction): one check
+for the API's serializer and the admin's `Rule.clean`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+RULE_LINE_FIELDS = ("metric", "threshold", "warning", "resolve_threshold", "direction")
+
+
+def rule_errors(rule: dict[str, Any]) -> dict[str, list[str]]:
+    """Field -> reasons for lines that cannot work together (checked after each field)."""
+    metric, direction = rule.get("metric"), rule.get("direction") or "above"
+    threshold, warning = rule.get("threshold"), rule.get("warning")
+    resolve = rule.get("resolve_threshold")
+    errors: dict[str, list[str]] = {}
+    if threshold is None:
+        return errors
+    if metric == "error_rate" and not 0 <= threshold <= 1:
+        errors["threshold"] = ["an error_rate threshold is a fraction from 0 to 1 (0.05 = 5%)."]
+    if metric == "anomaly":
+        if not 0 < threshold < 1:
+            errors["threshold"] = ["an anomaly threshold is a probability between 0 and 1."]
+        if direction != "above":
+            errors["direction"] = ["an anomaly rule fires on rates above usual only."]
+        if warning is not None and not threshold < warning < 1:
+            errors["warning"] = ["must be a probability above the threshold and below 1."]
+        return errors
+    above = direction == "above"
+    if warning is not None and (warning >= threshold if above else warning <= threshold):
+        side = "below" if above else "above"
+        errors["warning"] = [f"must be {side} the critical threshold (direction {direction})."]
+    lowest = warning if warning is not None else threshold
+    if resolve is not None and (resolve > lowest if above else resolve < lowest):
+        side = "at or below" if above else "at or above"
+        errors["resolve_threshold"] = [f"must be {side} the lowest alerting line ({lowest})."]
+    return errors

@@ -1,0 +1,176 @@
+"""One evaluation minute of 100 alert rules, at two database sizes (issue 11's target: p50 <= 2 s
+at 10 M events, and a cost that does not grow with the raw events).
+
+    python -m bench.alerts_eval                     # 1 M and 10 M events (BENCH_ALERT_EVENTS)
+    BENCH_ALERT_EVENTS=1000000,3000000 python -m bench.alerts_eval
+
+Each size is loaded by bench.load into `bench_alerts_<n>` (reused when already loaded), then a
+Django process on it (`--measure`) makes 100 rules and times `evaluate_minute` on several
+minutes of the last loaded day, each minute once (ticks are claimed), and reports the median:
+- 34 `error_rate` rules grouped by courier (30 couriers), windows of 5, 15 and 60 minutes and
+  thresholds that differ (rules sharing a question share one count);
+- 33 `anomaly` rules grouped by courier over 8 weeks when `alerts.anomaly` is installed, else
+  33 `change` rules (the window against a week before: two counts each) in their place;
+- 33 ungrouped rules: errors of some codes, error rate of a category, calls below a floor,
+  on filters of endpoint, code and account.
+No channel is attached: sending is the outbox's, after the commit, not the evaluation's.
+Figures go to bench/out/alerts_eval.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import time
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from bench import common
+from bench.load import ACCOUNTS
+
+DEFAULT_SIZES = "1000000,10000000"
+MINUTES = 7
+
+
+def rules() -> list[dict]:
+    anomaly = importlib.util.find_spec("alerts.anomaly") is not None
+    made = []
+    for n in range(34):
+        made.append(
+            {
+                "name": f"bench error rate {n}",
+                "metric": "error_rate",
+                "group_by": "cp_id",
+                "window_minutes": (5, 15, 60)[n % 3],
+                "threshold": 0.2 + n / 100,
+                "min_calls": 20,
+            }
+        )
+    for n in range(33):
+        made.append(
+            {
+                "name": f"bench {'anomaly' if anomaly else 'change'} {n}",
+                "metric": "anomaly" if anomaly else "change",
+                "group_by": "cp_id",
+                "window_minutes": (15, 60)[n % 2],
+                "threshold": 0.001 if anomaly else 50 + n,
+                "weeks": 8,
+                "min_calls": 20,
+            }
+        )
+    endpoints = ["order_create", "tracking_register", "serviceability", "label"]
+    for n in range(33):
+        kind = n % 3
+        if kind == 0:
+            made.append(
+                {
+                    "name": f"bench errors of codes {n}",
+                    "metric": "errors",
+                    "code": [[316, 324], [500, 503, 504], [323]][n % 9 // 3],
+                    "window_minutes": 15,
+                    "threshold": 10 + n,
+                }
+            )
+        elif kind == 1:
+            made.append(
+                {
+                    "name": f"bench category rate {n}",
+                    "metric": "error_rate",
+                    "category": [["server"], ["service"], ["order_creation"]][n % 9 // 3],
+                    "endpoint": [endpoints[n % 4]],
+                    "window_minutes": 30,
+                    "threshold": 0.5,
+                }
+            )
+        else:
+            made.append(
+                {
+                    "name": f"bench silent {n}",
+                    "metric": "calls",
+                    "direction": "below",
+                    "window_minutes": 30,
+                    "threshold": 1 + n,
+                    "account_code": [ACCOUNTS[n % len(ACCOUNTS)]],
+                }
+            )
+    return made
+
+
+def measure() -> dict:
+    """In a Django process on the bench database: make the rules, time the minutes."""
+    common.setup_django()
+    from alerts.evaluator import evaluate_minute
+    from alerts.models import AlertState, Rule, Tick, Transition
+
+    note = common.database_note(urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")) or {}
+    Rule.objects.all().delete()
+    Tick.objects.all().delete()
+    for fields in rules():
+        Rule.objects.create(tz="Asia/Kolkata", **fields)
+    last_day = datetime.fromisoformat(note["end"]) - timedelta(days=1)
+    start = last_day + timedelta(hours=8, minutes=7)  # 13:37 IST: busy hours, unaligned
+    seconds = []
+    for n in range(MINUTES):
+        began = time.perf_counter()
+        outcome = evaluate_minute(start + timedelta(minutes=n))
+        seconds.append(time.perf_counter() - began)
+        assert outcome.evaluated and not outcome.errors, outcome.errors[:3]
+    return {
+        "events": note.get("events"),
+        "rules": Rule.objects.count(),
+        "anomaly_installed": importlib.util.find_spec("alerts.anomaly") is not None,
+        "minutes": MINUTES,
+        "seconds": [round(s, 4) for s in seconds],
+        "median_seconds": round(statistics.median(seconds), 4),
+        "max_seconds": round(max(seconds), 4),
+        "states": AlertState.objects.count(),
+        "transitions": Transition.objects.count(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--measure", action="store_true", help="(internal) the timed step")
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure()))
+        return
+    sizes = [int(n) for n in os.environ.get("BENCH_ALERT_EVENTS", DEFAULT_SIZES).split(",")]
+    results = {"machine": common.machine(), "commit": common.git_commit(), "sizes": []}
+    from bench import load  # noqa: PLC0415 - the loader only when loading
+
+    for events in sizes:
+        name = f"bench_alerts_{events // 1_000_000}m"
+        if load.reusable(name, events=events) is None:
+            common.log(f"loading {events:,} events into {name}")
+            load.load(name, events=events)
+        common.log(f"evaluating 100 rules on {name}")
+        done = _measure(name)
+        common.log(f"{name}: median {done['median_seconds']} s over {done['minutes']} minutes")
+        results["sizes"].append(done)
+    common.save("alerts_eval", results)
+    print(json.dumps(results, indent=2))
+
+
+def _measure(name: str) -> dict:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.alerts_eval", "--measure"],
+        cwd=common.ROOT,
+        env=common.django_env(name),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise RuntimeError(f"measuring {name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    main()

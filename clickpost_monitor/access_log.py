@@ -1,0 +1,60 @@
+"""gunicorn's logger with credentials taken out of every line it writes.
+
+The Logz.io door takes its token from the query string (`/logzio/?token=...`, SPEC), Seq's
+clients may send `?apiKey=`, and gunicorn's default access line carries the raw request line
+(`%(r)s`), the query (`%(q)s`) and the Basic-auth user name (`%(u)s`, where some shippers put
+the token); its error log names the request URI when a request fails. Each of those values is
+redacted here before formatting, so no token reaches a log line (`gunicorn.conf.py` installs it).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+REDACTED = "[REDACTED]"
+# ?token=, &apiKey=, api_key=, key= (any case) and anything shaped like one of our secrets.
+_QUERY_SECRET = re.compile(r"(?i)(?<![\w-])((?:token|api_?key|key|access_token)=)[^&\s\"']*")
+_OUR_SECRET = re.compile(r"cpm_[A-Za-z0-9_\-]+")
+
+
+def redact(text: str) -> str:
+    """`text` with query-string credentials and our token secrets replaced by [REDACTED]."""
+    return _OUR_SECRET.sub(REDACTED, _QUERY_SECRET.sub(r"\1" + REDACTED, text))
+
+
+def _redacted(value: Any) -> Any:
+    return redact(value) if isinstance(value, str) else value
+
+
+class RedactingLogger(Logger):
+    """Access atoms and error-log arguments pass through `redact`."""
+
+    def atoms(self, resp, req, environ, request_time) -> dict:
+        return {
+            key: _redacted(value)
+            for key, value in super().atoms(resp, req, environ, request_time).items()
+        }
+
+    def log(self, lvl, msg, *args, **kwargs) -> None:
+        super().log(lvl, _redacted(msg), *map(_redacted, args), **kwargs)
+
+    def critical(self, msg, *args, **kwargs) -> None:
+        super().critical(_redacted(msg), *map(_redacted, args), **kwargs)
+
+    def error(self, msg, *args, **kwargs) -> None:
+        super().error(_redacted(msg), *map(_redacted, args), **kwargs)
+
+    def warning(self, msg, *args, **kwargs) -> None:
+        super().warning(_redacted(msg), *map(_redacted, args), **kwargs)
+
+    def info(self, msg, *args, **kwargs) -> None:
+        super().info(_redacted(msg), *map(_redacted, args), **kwargs)
+
+    def debug(self, msg, *args, **kwargs) -> None:
+        super().debug(_redacted(msg), *map(_redacted, args), **kwargs)
+
+    def exception(self, msg, *args, **kwargs) -> None:
+        super().exception(_redacted(msg), *map(_redacted, args), **kwargs)

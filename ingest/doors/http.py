@@ -1,0 +1,317 @@
+"""The one ingest HTTP path every door uses: credentials, body, limits, refusals.
+
+Written once here, so the generic door and every protocol door refuse the same requests the same
+way (SPEC "Ingest"):
+
+- `read_body` reads the request stream under a byte cap (a declared Content-Length, or a chunked
+  body de-chunked by gunicorn and marked `wsgi.input_terminated`) and inflates gzip or deflate
+  under the same cap, so neither a huge upload nor a gzip bomb is held in memory past the limit.
+  A stream the server cannot read (a malformed chunked body) is a 400, never a 500.
+- `within_limit` is the event-count cap (413); `check_content_type` (415) stays beside the JSON
+  framing it protects (`ingest.framing`), and doors with their own media types refuse theirs.
+- `refusal` answers a `FramingError` as JSON and records it on the token (is my shipper working?).
+- `IngestDoor` is the DRF view every door derives from: token auth with the `ingest` scope, the
+  per-token throttle, no DRF body parsing. Doors whose clients send the token elsewhere (Splunk's
+  `Authorization: Splunk`, Seq's `X-Seq-ApiKey`, Logz.io's `?token=`) use the authentication
+  classes below; a token is read from a query string only where SPEC's table says so.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+from django.conf import settings
+from rest_framework import exceptions
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ingest import pipeline
+from ingest.framing import FramingError
+from ingest.models import ApiToken
+from tokens.auth import ApiTokenAuthentication, CanIngest, IngestThrottle, TokenUser, request_token
+
+try:  # gunicorn (the deployed server) raises its own errors for a malformed chunked body
+    from gunicorn.http.errors import ParseException as _ServerParseError
+except ImportError:  # pragma: no cover - another WSGI server
+    _ServerParseError = OSError
+
+READ_CHUNK = 64 * 1024
+# What a server's input stream raises for a body it cannot read: the client's fault, a 400.
+UNREADABLE_BODY: tuple[type[Exception], ...] = (OSError, ValueError, _ServerParseError)
+_CODINGS = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
+_GZIP_MAGIC = b"\x1f\x8b"
+_AUTO_HEADER_WBITS = 32 + zlib.MAX_WBITS  # zlib picks gzip or zlib framing from the header
+_RAW_DEFLATE_WBITS = -zlib.MAX_WBITS
+
+
+class ByteStream(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+# ---------------------------------------------------------------- body
+
+
+def read_body(
+    stream: ByteStream,
+    *,
+    content_length: int | None,
+    content_encoding: str | None,
+    max_bytes: int,
+) -> bytes:
+    """The decompressed body, at most `max_bytes` long, read from `stream`.
+
+    `content_length` None means chunked or unknown: read until EOF. The compressed body is capped
+    at `max_bytes` too. A declared length over the cap is refused (413) before anything is read.
+    gzip (multi-member too), x-gzip and deflate (zlib-wrapped or raw) are inflated step by step,
+    so a bomb stops at `max_bytes + 1` bytes of output. Raises FramingError: 400 for a short,
+    corrupt or unreadable body, 413 over the limit, 415 for another Content-Encoding.
+    """
+    coding = _coding(content_encoding)
+    if content_length is not None and content_length < 0:
+        raise FramingError(400, f"Content-Length {content_length} is not valid")
+    if content_length is not None and content_length > max_bytes:
+        raise FramingError(413, f"body is {content_length} bytes; the limit is {max_bytes} bytes")
+    raw = _read_capped(stream, content_length=content_length, max_bytes=max_bytes)
+    if coding is None or not raw:
+        return raw
+    return _inflate(raw, coding=coding, max_bytes=max_bytes)
+
+
+def request_body(request: Any) -> bytes:
+    """The request's decompressed body under INGEST_MAX_BYTES; raises FramingError."""
+    stream, length = _body_stream(request)
+    return read_body(
+        stream,
+        content_length=length,
+        content_encoding=request.META.get("HTTP_CONTENT_ENCODING"),
+        max_bytes=settings.INGEST_MAX_BYTES,
+    )
+
+
+def within_limit(items: Sequence[pipeline.RawItem]) -> Sequence[pipeline.RawItem]:
+    """`items`, or 413 when there are more than INGEST_MAX_EVENTS."""
+    limit = settings.INGEST_MAX_EVENTS
+    if len(items) > limit:
+        raise FramingError(413, f"batch has {len(items)} events; the limit is {limit}")
+    return items
+
+
+def _body_stream(request: Any) -> tuple[ByteStream, int | None]:
+    """The raw body stream and its declared length (None: chunked, read until the end).
+
+    Django reads at most CONTENT_LENGTH bytes and treats a missing one as 0, which would turn
+    a chunked body into an empty one; gunicorn marks de-chunked input `wsgi.input_terminated`.
+    """
+    meta = request.META
+    declared = meta.get("CONTENT_LENGTH") or ""
+    if declared.strip():
+        try:
+            length = int(declared)
+        except ValueError:
+            raise FramingError(400, f"Content-Length {declared!r} is not a number") from None
+        return request._request, length
+    if meta.get("wsgi.input_terminated"):
+        return meta["wsgi.input"], None
+    return request._request, 0
+
+
+def _coding(header: str | None) -> str | None:
+    """The one content coding to undo, or None; stacked or unknown codings are a 415."""
+    names = [name.strip().lower() for name in (header or "").split(",")]
+    names = [name for name in names if name and name != "identity"]
+    if not names:
+        return None
+    if len(names) > 1 or names[0] not in _CODINGS:
+        raise FramingError(
+            415, f"Content-Encoding {header!r} is not supported; send gzip, deflate or identity"
+        )
+    return _CODINGS[names[0]]
+
+
+def _read_capped(stream: ByteStream, *, content_length: int | None, max_bytes: int) -> bytes:
+    """Read the declared length, or until EOF, never more than `max_bytes + 1` bytes.
+
+    The server raises `UNREADABLE_BODY` errors (gunicorn's InvalidChunkSize,
+    ChunkMissingTerminator, NoMoreData; Django's UnreadablePostError) for a body it cannot read:
+    that is the client's fault, a 400.
+    """
+    want = max_bytes + 1 if content_length is None else content_length
+    parts: list[bytes] = []
+    got = 0
+    while got < want:
+        try:
+            chunk = stream.read(min(READ_CHUNK, want - got))
+        except UNREADABLE_BODY as error:
+            why = str(error) or type(error).__name__
+            raise FramingError(400, f"body could not be read after {got} bytes: {why}") from None
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    if got > max_bytes:
+        raise FramingError(413, f"body is over the limit of {max_bytes} bytes")
+    if content_length is not None and got < content_length:
+        raise FramingError(
+            400, f"body ended after {got} of the {content_length} bytes of its Content-Length"
+        )
+    return b"".join(parts)
+
+
+def _inflate(raw: bytes, *, coding: str, max_bytes: int) -> bytes:
+    """Undo gzip/deflate, input fed in slices so each call's output is bounded by the budget."""
+    wbits = _wbits(raw, coding)
+    multi_member = raw.startswith(_GZIP_MAGIC)
+    decompressor = zlib.decompressobj(wbits)
+    out = bytearray()
+    try:
+        for piece in _slices(raw):
+            data: bytes | memoryview = piece
+            while data:
+                if decompressor.eof:
+                    if not multi_member:
+                        raise _corrupt(coding, "there is data after the end of the stream")
+                    decompressor = zlib.decompressobj(wbits)
+                out += decompressor.decompress(data, max_bytes + 1 - len(out))
+                if len(out) > max_bytes:
+                    raise FramingError(
+                        413, f"decompressed body is over the limit of {max_bytes} bytes"
+                    )
+                data = (
+                    decompressor.unused_data if decompressor.eof else decompressor.unconsumed_tail
+                )
+    except zlib.error as exc:
+        raise _corrupt(coding, str(exc)) from None
+    if not decompressor.eof:
+        raise _corrupt(coding, "the compressed data ends early")
+    return bytes(out)
+
+
+def _wbits(raw: bytes, coding: str) -> int:
+    """Deflate comes zlib-wrapped (RFC 9110) or raw (what many clients send): tell by header."""
+    if coding == "gzip" or raw.startswith(_GZIP_MAGIC) or _has_zlib_header(raw):
+        return _AUTO_HEADER_WBITS
+    return _RAW_DEFLATE_WBITS
+
+
+def _has_zlib_header(raw: bytes) -> bool:
+    if len(raw) < 2:
+        return False
+    cmf, flg = raw[0], raw[1]
+    return cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf * 256 + flg) % 31 == 0
+
+
+def _slices(raw: bytes) -> Iterator[memoryview]:
+    view = memoryview(raw)
+    for start in range(0, len(raw), READ_CHUNK):
+        yield view[start : start + READ_CHUNK]
+
+
+def _corrupt(coding: str, why: str) -> FramingError:
+    return FramingError(400, f"body is not valid {coding}: {why}")
+
+
+# ---------------------------------------------------------------- answers
+
+
+def token_id(request: Any) -> int | None:
+    token = request_token(request)
+    return token.pk if token else None
+
+
+def ingest(request: Any, items: Sequence[pipeline.RawItem]) -> pipeline.IngestOutcome:
+    """The one pipeline, counted on the request's token."""
+    return pipeline.ingest_items(items, token_id=token_id(request))
+
+
+def refusal(request: Any, error: FramingError) -> Response:
+    """A request refused as a whole: JSON `{"error": ...}` with its status, kept on the token."""
+    pipeline.record_refused_request(token_id(request), error.message)
+    return Response({"error": error.message}, status=error.status)
+
+
+# ---------------------------------------------------------------- DRF plumbing
+
+
+class LeaveBodyParser(BaseParser):
+    """Claims every media type and reads nothing: the body is the door's to read.
+
+    DRF parses the body when anything touches `request.POST`, and its CSRF check for a session
+    does; with no parser at all that is a 415 before the permission check could answer 403.
+    """
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> dict:
+        return {}
+
+
+class ProtocolNegotiation(BaseContentNegotiation):
+    """The protocol decides the reply's type, not Accept: the Elastic clients ask for
+    `application/vnd.elasticsearch+json`, OTLP's for protobuf; DRF would answer 406."""
+
+    def select_parser(self, request, parsers):
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class IngestDoor(APIView):
+    """A protocol's POST door: token auth with the `ingest` scope, throttled, raw body."""
+
+    content_negotiation_class = ProtocolNegotiation
+    authentication_classes: list = [ApiTokenAuthentication]
+    permission_classes = [CanIngest]
+    throttle_classes = [IngestThrottle]
+    parser_classes: list = []  # the body is the decoder's, not DRF's
+    schema = None  # protocol endpoints are documented in docs/SHIPPERS.md, not in OpenAPI
+
+
+def _token_for(secret: str) -> tuple[TokenUser, ApiToken]:
+    """The active token whose secret this is; 401 otherwise."""
+    token = ApiToken.objects.filter(digest=ApiToken.digest_of(secret)).first()
+    if token is None:
+        raise exceptions.AuthenticationFailed("Invalid token.")
+    if not token.is_active:
+        raise exceptions.AuthenticationFailed("This token has been revoked.")
+    return TokenUser(token), token
+
+
+class SplunkAuthentication(ApiTokenAuthentication):
+    """`Authorization: Splunk <token>` (HEC's scheme), else the usual Bearer/Token/Basic."""
+
+    def authenticate(self, request):
+        scheme, _, secret = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+        if scheme.lower() == "splunk" and secret.strip():
+            return _token_for(secret.strip())
+        return super().authenticate(request)
+
+    def authenticate_header(self, request) -> str:
+        return 'Splunk realm="clickpost-monitor"'
+
+
+class SeqApiKeyAuthentication(ApiTokenAuthentication):
+    """Seq's `X-Seq-ApiKey` header, or `?apiKey=` as Seq itself takes it; else the usual."""
+
+    def authenticate(self, request):
+        secret = request.META.get("HTTP_X_SEQ_APIKEY") or request.GET.get("apiKey")
+        if secret and secret.strip():
+            return _token_for(secret.strip())
+        return super().authenticate(request)
+
+
+class QueryTokenAuthentication(ApiTokenAuthentication):
+    """Logz.io's listener takes the token from `?token=` only (its clients send no header).
+
+    The query string is redacted from gunicorn's access log (clickpost_monitor.access_log).
+    """
+
+    def authenticate(self, request):
+        secret = request.GET.get("token")
+        if secret and secret.strip():
+            return _token_for(secret.strip())
+        return super().authenticate(request)
