@@ -17,6 +17,7 @@ from html import escape
 from typing import Any
 
 from dashboard.links import Drill, event_url
+from stats import results as stats_results
 
 Figure = dict[str, Any]
 
@@ -70,6 +71,7 @@ PALETTE = (
     "#bcbd22",
 )
 OTHER = "__other__"
+SUMMED = stats_results.OTHER  # the read room's key of a row that sums the rest (no drill-down)
 MAX_SERIES = 8  # a group's series beyond these are drawn as one "other" series
 PARTIAL_OPACITY = 0.45
 _NOMINAL = {
@@ -332,7 +334,9 @@ def heatmap_figure(matrix: Mapping[str, Any], *, drill: Drill) -> Figure | None:
         text.append([_rate_text(row[j], calls, enough=enough) for j in columns])
         links.append(
             [
-                drill.url(cp_id=courier["key"], category=categories[j]) if row[j] else None
+                drill.url(cp_id=courier["key"], category=categories[j])
+                if row[j] and courier["key"] != SUMMED
+                else None
                 for j in columns
             ]
         )

@@ -13,7 +13,8 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import TypedDict
 
-from stats.questions import ERROR_CATEGORIES, counts, labeler
+from stats.questions import DEFAULT_HEATMAP_COURIERS, ERROR_CATEGORIES, counts, labeler
+from stats.results import OTHER
 from stats.window import Filters, Window
 
 MIN_CALLS = 20  # the volume floor below which a rate is shown as counts only
@@ -21,7 +22,7 @@ USUAL_SPAN = timedelta(days=7)  # "usual" = the 7 days before the window
 
 
 class CourierKey(TypedDict):
-    key: int
+    key: int | str  # a cp_id, or OTHER for the row summing the couriers beyond the bound
     label: str
     events: int
     errors: int
@@ -57,12 +58,16 @@ def _rate(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def courier_matrix(*, window: Window, filters: Filters) -> CourierMatrix:
+def courier_matrix(
+    *, window: Window, filters: Filters, limit: int = DEFAULT_HEATMAP_COURIERS
+) -> CourierMatrix:
     """Errors per courier x error category and each courier's calls, couriers ordered by
-    error rate (those with at least MIN_CALLS calls first), then errors."""
+    error rate (those with at least MIN_CALLS calls first), then errors: the first `limit`,
+    then (when there are more) one row keyed `other` summing the rest, so that the matrix
+    never grows with the number of couriers."""
     rows = counts(window=window.snapped(), filters=filters, group=["cp_id", "category"])
     column = {category: j for j, category in enumerate(ERROR_CATEGORIES)}
-    cells: dict[int, list[int]] = defaultdict(lambda: [0] * len(column))
+    cells: dict[int | str, list[int]] = defaultdict(lambda: [0] * len(column))
     calls: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for cp_id, category, events, errors in rows:
         calls[cp_id][0] += events
@@ -78,14 +83,28 @@ def courier_matrix(*, window: Window, filters: Filters) -> CourierMatrix:
             cp,
         ),
     )
-    label = labeler("cp_id", order)
+    shown, rest = order[:limit], order[limit:]
+    label = labeler("cp_id", shown)
+    couriers: list[CourierKey] = [
+        {"key": cp, "label": label(cp), "events": calls[cp][0], "errors": calls[cp][1]}
+        for cp in shown
+    ]
+    keys: list[int | str] = list(shown)
+    if rest:
+        cells[OTHER] = [sum(column) for column in zip(*(cells[cp] for cp in rest), strict=True)]
+        couriers.append(
+            {
+                "key": OTHER,
+                "label": f"{len(rest):,} other couriers",
+                "events": sum(calls[cp][0] for cp in rest),
+                "errors": sum(calls[cp][1] for cp in rest),
+            }
+        )
+        keys.append(OTHER)
     return {
-        "couriers": [
-            {"key": cp, "label": label(cp), "events": calls[cp][0], "errors": calls[cp][1]}
-            for cp in order
-        ],
+        "couriers": couriers,
         "categories": list(ERROR_CATEGORIES),
-        "errors": [cells[cp] for cp in order],
+        "errors": [cells[cp] for cp in keys],
         "min_calls": MIN_CALLS,
     }
 

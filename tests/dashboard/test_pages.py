@@ -419,8 +419,8 @@ def drill() -> Drill:
     return Drill(
         filters=Filters(cp_id=(4,)),
         tz=ZoneInfo("Asia/Kolkata"),
-        start=WINDOW_START,
-        end=WINDOW_END,
+        start=datetime.fromisoformat(WINDOW_START),  # the read room's results hold datetimes
+        end=datetime.fromisoformat(WINDOW_END),
     )
 
 
