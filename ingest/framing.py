@@ -288,7 +288,7 @@ def _parse_documents(text: str, *, first_line: int) -> list[Any]:
     decoder = _Decoder()
     items: list[Any] = []
     line, counted = first_line, 0
-    pos = _JSON_WHITESPACE.match(text).end()
+    pos = _skip_whitespace(text, 0)
     while pos < len(text):
         line, counted = line + text.count("\n", counted, pos), pos
         bad_before = decoder.bad
@@ -307,8 +307,14 @@ def _parse_documents(text: str, *, first_line: int) -> list[Any]:
             continue
         framed = _unwrap(value)
         items += _spot_bad(framed, line) if decoder.bad > bad_before else framed
-        pos = _JSON_WHITESPACE.match(text, pos).end()
+        pos = _skip_whitespace(text, pos)
     return items
+
+
+def _skip_whitespace(text: str, pos: int) -> int:
+    """The position of the first character at or after `pos` that is not JSON whitespace."""
+    match = _JSON_WHITESPACE.match(text, pos)  # `*`: it always matches, if only ""
+    return match.end() if match else pos
 
 
 def _unwrap(value: Any) -> list[Any]:

@@ -30,12 +30,28 @@ class RawItem:
     context: Mapping[str, Any] | None = None
 
 
+Rejections = dict[int, dict[str, list[str]]]
+
+
 @dataclass(slots=True)
 class IngestOutcome:
+    """What became of a batch. `rejections` holds EVERY rejected item's field errors by its index
+    (a door that answers per item, like Elasticsearch bulk, reads them all); the answer lists only
+    the first 100 (`errors`), so a 10,000-event batch of junk does not answer megabytes."""
+
     accepted: int = 0
     duplicates: int = 0
-    rejected: int = 0
-    errors: list[dict] = field(default_factory=list)
+    rejections: Rejections = field(default_factory=dict)
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejections)
+
+    @property
+    def errors(self) -> list[dict]:
+        """The listed rejections, lowest index first: at most MAX_LISTED_ERRORS."""
+        listed = sorted(self.rejections)[:MAX_LISTED_ERRORS]
+        return [{"index": index, "errors": self.rejections[index]} for index in listed]
 
     def as_json(self) -> dict:
         return {
@@ -53,7 +69,7 @@ class IngestOutcome:
 def clean_items(
     items: Sequence[RawItem], *, now: datetime
 ) -> tuple[list[CleanEvent], IngestOutcome]:
-    """Validate every item; the outcome lists the rejected ones by index (at most 100)."""
+    """Validate every item; the outcome keeps every rejected one's errors by index."""
     catalog = current_catalog()
     clean: list[CleanEvent] = []
     outcome = IngestOutcome()
@@ -69,9 +85,7 @@ def clean_items(
                 )
             )
         except InvalidEvent as invalid:
-            outcome.rejected += 1
-            if len(outcome.errors) < MAX_LISTED_ERRORS:
-                outcome.errors.append({"index": index, "errors": invalid.errors})
+            outcome.rejections[index] = invalid.errors
     return clean, outcome
 
 
@@ -93,11 +107,13 @@ def ingest_items(items: Sequence[RawItem], *, token_id: int | None) -> IngestOut
 
 
 def _first_error(outcome: IngestOutcome) -> str:
-    if not outcome.errors:
+    if not outcome.rejections:
         return ""
-    first = outcome.errors[0]
-    why = "; ".join(f"{name}: {', '.join(reasons)}" for name, reasons in first["errors"].items())
-    return f"{outcome.rejected} rejected; event {first['index']}: {why}"
+    index = min(outcome.rejections)
+    why = "; ".join(
+        f"{name}: {', '.join(reasons)}" for name, reasons in outcome.rejections[index].items()
+    )
+    return f"{outcome.rejected} rejected; event {index}: {why}"
 
 
 def record_refused_request(token_id: int | None, message: str) -> None:

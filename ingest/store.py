@@ -258,7 +258,9 @@ def write_events(
         # cursor would render 1,000 events into SQL text first (half the batch's CPU time).
         with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(_WRITE_BATCH, params)
-            accepted = cursor.fetchone()[0]
+            counts = cursor.fetchone()
+    assert counts is not None  # an aggregate SELECT always returns its row
+    accepted = counts[0]
     return BatchResult(accepted=accepted, duplicates=len(events) - accepted)
 
 
