@@ -12,7 +12,9 @@ Decisions a caller should know:
   name when the field is missing, so a 400 points at the line to fix in their config.
 - Secrets are redacted before anything is hashed or stored; a redacted value is "[REDACTED]"
   (null and "" are kept: they hide nothing and show that the key was missing).
-- `request` and `response` are capped at 16 KB of compact JSON (see `_capped`).
+- `request`, `response` and `extra` (the unknown fields together) are each capped at 16 KB of
+  compact JSON: past that, the value is kept as {"truncated": true, "text": <its first 16 KB>}
+  (see `_capped`), so the event is stored and the overflow shows, rather than rejected.
 - `event_key` leaves out `category` and `is_error`: they follow from the catalog, which operators
   edit, and a shipper's retry after an edit must still be a duplicate.
 """
@@ -25,7 +27,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -129,16 +131,19 @@ def clean_event(
     catalog: Mapping[int, CodeInfo],
     default_timestamp: datetime | None = None,
     context: Mapping[str, Any] | None = None,
+    horizon: datetime | None = None,
 ) -> CleanEvent:
     """The clean, tagged, redacted event, or InvalidEvent listing every bad field.
 
-    `now` (aware) bounds the future; `default_timestamp` stands in when the event has no time
-    (protocol doors pass the log record's own time); `context` (Loki labels, OTLP attributes)
-    is merged into `extra`, where the event's own keys win.
+    `now` (aware) bounds the future and `horizon` the past (default: RETENTION_DAYS before
+    `now`); `default_timestamp` stands in when the event has no time (protocol doors pass the
+    log record's own time); `context` (Loki labels, OTLP attributes) is merged into `extra`,
+    where the event's own keys win.
     """
     event = _as_object(raw)
     reader = _Reader(event)
-    fields = _read_fields(reader, now=now, default_timestamp=default_timestamp)
+    oldest = horizon or retention_horizon(now)
+    fields = _read_fields(reader, now=now, horizon=oldest, default_timestamp=default_timestamp)
     fields["extra"] = reader.extra(context or {})
     code = _choose_code(reader, event, fields)
     if reader.errors or code is None:  # no code: _choose_code filed why
@@ -262,8 +267,15 @@ def _as_object(raw: Any) -> dict:
     raise InvalidEvent({"event": ["must be a JSON object"]})
 
 
+def retention_horizon(now: datetime) -> datetime:
+    """The oldest time an event may have: RETENTION_DAYS before `now` (older would be pruned)."""
+    from django.conf import settings  # read at each call: tests change it
+
+    return now - timedelta(days=settings.RETENTION_DAYS)
+
+
 def _read_fields(
-    reader: _Reader, *, now: datetime, default_timestamp: datetime | None
+    reader: _Reader, *, now: datetime, horizon: datetime, default_timestamp: datetime | None
 ) -> dict[str, Any]:
     """Every known field, parsed; the unread rest stays in `reader.rest` for `extra`."""
 
@@ -272,7 +284,10 @@ def _read_fields(
 
     return {
         "ts": reader.read(
-            _TIME_KEYS, lambda v: to_time(v, now=now), required=True, default=default_timestamp
+            _TIME_KEYS,
+            lambda v: to_time(v, now=now, horizon=horizon),
+            required=True,
+            default=default_timestamp,
         ),
         "endpoint": reader.read(_ENDPOINT_KEYS, _to_endpoint, required=True),
         "http_status": reader.read(_HTTP_STATUS_KEYS, lambda v: _to_int(v, 100, 599)),
@@ -311,6 +326,7 @@ def _build(fields: dict[str, Any], *, code: int, catalog: Mapping[int, CodeInfo]
     fields["message"] = redact_text(message.strip())[:MESSAGE_MAX_CHARS]
     fields["request"], request_json = _capped(fields["request"])
     fields["response"], response_json = _capped(fields["response"])
+    fields["extra"], extra_json = _capped(fields["extra"])
     fields["code"] = code
     event_key = "id:" + event_id if event_id else _content_key(fields)
     found = tag(
@@ -323,7 +339,7 @@ def _build(fields: dict[str, Any], *, code: int, catalog: Mapping[int, CodeInfo]
         event_key=event_key,
         request_json=request_json,
         response_json=response_json,
-        extra_json=_compact(fields["extra"]),
+        extra_json=extra_json,
     )
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from ingest import pipeline
+from ingest import pipeline, store
 from ingest.framing import Unparsable
 from ingest.models import ApiToken
 from ingest.pipeline import MAX_LISTED_ERRORS, IngestOutcome, RawItem, ingest_items
@@ -112,3 +112,61 @@ def test_a_refused_request_shows_on_the_token_and_counts_nothing(token):
 
 def test_outcome_of_nothing_rejected_is_not_all_rejected():
     assert not IngestOutcome(accepted=0, duplicates=0).all_rejected
+
+
+# --- issue 13: partitions per request, the token's counts in the batch's transaction ---
+
+
+def _partition_exists(day) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [store.partition_name(day)])
+        return cursor.fetchone()[0]
+
+
+def test_one_request_creates_at_most_the_setting_of_new_days(settings, token):
+    settings.INGEST_MAX_NEW_PARTITIONS = 3
+    settings.RETENTION_DAYS = 400  # days 200+ back: inside the horizon, never made ahead
+    noon = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    days = [noon - timedelta(days=200 + n) for n in range(5)]
+    assert not any(_partition_exists(at.date()) for at in days)
+    items = [RawItem(good(n, timestamp=at.isoformat())) for n, at in enumerate(days * 2)]
+    today = RawItem(good(99))  # today's partition exists (made ahead): free
+
+    outcome = ingest_items([today, *items], token_id=token.pk)
+
+    assert outcome.accepted == 1 + 3 * 2
+    assert sorted(outcome.rejections) == [4, 5, 9, 10]
+    (reason,) = outcome.rejections[4]["timestamp"]
+    assert reason.startswith(f"falls on {days[3].date().isoformat()}, a day not stored yet")
+    assert "INGEST_MAX_NEW_PARTITIONS" in reason
+    assert [_partition_exists(at.date()) for at in days] == [True] * 3 + [False] * 2
+    # The backfill goes on in the next request; the days made are free now.
+    again = ingest_items(items, token_id=token.pk)
+    assert (again.accepted, again.duplicates, again.rejected) == (4, 6, 0)
+    token.refresh_from_db()
+    assert (token.accepted, token.duplicates, token.rejected) == (11, 6, 4)
+
+
+def test_events_past_the_horizon_make_no_partition(settings, token):
+    settings.RETENTION_DAYS = 90
+    old = [timezone.now() - timedelta(days=400 + n) for n in range(10)]
+    outcome = ingest_items(
+        [RawItem(good(n, timestamp=at.isoformat())) for n, at in enumerate(old)], token_id=token.pk
+    )
+    assert outcome.all_rejected and outcome.rejected == 10
+    assert not any(_partition_exists(at.date()) for at in old)
+
+
+def test_a_failing_token_update_stores_nothing_of_the_batch(token):
+    """The counts are in the batch's transaction: when they cannot be written (here a trigger
+    refuses; in production a lock wait past the timeout, a dropped connection), nothing is."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION refuse_token_update() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'token row unavailable'; END $$; "
+            "CREATE TRIGGER refuse BEFORE UPDATE ON ingest_apitoken "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_token_update()"
+        )
+    with pytest.raises(DatabaseError, match="token row unavailable"):
+        ingest_items([RawItem(good(n)) for n in range(3)], token_id=token.pk)
+    assert stored_rows() == 0
