@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -40,7 +41,7 @@ class BatchResult:
 class TokenUse:
     """What a request adds to its token besides the batch's own accepted and duplicate counts."""
 
-    token_id: int
+    token_id: int | None
     rejected: int = 0
     error: str = ""
 
@@ -243,10 +244,25 @@ courier_names AS (
      ORDER BY cp_id, ts DESC
     ON CONFLICT (cp_id) DO UPDATE SET name = EXCLUDED.name
     RETURNING 1
+),
+token_counts AS (
+    -- The token's counts, in the batch's own statement and so its transaction. Read last in
+    -- the SELECT below, it runs after the inserts and upserts: the token's row is locked from
+    -- here to the commit, not for the length of the batch. A NULL token id updates nothing.
+    UPDATE ingest_apitoken
+       SET accepted = accepted + (SELECT count(*) FROM inserted),
+           duplicates = duplicates + (SELECT count(*) FROM incoming)
+                                   - (SELECT count(*) FROM inserted),
+           rejected = rejected + %s, last_used_at = received.at,
+           last_error = CASE WHEN problem.text <> '' THEN problem.text ELSE last_error END,
+           last_error_at = CASE WHEN problem.text <> '' THEN received.at ELSE last_error_at END
+      FROM (SELECT %s::timestamptz AS at) AS received, (SELECT %s::text AS text) AS problem
+     WHERE id = %s
+    RETURNING 1
 )
 SELECT (SELECT count(*) FROM inserted), """
     + ", ".join(f"(SELECT count(*) FROM {r.name})" for r in ROLLUP_TABLES)
-    + """, (SELECT count(*) FROM courier_names)
+    + """, (SELECT count(*) FROM courier_names), (SELECT count(*) FROM token_counts)
 """
 )
 
@@ -315,23 +331,35 @@ def _write_events(
     token_use: TokenUse | None,
 ) -> BatchResult:
     ensure_partitions(e.ts.astimezone(UTC).date() for e in events)
-    with transaction.atomic(), connection.wrap_database_errors:  # psycopg -> django.db errors
+    # One statement is a transaction of its own: in autocommit it is one round trip, no BEGIN
+    # and COMMIT. Inside a caller's transaction, a savepoint, so that a failed write (and the
+    # retry above) leaves that transaction usable.
+    atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    with atomic, connection.wrap_database_errors:  # psycopg -> django.db errors
         connection.ensure_connection()
         # Server-side binding: the arrays travel as parameters. Django's default client-side
         # cursor would render 1,000 events into SQL text first (half the batch's CPU time).
         with psycopg.Cursor(connection.connection) as cursor:
-            accepted = 0
-            if events:
-                cursor.execute(_WRITE_BATCH, [*_columns(events), received_at, token_id])
-                counts = cursor.fetchone()
-                assert counts is not None  # an aggregate SELECT always returns its row
-                accepted = counts[0]
-            result = BatchResult(accepted=accepted, duplicates=len(events) - accepted)
-            if token_use is not None:
-                # Last in the transaction: the token's row is locked only until the commit, so
-                # concurrent batches of one shipper queue for a moment, not for a whole batch.
-                _count_on_token(cursor, token_use, result, now=received_at)
-    return result
+            if not events:  # only the token's counts: a request whose events were all rejected
+                assert token_use is not None
+                _count_on_token(cursor, token_use, BatchResult(0, 0), now=received_at)
+                return BatchResult(0, 0)
+            use = token_use or TokenUse(token_id=None)
+            cursor.execute(
+                _WRITE_BATCH,
+                [
+                    *_columns(events),
+                    received_at,
+                    token_id,
+                    use.rejected,
+                    received_at,
+                    use.error[:2000],
+                    use.token_id,
+                ],
+            )
+            counts = cursor.fetchone()
+    assert counts is not None  # an aggregate SELECT always returns its row
+    return BatchResult(accepted=counts[0], duplicates=len(events) - counts[0])
 
 
 _COUNT_ON_TOKEN = """

@@ -46,7 +46,7 @@ def to_time(value: Any, *, now: datetime, horizon: datetime) -> datetime:
     """An aware UTC time in [horizon, now + 5 min] from RFC 3339 text, an epoch number or a
     datetime (a door's default); Refused(why) otherwise."""
     number = _epoch_number(value)
-    moment = parse_time(value) if number is None else _from_epoch(number, now, horizon)
+    moment = _from_text_or_datetime(value) if number is None else _from_epoch(number, now, horizon)
     if moment > now + MAX_FUTURE:
         raise Refused("is more than 5 minutes in the future")
     if moment < horizon:
@@ -62,6 +62,10 @@ def parse_time(value: Any) -> datetime:
     number = _epoch_number(value)
     if number is not None:
         return _epoch_reading(number, _unit_by_magnitude(number))
+    return _from_text_or_datetime(value)
+
+
+def _from_text_or_datetime(value: Any) -> datetime:
     if isinstance(value, str):
         return _from_rfc3339(value.strip())
     if isinstance(value, datetime):
@@ -74,10 +78,10 @@ def _epoch_number(value: Any) -> Decimal | None:
     """The number of an epoch value (a JSON number or numeric text), else None."""
     if isinstance(value, str):
         text = value.strip()
-        if len(text) <= 40 and _EPOCH_TEXT.fullmatch(text):
-            number = Decimal(text)
-        else:
+        # "-" past the sign: a date, not a number (the usual case, without the regex).
+        if "-" in text[1:] or len(text) > 40 or not _EPOCH_TEXT.fullmatch(text):
             return None
+        number = Decimal(text)
     elif isinstance(value, bool) or not isinstance(value, int | float):
         return None
     else:
