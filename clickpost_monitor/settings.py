@@ -24,6 +24,9 @@ INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 10_000, minimum=1)
 INGEST_RATE_PER_MINUTE = env_int("INGEST_RATE_PER_MINUTE", 1200, minimum=1)
 READ_RATE_PER_MINUTE = env_int("READ_RATE_PER_MINUTE", 1200, minimum=1)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90, minimum=1)
+# New daily partitions of raw events one ingest request may create (older days, within the
+# retention horizon, go on in later requests): SPEC, and issue 13 #2.
+INGEST_MAX_NEW_PARTITIONS = env_int("INGEST_MAX_NEW_PARTITIONS", 3, minimum=1)
 # Daily partitions of raw events created ahead of time, so the hot path rarely runs DDL.
 PARTITIONS_AHEAD_DAYS = env_int("PARTITIONS_AHEAD_DAYS", 3, minimum=1)
 # Alerts (alerts/): links in notifications, how far a new evaluator catches up, outbox retries.

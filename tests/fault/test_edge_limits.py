@@ -10,6 +10,7 @@ import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -66,12 +67,16 @@ def edge(fault_db, tmp_path_factory):
         server.stop()
 
 
+# Inside the retention horizon whatever the date (older events are refused, SPEC).
+YESTERDAY_AT_TEN = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT10:00:00Z")
+
+
 def _ndjson(prefix: str, count: int, *, pad: int = 0) -> bytes:
     lines = (
         json.dumps(
             {
                 "event_id": f"{prefix}-{n}",
-                "timestamp": "2026-01-05T10:00:00Z",
+                "timestamp": YESTERDAY_AT_TEN,
                 "endpoint": "order_create",
                 "http_status": 503,
                 "message": "x" * pad,
