@@ -374,7 +374,7 @@ def test_a_database_failing_mid_write_is_503_with_retry_after_and_nothing_half_s
 
 
 @pytest.fixture
-def committed(transactional_db):
+def committed(transactional_db, django_db_serialized_rollback):
     """Committed rows: the flush after a transactional test leaves the unmanaged raw-event
     table alone, so it is emptied here."""
     yield

@@ -56,8 +56,11 @@ def _prune(*args: str) -> str:
 
 
 @pytest.fixture
-def committed_events(transactional_db):
-    """Raw events are an unmanaged table that the test flush leaves alone: empty it after."""
+def committed_events(transactional_db, django_db_serialized_rollback):
+    """Raw events are an unmanaged table that the test flush leaves alone: empty it after.
+
+    Serialized rollback, as every transactional test here: a plain one's flush re-creates the
+    content types with new ids, and the next serialized test's restore then collides with them."""
     yield
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE ingest_event")
