@@ -177,8 +177,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# The rate limits (tokens.auth) count in PostgreSQL, so a token's limit holds across every
-# gunicorn worker; the table comes from migration ingest 0004 (docs/RELIABILITY.md).
+# Django's cache (the table comes from migration ingest 0004). The rate limits no longer use it:
+# they are token buckets in their own table, one statement each (tokens.ratelimit).
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",

@@ -31,6 +31,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_KEY = "fault-test-only-" + "k3y" * 20
 RETRIABLE = (429, 503)
+APP = "clickpost_monitor.wsgi"  # what the README's run command serves
 
 
 def wait_for(condition: Callable[[], bool], what: str, *, timeout: float = 60) -> None:
@@ -118,13 +119,15 @@ def free_port() -> int:
 class Gunicorn:
     """The app as deployed: gunicorn with clickpost_monitor/gunicorn.conf.py."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, *args: str) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, *args: str, app: str | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "clickpost_monitor.wsgi"]
+            [sys.executable, "-m", "gunicorn", app or APP]
             + ["-c", "clickpost_monitor/gunicorn.conf.py", "-b", f"127.0.0.1:{self.port}"]
             + ["--no-control-socket", *args],  # gunicorn's default socket path is shared
             cwd=ROOT,
