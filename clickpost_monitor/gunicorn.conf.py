@@ -1,16 +1,21 @@
-"""gunicorn settings for 2 cores (README: "Deploying").
+"""gunicorn settings for 2 cores (README: "Deploying"; docs/RELIABILITY.md: "Slow clients").
 
-Sync workers: ingest is CPU-bound validation plus one database round trip, so 2 x cores + 1
-workers keep both cores busy while one waits on PostgreSQL. A worker silent for `timeout`
-seconds is killed and replaced; a slow client (slowloris) is bounded by `timeout` too, and
-nginx or another buffering proxy in front is still advised on the open internet.
+gunicorn's asyncio worker ("asgi") serving clickpost_monitor.asgi: each worker reads every
+connection in its event loop and the app receives only whole requests (BufferedApp), so slow
+clients (a header byte every few seconds, a trickled upload) cost an idle socket each instead of
+a worker. The sync workers before could be held by five such clients; the figures are in
+docs/RELIABILITY.md. Ingest is CPU-bound validation plus one database round trip, so 2 x cores
++ 1 workers keep both cores busy while one waits on PostgreSQL; each runs the app on
+WEB_THREADS threads (settings.py).
 """
 
 import multiprocessing
 import os
 
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-worker_class = "sync"
+worker_class = "asgi"
+worker_connections = 1000  # open connections per worker, idle and slow ones included
+asgi_lifespan = "off"  # nothing to start or stop per worker
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20
 keepalive = 5

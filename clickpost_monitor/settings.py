@@ -24,6 +24,11 @@ INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 10_000, minimum=1)
 INGEST_RATE_PER_MINUTE = env_int("INGEST_RATE_PER_MINUTE", 1200, minimum=1)
 READ_RATE_PER_MINUTE = env_int("READ_RATE_PER_MINUTE", 1200, minimum=1)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90, minimum=1)
+# The server (clickpost_monitor/asgi.py): app threads per gunicorn worker, each with its own
+# database connection, and how long a request body may take to arrive in all (then a 408; under
+# GUNICORN_TIMEOUT, gunicorn's bound on one silent read, so that the 408 comes first).
+WEB_THREADS = env_int("WEB_THREADS", 2, minimum=1)
+REQUEST_BODY_SECONDS = env_int("REQUEST_BODY_SECONDS", 25, minimum=1)
 # Daily partitions of raw events created ahead of time, so the hot path rarely runs DDL.
 PARTITIONS_AHEAD_DAYS = env_int("PARTITIONS_AHEAD_DAYS", 3, minimum=1)
 
@@ -106,6 +111,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "clickpost_monitor.urls"
 WSGI_APPLICATION = "clickpost_monitor.wsgi.application"
+ASGI_APPLICATION = "clickpost_monitor.asgi.application"  # what gunicorn serves
 
 TEMPLATES = [
     {
@@ -147,6 +153,9 @@ STORAGES = {
 if DEBUG:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 WHITENOISE_USE_FINDERS = DEBUG
+# A file missing from the manifest links its plain name rather than failing the page (500); a
+# missing manifest stops the server at start-up instead (clickpost_monitor.static_manifest).
+WHITENOISE_MANIFEST_STRICT = False
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
