@@ -106,6 +106,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "clickpost_monitor.middleware.ContentSecurityPolicyMiddleware",
+    "clickpost_monitor.middleware.PrivateCacheMiddleware",  # authenticated: private, no-store
     "ingest.doors.middleware.ElasticsearchRootMiddleware",  # GET / for Elasticsearch clients
 ]
 
