@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
     "stats",
     "dashboard",
     "demo",
+    "axes",  # login throttling (below)
 ]
 
 MIDDLEWARE = [
@@ -108,6 +110,7 @@ MIDDLEWARE = [
     "clickpost_monitor.middleware.ContentSecurityPolicyMiddleware",
     "clickpost_monitor.middleware.PrivateCacheMiddleware",  # authenticated: private, no-store
     "ingest.doors.middleware.ElasticsearchRootMiddleware",  # GET / for Elasticsearch clients
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: answers a locked-out login
 ]
 
 ROOT_URLCONF = "clickpost_monitor.urls"
@@ -162,6 +165,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
+
+# Login throttling (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one user name from one
+# IP address lock that pair out for LOGIN_LOCKOUT_MINUTES (a 429 page; others are unaffected, so
+# an attacker cannot lock a user out from elsewhere). An operator lifts it at once with
+# `manage.py axes_reset_username NAME` or `axes_reset` (everyone); docs/RELIABILITY.md.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
