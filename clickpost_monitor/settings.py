@@ -109,6 +109,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "clickpost_monitor.middleware.ContentSecurityPolicyMiddleware",
     "clickpost_monitor.middleware.PrivateCacheMiddleware",  # authenticated: private, no-store
+    "clickpost_monitor.errors.DatabaseUnavailableMiddleware",  # database down: 503, not 500
     "ingest.doors.middleware.ElasticsearchRootMiddleware",  # GET / for Elasticsearch clients
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: answers a locked-out login
 ]
