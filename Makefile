@@ -27,7 +27,8 @@ run: install
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py setup_demo --days $(DEMO_DAYS)
-	$(BIN)/gunicorn clickpost_monitor.asgi:application -c clickpost_monitor/gunicorn.conf.py -b $(HOST):$(PORT)
+	# The web server and the alert evaluator side by side (clickpost_monitor/run.py); Ctrl-C stops both.
+	$(BIN)/python -m clickpost_monitor.run --bind $(HOST):$(PORT)
 
 # Debian's chromium for the browser tests (Playwright drives it; no browser download).
 browser-deps:
