@@ -5,7 +5,7 @@
 Starts a throwaway embedded PostgreSQL and gunicorn with clickpost_monitor/gunicorn.conf.py
 (5 workers, as on 2 cores), holds the slow clients (half trickle header bytes, half trickle an
 ingest body) and probes the login page and ingest with a 1 s client timeout meanwhile.
-`--worker-class sync --app clickpost_monitor.wsgi` is the deployment before the fix.
+`--app clickpost_monitor.wsgi` is the deployment before the fix (sync workers).
 """
 
 from __future__ import annotations

@@ -11,9 +11,19 @@ WEB_THREADS threads (settings.py).
 
 import multiprocessing
 import os
+import sys
 
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-worker_class = "asgi"
+# The WSGI entry point cannot run on the asyncio worker: started with it (an older command
+# line), gunicorn falls back to the sync workers, which slow clients can hold; say so.
+SERVES_WSGI = any(arg.startswith("clickpost_monitor.wsgi") for arg in sys.argv[1:])
+worker_class = "sync" if SERVES_WSGI else "asgi"
+if SERVES_WSGI:
+    print(
+        "gunicorn.conf.py: clickpost_monitor.wsgi runs on sync workers, which slow clients can "
+        "hold; serve clickpost_monitor.asgi:application (docs/RELIABILITY.md)",
+        file=sys.stderr,
+    )
 worker_connections = 1000  # open connections per worker, idle and slow ones included
 asgi_lifespan = "off"  # nothing to start or stop per worker
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))

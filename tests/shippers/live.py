@@ -117,7 +117,7 @@ def _start_gunicorn(env: dict, port: int, log_path: Path) -> subprocess.Popen:
         sys.executable,
         "-m",
         "gunicorn",
-        "clickpost_monitor.wsgi",
+        "clickpost_monitor.asgi:application",
         "-c",
         "clickpost_monitor/gunicorn.conf.py",
         "-b",
