@@ -188,7 +188,7 @@ class Gunicorn:
         self.process = subprocess.Popen(
             [
                 str(BIN / "gunicorn"),
-                "clickpost_monitor.wsgi",
+                "clickpost_monitor.asgi:application",
                 "-c",
                 "clickpost_monitor/gunicorn.conf.py",
                 "-b",

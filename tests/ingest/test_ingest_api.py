@@ -30,6 +30,7 @@ from rest_framework.test import APIClient
 from clickpost_monitor.api import EventsView
 from ingest.doors import http as door_http
 from ingest.models import ApiToken
+from tests.fault.harness import ensure_static_files
 from tests.ingest.test_events import SPEC_PATHS
 from tests.ingest.test_store import (
     ROLLUP_DIMENSIONS,
@@ -911,11 +912,12 @@ def gunicorn_port(committed, tmp_path):
         "WEB_CONCURRENCY": "2",
         "INGEST_RATE_PER_MINUTE": "100000",
     }
+    ensure_static_files(env)  # the server refuses to start without collectstatic's manifest
     log = (tmp_path / "gunicorn.log").open("wb")
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
-            "clickpost_monitor.wsgi",
+            "clickpost_monitor.asgi:application",
             "-c",
             "clickpost_monitor/gunicorn.conf.py",
             "-b",
