@@ -27,9 +27,8 @@ run: install
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py setup_demo --days $(DEMO_DAYS) --host $(HOST) --port $(PORT)
-	# The alert evaluator runs beside the web server; Ctrl-C stops both.
-	$(BIN)/python manage.py run_alerts & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn clickpost_monitor.wsgi -c clickpost_monitor/gunicorn.conf.py -b $(HOST):$(PORT)
+	# The web server and the alert evaluator side by side (clickpost_monitor/run.py); Ctrl-C stops both.
+	$(BIN)/python -m clickpost_monitor.run --bind $(HOST):$(PORT)
 
 # Debian's chromium for the browser tests (Playwright drives it; no browser download).
 browser-deps:

@@ -191,7 +191,7 @@ class Gunicorn:
         self.process = subprocess.Popen(
             [
                 str(self.bin / "gunicorn"),
-                "clickpost_monitor.wsgi",
+                "clickpost_monitor.asgi:application",
                 "-c",
                 "clickpost_monitor/gunicorn.conf.py",
                 "-b",

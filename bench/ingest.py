@@ -42,8 +42,10 @@ from pathlib import Path
 
 from bench import common
 
-DB = "bench_ingest"
-BATCH = 1000
+# BENCH_INGEST_DB: another bench_* name, so that two checkouts on one server do not collide;
+# BENCH_INGEST_BATCH: events per request (10 is how OTLP and Loki clients push).
+DB = os.environ.get("BENCH_INGEST_DB", "bench_ingest")
+BATCH = int(os.environ.get("BENCH_INGEST_BATCH", "1000"))
 SEED = 20_261_129
 INGEST_PATH = "/api/v1/events/"
 COPY_COLUMNS = (
@@ -97,7 +99,8 @@ def _encode_batch(job: tuple[Plan, int, int]) -> tuple[bytes, bytes, int]:
     first = index * BATCH
     records = [traffic.record(plan.at(n)) for n in range(first, min(first + BATCH, plan.events))]
     ndjson = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()
-    clean = [clean_event(r, now=plan.now, catalog=SEED_BY_CODE) for r in records]
+    horizon = plan.now - timedelta(days=90)  # a pool process has no Django settings to ask
+    clean = [clean_event(r, now=plan.now, catalog=SEED_BY_CODE, horizon=horizon) for r in records]
     copy_text = "".join(
         _copy_line(first + k + 1, event, received_at=plan.now) for k, event in enumerate(clean)
     )
@@ -535,7 +538,7 @@ def main() -> None:
         sweep=parse_sweep(args.sweep),
         sweep_events=min(args.sweep_events, args.events),
     )
-    common.save("ingest", result)
+    common.save(os.environ.get("BENCH_INGEST_FIGURES", "ingest"), result)
     common.log(
         f"ingest: {result['app_events_per_s']:,} events/s through the app, COPY "
         f"{max(result['copy_events_per_s'].values()):,}/s, ratio {result['ratio']:.3f} "

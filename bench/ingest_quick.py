@@ -58,7 +58,7 @@ def start_server(*, workers: int) -> tuple[subprocess.Popen, int]:
     server = subprocess.Popen(
         [
             str(common.BIN / "gunicorn"),
-            "clickpost_monitor.wsgi",
+            "clickpost_monitor.asgi:application",
             "-c",
             "clickpost_monitor/gunicorn.conf.py",
             "-b",

@@ -5,8 +5,8 @@
 Each 1,000-event gzip NDJSON batch (DemoTraffic records, as bench.ingest sends them) goes
 through the stages of `POST /api/v1/events/` one at a time: `doors.http.read_body` (gunzip),
 `framing.split_events` (JSON), `pipeline.clean_items` (validation, tagging, redaction, content
-hash), `store.write_events` (the one INSERT ... ON CONFLICT + 7 rollup upserts statement) and
-`store.record_token_use`. Reported: the median microseconds per event of each stage, and the
+hash), `store.write_events` (one statement: the INSERT ... ON CONFLICT, 7 rollup upserts and
+the token's counts). Reported: the median microseconds per event of each stage, and the
 functions where `clean_items` spends its time (cProfile, by own time).
 """
 
@@ -50,9 +50,7 @@ def profile(batches: int) -> dict:
     now = datetime.now(UTC)
     bodies = _bodies(batches, now)
     current_catalog()  # loaded once per 30 s in a worker; not a per-batch cost
-    stages: dict[str, list[float]] = {
-        k: [] for k in ("gunzip", "json", "clean", "write", "token_counts")
-    }
+    stages: dict[str, list[float]] = {k: [] for k in ("gunzip", "json", "clean", "write")}
     profiler = cProfile.Profile()
     for body in bodies:
         t0 = time.perf_counter()
@@ -64,13 +62,10 @@ def profile(batches: int) -> dict:
         t2 = time.perf_counter()
         clean, outcome = pipeline.clean_items([pipeline.RawItem(v) for v in items], now=now)
         t3 = time.perf_counter()
-        stored = store.write_events(clean, token_id=token.pk, received_at=now)
+        use = store.TokenUse(token.pk, rejected=outcome.rejected)
+        store.write_events(clean, token_id=token.pk, received_at=now, token_use=use)
         t4 = time.perf_counter()
-        store.record_token_use(
-            token.pk, accepted=stored.accepted, duplicates=stored.duplicates, rejected=0
-        )
-        t5 = time.perf_counter()
-        for key, seconds in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
+        for key, seconds in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
             stages[key].append(seconds * 1e6 / len(items))
     # The profiler slows what it watches: a separate pass, for the shares only.
     items = framing.split_events(

@@ -1,15 +1,18 @@
 """Every API error is JSON: {"error": "<one line for a human>", "detail": <DRF detail>}.
 
 Database trouble (down, restarting, overloaded) is a 503 with Retry-After, so shippers back off
-and retry; nothing was half-stored because every batch is one transaction.
+and retry; nothing was half-stored because every batch is one transaction. A write is told that
+nothing was stored, a read to try again; a page gets templates/503.html (issue 13, #11).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.template import loader
 from rest_framework import status
 from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
@@ -18,6 +21,10 @@ from rest_framework.views import exception_handler
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
 DATABASE_UNAVAILABLE = "The database is unavailable; nothing was stored. Retry later."
+DATABASE_UNAVAILABLE_READ = "The database is unavailable; try again in a few seconds."
+DATABASE_ERROR = "Database error; nothing was stored."
+DATABASE_ERROR_READ = "Database error; try again later."
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _summary(detail) -> str:
@@ -31,22 +38,70 @@ def _summary(detail) -> str:
     return "Invalid request."
 
 
-def database_unavailable_response() -> JsonResponse:
-    response = JsonResponse({"error": DATABASE_UNAVAILABLE}, status=503)
+def _is_read(request) -> bool:
+    return request is not None and request.method in READS
+
+
+def database_unavailable_response(request=None) -> JsonResponse:
+    message = DATABASE_UNAVAILABLE_READ if _is_read(request) else DATABASE_UNAVAILABLE
+    response = JsonResponse({"error": message}, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
+def database_unavailable_page(request) -> HttpResponse:
+    """The page a browser gets while the database is down: no template that needs the database
+    (no user, no session, no static manifest), a Retry-After and a refresh after as long."""
+    content = loader.render_to_string("503.html", {"retry_after": RETRY_AFTER_SECONDS})
+    response = HttpResponse(content, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _unavailable(exc: BaseException | None) -> bool:
+    """The database could not be reached (or the connection broke), however deep in `exc`."""
+    while exc is not None:
+        if isinstance(exc, OperationalError | InterfaceError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def database_unavailable(request) -> HttpResponse:
+    if _wants_html(request):
+        return database_unavailable_page(request)
+    return database_unavailable_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A view (page or API outside DRF) that finds the database down answers 503, logged as one
+    warning line: pages the 503 page, the rest JSON. Failures outside a view reach
+    json_server_error, which answers the same."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not _unavailable(exception):
+            return None
+        log.warning("database unavailable: %s", exception)
+        return database_unavailable(request)
+
+
 def json_exception_handler(exc, context):
+    request = context.get("request")
     if isinstance(exc, OperationalError | InterfaceError):
         log.warning("database unavailable: %s", exc)
-        return database_unavailable_response()
+        return database_unavailable_response(request)
     response = exception_handler(exc, context)
     if response is None:
         if isinstance(exc, DatabaseError):
             log.exception("database error")
             return Response(
-                {"error": "Database error; nothing was stored."},
+                {"error": DATABASE_ERROR_READ if _is_read(request) else DATABASE_ERROR},
                 status=503,
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
@@ -104,6 +159,8 @@ def json_bad_request(request, exception=None):
 
 
 def json_server_error(request):
+    if _unavailable(sys.exc_info()[1]):  # Django calls this inside its `except`
+        return database_unavailable(request)
     if _wants_html(request):
         from django.views.defaults import server_error
 

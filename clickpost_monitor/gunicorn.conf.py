@@ -1,16 +1,31 @@
-"""gunicorn settings for 2 cores (README: "Deploying").
+"""gunicorn settings for 2 cores (README: "Deploying"; docs/RELIABILITY.md: "Slow clients").
 
-Sync workers: ingest is CPU-bound validation plus one database round trip, so 2 x cores + 1
-workers keep both cores busy while one waits on PostgreSQL. A worker silent for `timeout`
-seconds is killed and replaced; a slow client (slowloris) is bounded by `timeout` too, and
-nginx or another buffering proxy in front is still advised on the open internet.
+gunicorn's asyncio worker ("asgi") serving clickpost_monitor.asgi: each worker reads every
+connection in its event loop and the app receives only whole requests (BufferedApp), so slow
+clients (a header byte every few seconds, a trickled upload) cost an idle socket each instead of
+a worker. The sync workers before could be held by five such clients; the figures are in
+docs/RELIABILITY.md. Ingest is CPU-bound validation plus one database round trip, so 2 x cores
++ 1 workers keep both cores busy while one waits on PostgreSQL; each runs the app on
+WEB_THREADS threads (settings.py).
 """
 
 import multiprocessing
 import os
+import sys
 
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-worker_class = "sync"
+# The WSGI entry point cannot run on the asyncio worker: started with it (an older command
+# line), gunicorn falls back to the sync workers, which slow clients can hold; say so.
+SERVES_WSGI = any(arg.startswith("clickpost_monitor.wsgi") for arg in sys.argv[1:])
+worker_class = "sync" if SERVES_WSGI else "asgi"
+if SERVES_WSGI:
+    print(
+        "gunicorn.conf.py: clickpost_monitor.wsgi runs on sync workers, which slow clients can "
+        "hold; serve clickpost_monitor.asgi:application (docs/RELIABILITY.md)",
+        file=sys.stderr,
+    )
+worker_connections = 1000  # open connections per worker, idle and slow ones included
+asgi_lifespan = "off"  # nothing to start or stop per worker
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20
 keepalive = 5

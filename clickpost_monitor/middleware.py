@@ -19,3 +19,30 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
+
+
+class PrivateCacheMiddleware:
+    """`Cache-Control: private, no-store` on every response to an authenticated request: a
+    session (pages, the read API) or a token (DRF sets the token's user on the request too).
+
+    What a logged-in user or a token sees must not be kept by a shared proxy nor by the browser's
+    disk cache. Static files never reach here (WhiteNoise answers them first, cacheable)."""
+
+    VALUE = "private, no-store"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if _authenticated(request):
+            response.headers["Cache-Control"] = self.VALUE
+        return response
+
+
+def _authenticated(request) -> bool:
+    user = getattr(request, "user", None)
+    try:
+        return bool(user is not None and user.is_authenticated)
+    except Exception:  # the session could not be read (database down): nothing was shown
+        return False

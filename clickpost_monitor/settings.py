@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -24,6 +25,15 @@ INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 10_000, minimum=1)
 INGEST_RATE_PER_MINUTE = env_int("INGEST_RATE_PER_MINUTE", 1200, minimum=1)
 READ_RATE_PER_MINUTE = env_int("READ_RATE_PER_MINUTE", 1200, minimum=1)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90, minimum=1)
+# New daily partitions of raw events one ingest request may create (older days, within the
+# retention horizon, go on in later requests): SPEC, and issue 13 #2.
+INGEST_MAX_NEW_PARTITIONS = env_int("INGEST_MAX_NEW_PARTITIONS", 3, minimum=1)
+
+# The server (clickpost_monitor/asgi.py): app threads per gunicorn worker, each with its own
+# database connection, and how long a request body may take to arrive in all (then a 408; under
+# GUNICORN_TIMEOUT, gunicorn's bound on one silent read, so that the 408 comes first).
+WEB_THREADS = env_int("WEB_THREADS", 2, minimum=1)
+REQUEST_BODY_SECONDS = env_int("REQUEST_BODY_SECONDS", 25, minimum=1)
 # Daily partitions of raw events created ahead of time, so the hot path rarely runs DDL.
 PARTITIONS_AHEAD_DAYS = env_int("PARTITIONS_AHEAD_DAYS", 3, minimum=1)
 # Alerts (alerts/): links in notifications, how far a new evaluator catches up, outbox retries.
@@ -105,6 +115,7 @@ INSTALLED_APPS = [
     "subscriptions",
     "demo",
     "alerts",
+    "axes",  # login throttling (below)
 ]
 
 MIDDLEWARE = [
@@ -117,7 +128,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "clickpost_monitor.middleware.ContentSecurityPolicyMiddleware",
+    "clickpost_monitor.middleware.PrivateCacheMiddleware",  # authenticated: private, no-store
+    "clickpost_monitor.errors.DatabaseUnavailableMiddleware",  # database down: 503, not 500
     "ingest.doors.middleware.ElasticsearchRootMiddleware",  # GET / for Elasticsearch clients
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: answers a locked-out login
 ]
 
 # A streaming replica for pages, the read API and reports (clickpost_monitor/replica.py): read
@@ -143,6 +157,7 @@ if DATABASE_REPLICA_URL:
 
 ROOT_URLCONF = "clickpost_monitor.urls"
 WSGI_APPLICATION = "clickpost_monitor.wsgi.application"
+ASGI_APPLICATION = "clickpost_monitor.asgi.application"  # what gunicorn serves
 
 TEMPLATES = [
     {
@@ -170,7 +185,7 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
@@ -179,7 +194,9 @@ STATICFILES_FINDERS = [
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # WhiteNoise's hashed files; a name it cannot resolve links as is instead of a 500, and a
+    # missing manifest stops start-up (clickpost_monitor.static_manifest).
+    "staticfiles": {"BACKEND": "clickpost_monitor.static_manifest.ForgivingManifestStorage"},
 }
 if DEBUG:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
@@ -189,6 +206,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
+
+# Login throttling (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one user name from one
+# IP address lock that pair out for LOGIN_LOCKOUT_MINUTES (a 429 page; others are unaffected, so
+# an attacker cannot lock a user out from elsewhere). An operator lifts it at once with
+# `manage.py axes_reset_username NAME` or `axes_reset` (everyone); docs/RELIABILITY.md.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -214,8 +245,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# The rate limits (tokens.auth) count in PostgreSQL, so a token's limit holds across every
-# gunicorn worker; the table comes from migration ingest 0004 (docs/RELIABILITY.md).
+# Django's cache (the table comes from migration ingest 0004). The rate limits no longer use it:
+# they are token buckets in their own table, one statement each (tokens.ratelimit).
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 ACCEPTED_CONTENT_TYPES: tuple[str, ...] = (
     "application/json",
     "application/x-ndjson",
@@ -35,6 +37,9 @@ WRAPPER_KEYS: tuple[str, ...] = ("events", "logs", "records")
 
 _BOM = "\ufeff"
 _JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
+# Every digit as "0", every other byte as ".": 19 zeros in a row are a run of 19 digits.
+_DIGITS_AS_ZERO = bytes(48 if 48 <= byte <= 57 else 46 for byte in range(256))
+_LONG_DIGITS = b"0" * 19
 
 
 class FramingError(Exception):
@@ -123,6 +128,9 @@ class _Bad:
 def _frame(body: bytes) -> list[Any]:
     if not body.removeprefix(_BOM.encode()).strip():
         return []
+    fast = _frame_fast(body)
+    if fast is not None:
+        return fast
     try:
         return _parse_documents(_decode(body, offset=0), first_line=1)
     except _Malformed as problem:
@@ -130,6 +138,33 @@ def _frame(body: bytes) -> list[Any]:
         if items is None:
             raise FramingError(400, f"body is {problem.reason}") from None
         return items
+
+
+def _frame_fast(body: bytes) -> list[Any] | None:
+    """The items of a well-formed body by orjson (about 5x faster than json), or None to let
+    the careful parser read it.
+
+    Taken only when the body is one JSON document, or JSON lines each holding whole documents,
+    and orjson reads every one: then the items are exactly the careful parser's. orjson refuses
+    what that parser marks or reports (NaN, Infinity, 1e400, bad UTF-8, lone surrogates, a BOM,
+    deep nesting), so any refusal falls back to it; the one thing orjson reads differently,
+    an integer past 64 bits (it returns a float), is kept off this path by refusing any body
+    with a run of 19 digits.
+    """
+    if _LONG_DIGITS in body.translate(_DIGITS_AS_ZERO):  # a regex search costs 20x more
+        return None
+    try:
+        return _unwrap(orjson.loads(body))
+    except orjson.JSONDecodeError:
+        pass
+    items: list[Any] = []
+    for line in body.split(b"\n"):
+        if line.strip(b" \t\r"):
+            try:
+                items += _unwrap(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                return None
+    return items
 
 
 def _looks_line_framed(body: bytes) -> bool:
@@ -165,7 +200,7 @@ def _parse_documents(text: str, *, first_line: int) -> list[Any]:
     decoder = _Decoder()
     items: list[Any] = []
     line, counted = first_line, 0
-    pos = _JSON_WHITESPACE.match(text).end()
+    pos = _skip_whitespace(text, 0)
     while pos < len(text):
         line, counted = line + text.count("\n", counted, pos), pos
         bad_before = decoder.bad
@@ -184,8 +219,14 @@ def _parse_documents(text: str, *, first_line: int) -> list[Any]:
             continue
         framed = _unwrap(value)
         items += _spot_bad(framed, line) if decoder.bad > bad_before else framed
-        pos = _JSON_WHITESPACE.match(text, pos).end()
+        pos = _skip_whitespace(text, pos)
     return items
+
+
+def _skip_whitespace(text: str, pos: int) -> int:
+    """The position of the first character at or after `pos` that is not JSON whitespace."""
+    match = _JSON_WHITESPACE.match(text, pos)  # `*`: it always matches, if only ""
+    return match.end() if match else pos
 
 
 def _unwrap(value: Any) -> list[Any]:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from ingest import store
 from ingest.catalog import current_catalog
-from ingest.events import CleanEvent, InvalidEvent, clean_event
+from ingest.events import CleanEvent, InvalidEvent, clean_event, retention_horizon
 
 MAX_LISTED_ERRORS = 100
 
@@ -30,12 +31,28 @@ class RawItem:
     context: Mapping[str, Any] | None = None
 
 
+Rejections = dict[int, dict[str, list[str]]]
+
+
 @dataclass(slots=True)
 class IngestOutcome:
+    """What became of a batch. `rejections` holds EVERY rejected item's field errors by its index
+    (a door that answers per item, like Elasticsearch bulk, reads them all); the answer lists only
+    the first 100 (`errors`), so a 10,000-event batch of junk does not answer megabytes."""
+
     accepted: int = 0
     duplicates: int = 0
-    rejected: int = 0
-    errors: list[dict] = field(default_factory=list)
+    rejections: Rejections = field(default_factory=dict)
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejections)
+
+    @property
+    def errors(self) -> list[dict]:
+        """The listed rejections, lowest index first: at most MAX_LISTED_ERRORS."""
+        listed = sorted(self.rejections)[:MAX_LISTED_ERRORS]
+        return [{"index": index, "errors": self.rejections[index]} for index in listed]
 
     def as_json(self) -> dict:
         return {
@@ -53,51 +70,90 @@ class IngestOutcome:
 def clean_items(
     items: Sequence[RawItem], *, now: datetime
 ) -> tuple[list[CleanEvent], IngestOutcome]:
-    """Validate every item; the outcome lists the rejected ones by index (at most 100)."""
+    """Validate every item; the outcome keeps every rejected one's errors by index."""
+    indexed, outcome = _clean_indexed(items, now=now)
+    return [event for _, event in indexed], outcome
+
+
+def _clean_indexed(
+    items: Sequence[RawItem], *, now: datetime
+) -> tuple[list[tuple[int, CleanEvent]], IngestOutcome]:
     catalog = current_catalog()
-    clean: list[CleanEvent] = []
+    horizon = retention_horizon(now)
+    clean: list[tuple[int, CleanEvent]] = []
     outcome = IngestOutcome()
     for index, item in enumerate(items):
         try:
-            clean.append(
-                clean_event(
-                    item.value,
-                    now=now,
-                    catalog=catalog,
-                    default_timestamp=item.default_timestamp,
-                    context=item.context,
-                )
+            event = clean_event(
+                item.value,
+                now=now,
+                catalog=catalog,
+                default_timestamp=item.default_timestamp,
+                context=item.context,
+                horizon=horizon,
             )
         except InvalidEvent as invalid:
-            outcome.rejected += 1
-            if len(outcome.errors) < MAX_LISTED_ERRORS:
-                outcome.errors.append({"index": index, "errors": invalid.errors})
+            outcome.rejections[index] = invalid.errors
+        else:
+            clean.append((index, event))
     return clean, outcome
 
 
 def ingest_items(items: Sequence[RawItem], *, token_id: int | None) -> IngestOutcome:
-    """Validate and store a batch; valid events are stored in one transaction, all or none."""
+    """Validate and store a batch; valid events and the token's counts are stored in one
+    transaction, all or none."""
     now = timezone.now()
-    clean, outcome = clean_items(items, now=now)
-    stored = store.write_events(clean, token_id=token_id, received_at=now)
-    outcome.accepted, outcome.duplicates = stored.accepted, stored.duplicates
+    indexed, outcome = _clean_indexed(items, now=now)
+    clean = _within_new_day_budget(indexed, outcome)
+    use = None
     if token_id is not None:
-        store.record_token_use(
-            token_id,
-            accepted=outcome.accepted,
-            duplicates=outcome.duplicates,
-            rejected=outcome.rejected,
-            error=_first_error(outcome),
-        )
+        use = store.TokenUse(token_id, rejected=outcome.rejected, error=_first_error(outcome))
+    stored = store.write_events(clean, token_id=token_id, received_at=now, token_use=use)
+    outcome.accepted, outcome.duplicates = stored.accepted, stored.duplicates
     return outcome
 
 
+def _within_new_day_budget(
+    indexed: list[tuple[int, CleanEvent]], outcome: IngestOutcome
+) -> list[CleanEvent]:
+    """The events to store: those on days with a partition, and on at most
+    INGEST_MAX_NEW_PARTITIONS new days (the first the batch names); the others are rejected.
+
+    Each new day is a table and seven indexes, which every unbounded query then locks: a batch
+    spread over old days must not make hundreds (a backfill goes on in the next requests).
+    """
+    budget = settings.INGEST_MAX_NEW_PARTITIONS
+    missing = store.days_without_partition({event.ts.date() for _, event in indexed})
+    if len(missing) <= budget:
+        return [event for _, event in indexed]
+    allowed: set[date] = set()
+    kept: list[CleanEvent] = []
+    for index, event in indexed:
+        day = event.ts.date()
+        if day in missing and day not in allowed:
+            if len(allowed) >= budget:
+                outcome.rejections[index] = {"timestamp": [_over_day_budget(day, budget)]}
+                continue
+            allowed.add(day)
+        kept.append(event)
+    return kept
+
+
+def _over_day_budget(day: date, budget: int) -> str:
+    return (
+        f"falls on {day.isoformat()}, a day not stored yet, and this request already starts"
+        f" {budget} new days (INGEST_MAX_NEW_PARTITIONS): send it again in a later request"
+    )
+
+
 def _first_error(outcome: IngestOutcome) -> str:
-    if not outcome.errors:
+    if not outcome.rejections:
         return ""
-    first = outcome.errors[0]
-    why = "; ".join(f"{name}: {', '.join(reasons)}" for name, reasons in first["errors"].items())
-    return f"{outcome.rejected} rejected; event {first['index']}: {why}"
+    index = min(outcome.rejections)
+    why = "; ".join(
+        f"{name}: {', '.join(reasons)}" for name, reasons in outcome.rejections[index].items()
+    )
+    return f"{outcome.rejected} rejected; event {index}: {why}"
 
 
 def record_refused_request(token_id: int | None, message: str) -> None:

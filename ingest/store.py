@@ -1,6 +1,8 @@
 """The one writer of events: partitions, bulk insert with dedupe, rollups, courier names.
 
-A batch is written by one SQL statement inside one transaction. Its data-modifying CTEs insert
+A batch is written by one SQL statement inside one transaction, and the token's counts by one
+short UPDATE last in that same transaction (so a 503 means nothing was stored, and the counts
+equal the rows). Its data-modifying CTEs insert
 the raw rows (`ON CONFLICT (event_key, ts) DO NOTHING` drops retries and in-batch repeats) and
 upsert each rollup from the rows that insert *returned*, so a duplicate never reaches a count
 and the rollups always equal a count over the raw rows. Raw rows are inserted and rollup rows
@@ -12,11 +14,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -33,6 +37,21 @@ class BatchResult:
     duplicates: int
 
 
+@dataclass(frozen=True, slots=True)
+class TokenUse:
+    """What a request adds to its token besides the batch's own accepted and duplicate counts."""
+
+    token_id: int | None
+    rejected: int = 0
+    error: str = ""
+
+
+# Days known to have a partition, per process: partitions are only dropped by retention (which
+# forgets what it drops here) and, in another process, only beyond the horizon; a write that
+# meets a missing one anyway forgets them all and tries once more (`write_events`).
+_known_days: set[date] = set()
+
+
 # ---------------------------------------------------------------- partitions
 
 
@@ -40,19 +59,32 @@ def partition_name(day: date) -> str:
     return f"{PARTITION_PREFIX}{day:%Y%m%d}"
 
 
-def ensure_partitions(days: Iterable[date]) -> None:
-    """Create the daily partitions (UTC days) that do not exist yet; cheap when all do."""
-    wanted = sorted(set(days))
-    if not wanted:
-        return
+def days_without_partition(days: Iterable[date]) -> set[date]:
+    """The days among `days` that have no partition yet (no query when all are known)."""
+    unknown = sorted(set(days) - _known_days)
+    if not unknown:
+        return set()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT d FROM unnest(%s::text[]) AS d WHERE to_regclass(d) IS NULL",
-            [[partition_name(day) for day in wanted]],
+            [[partition_name(day) for day in unknown]],
         )
         missing = {name for (name,) in cursor.fetchall()}
+    found = {day for day in unknown if partition_name(day) not in missing}
+    _known_days.update(found)
+    return set(unknown) - found
+
+
+def ensure_partitions(days: Iterable[date]) -> None:
+    """Create the daily partitions (UTC days) that do not exist yet; cheap when all do."""
+    missing = days_without_partition(days)
     if missing:
-        _create_partitions([day for day in wanted if partition_name(day) in missing])
+        _create_partitions(sorted(missing))
+        _known_days.update(missing)
+
+
+def forget_known_partitions() -> None:
+    _known_days.clear()
 
 
 def _create_partitions(days: list[date]) -> None:
@@ -68,8 +100,13 @@ def _create_partitions(days: list[date]) -> None:
             )
 
 
-def ensure_partitions_ahead(*, days_ahead: int, days_back: int = 1) -> None:
-    """Partitions around today, so the ingest path rarely has to run DDL itself."""
+def ensure_partitions_ahead(*, days_ahead: int, days_back: int | None = None) -> None:
+    """Partitions from `days_back` (default: the retention horizon, RETENTION_DAYS) before
+    today to `days_ahead` after it, so the ingest path rarely has to run DDL itself, and any
+    day inside the horizon is accepted whatever a batch spans (SPEC): the per-request limit on
+    new partitions (pipeline) then only meets days this never made."""
+    if days_back is None:
+        days_back = settings.RETENTION_DAYS
     today = timezone.now().date()
     ensure_partitions(today + timedelta(days=n) for n in range(-days_back, days_ahead + 1))
 
@@ -108,6 +145,7 @@ def drop_partitions_before(day: date) -> list[date]:
     how = "" if connection.in_atomic_block else " CONCURRENTLY"
     dropped = sorted((d, state) for d, state in _partitions().items() if d < day)
     for old, state in dropped:
+        _known_days.discard(old)
         name = partition_name(old)
         with connection.cursor() as cursor:
             if state != "detached":
@@ -214,10 +252,25 @@ courier_names AS (
      ORDER BY cp_id, ts DESC
     ON CONFLICT (cp_id) DO UPDATE SET name = EXCLUDED.name
     RETURNING 1
+),
+token_counts AS (
+    -- The token's counts, in the batch's own statement and so its transaction. Read last in
+    -- the SELECT below, it runs after the inserts and upserts: the token's row is locked from
+    -- here to the commit, not for the length of the batch. A NULL token id updates nothing.
+    UPDATE ingest_apitoken
+       SET accepted = accepted + (SELECT count(*) FROM inserted),
+           duplicates = duplicates + (SELECT count(*) FROM incoming)
+                                   - (SELECT count(*) FROM inserted),
+           rejected = rejected + %s, last_used_at = received.at,
+           last_error = CASE WHEN problem.text <> '' THEN problem.text ELSE last_error END,
+           last_error_at = CASE WHEN problem.text <> '' THEN received.at ELSE last_error_at END
+      FROM (SELECT %s::timestamptz AS at) AS received, (SELECT %s::text AS text) AS problem
+     WHERE id = %s
+    RETURNING 1
 )
 SELECT (SELECT count(*) FROM inserted), """
     + ", ".join(f"(SELECT count(*) FROM {r.name})" for r in ROLLUP_TABLES)
-    + """, (SELECT count(*) FROM courier_names)
+    + """, (SELECT count(*) FROM courier_names), (SELECT count(*) FROM token_counts)
 """
 )
 
@@ -250,31 +303,103 @@ def _columns(events: Sequence[CleanEvent]) -> list[list]:
 
 
 def write_events(
-    events: Sequence[CleanEvent], *, token_id: int | None, received_at: datetime | None = None
+    events: Sequence[CleanEvent],
+    *,
+    token_id: int | None,
+    received_at: datetime | None = None,
+    token_use: TokenUse | None = None,
 ) -> BatchResult:
-    """Store a batch of clean events atomically: all of them (less duplicates) or none.
+    """Store a batch of clean events atomically: all of them (less duplicates) or none, and,
+    given `token_use`, the token's counts in the same transaction.
 
     Returns how many were new and how many were already stored (same event_key and ts).
     """
-    if not events:
+    if not events and token_use is None:
         return BatchResult(0, 0)
+    when = received_at or timezone.now()
+    try:
+        return _write_events(events, token_id=token_id, received_at=when, token_use=token_use)
+    except IntegrityError as error:
+        if not _is_missing_partition(error):
+            raise
+        # Another process dropped a day this one thought it knew (retention with a short age).
+        forget_known_partitions()
+        return _write_events(events, token_id=token_id, received_at=when, token_use=token_use)
+
+
+def _is_missing_partition(error: IntegrityError) -> bool:
+    return "no partition of relation" in str(error)
+
+
+def _write_events(
+    events: Sequence[CleanEvent],
+    *,
+    token_id: int | None,
+    received_at: datetime,
+    token_use: TokenUse | None,
+) -> BatchResult:
     ensure_partitions(e.ts.astimezone(UTC).date() for e in events)
-    params = [*_columns(events), received_at or timezone.now(), token_id]
-    with transaction.atomic(), connection.wrap_database_errors:  # psycopg -> django.db errors
+    # One statement is a transaction of its own: in autocommit it is one round trip, no BEGIN
+    # and COMMIT. Inside a caller's transaction, a savepoint, so that a failed write (and the
+    # retry above) leaves that transaction usable.
+    atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    with atomic, connection.wrap_database_errors:  # psycopg -> django.db errors
         connection.ensure_connection()
         # Server-side binding: the arrays travel as parameters. Django's default client-side
         # cursor would render 1,000 events into SQL text first (half the batch's CPU time).
         with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(_WRITE_BATCH, params)
-            accepted = cursor.fetchone()[0]
-    return BatchResult(accepted=accepted, duplicates=len(events) - accepted)
+            if not events:  # only the token's counts: a request whose events were all rejected
+                assert token_use is not None
+                _count_on_token(cursor, token_use, BatchResult(0, 0), now=received_at)
+                return BatchResult(0, 0)
+            use = token_use or TokenUse(token_id=None)
+            cursor.execute(
+                _WRITE_BATCH,
+                [
+                    *_columns(events),
+                    received_at,
+                    token_id,
+                    use.rejected,
+                    received_at,
+                    use.error[:2000],
+                    use.token_id,
+                ],
+            )
+            counts = cursor.fetchone()
+    assert counts is not None  # an aggregate SELECT always returns its row
+    return BatchResult(accepted=counts[0], duplicates=len(events) - counts[0])
+
+
+_COUNT_ON_TOKEN = """
+UPDATE ingest_apitoken
+   SET accepted = accepted + %(accepted)s, duplicates = duplicates + %(duplicates)s,
+       rejected = rejected + %(rejected)s, last_used_at = %(now)s,
+       last_error = CASE WHEN %(error)s <> '' THEN %(error)s ELSE last_error END,
+       last_error_at = CASE WHEN %(error)s <> '' THEN %(now)s ELSE last_error_at END
+ WHERE id = %(token_id)s
+"""
+
+
+def _count_on_token(
+    cursor: psycopg.Cursor, use: TokenUse, result: BatchResult, *, now: datetime
+) -> None:
+    cursor.execute(
+        _COUNT_ON_TOKEN,
+        {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "rejected": use.rejected,
+            "now": now,
+            "error": use.error[:2000],
+            "token_id": use.token_id,
+        },
+    )
 
 
 def record_token_use(
     token_id: int, *, accepted: int, duplicates: int, rejected: int, error: str = ""
 ) -> None:
-    """Keep a token's counts and last use for the ingest-health view (its own short statement:
-    one hot row per shipper must not be locked for the length of a batch)."""
+    """Add to a token's counts and last use outside any batch: a request refused whole."""
     now = timezone.now()
     changes = {
         "accepted": F("accepted") + accepted,

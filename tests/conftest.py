@@ -7,14 +7,17 @@ import pytest
 from rest_framework.test import APIClient
 
 from ingest.catalog import forget_cached_catalog
+from ingest.store import forget_known_partitions
 from tokens.auth import create_token
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """The catalog is cached per process for 30 s; a test that changed catalog rows inside a
-    rolled-back transaction must not leave its copy to the next test (or its module fixtures)."""
+    rolled-back transaction must not leave its copy to the next test (or its module fixtures).
+    So are the days known to have a partition (a rolled-back test may have made some)."""
     forget_cached_catalog()
+    forget_known_partitions()
 
 
 @pytest.fixture

@@ -252,7 +252,9 @@ def test_an_sql_error_shows_no_sql():
     response = _get("/api/bad-sql/")
 
     assert response.status_code == 503
-    assert response.json()["error"] == "Database error; nothing was stored."
+    assert (
+        response.json()["error"] == "Database error; try again later."
+    )  # a read: nothing to store
     _assert_no_internals(response)
 
 

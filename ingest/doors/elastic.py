@@ -25,11 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.utils import timezone
-
-from ingest.catalog import current_catalog
 from ingest.doors.records import describe_errors, json_object
-from ingest.events import InvalidEvent, clean_event
 from ingest.framing import FramingError, Unparsable
 from ingest.pipeline import IngestOutcome, RawItem
 
@@ -90,31 +86,6 @@ def document_item(line_no: int, line: bytes) -> RawItem:
     if when is not None:
         del context["@timestamp"]
     return RawItem(inner, default_timestamp=when, context=context)
-
-
-def all_rejections(items: Sequence[RawItem], outcome: IngestOutcome) -> dict[int, dict]:
-    """Every rejected item's field errors by index.
-
-    The outcome lists at most 100; past that, the rest of the batch is checked again (pure
-    validation, no database) so that each bulk item gets its own status.
-    """
-    rejections = {error["index"]: error["errors"] for error in outcome.errors}
-    if outcome.rejected <= len(rejections):
-        return rejections
-    now, catalog = timezone.now(), current_catalog()
-    for index in range(max(rejections, default=-1) + 1, len(items)):
-        item = items[index]
-        try:
-            clean_event(
-                item.value,
-                now=now,
-                catalog=catalog,
-                default_timestamp=item.default_timestamp,
-                context=item.context,
-            )
-        except InvalidEvent as invalid:
-            rejections[index] = invalid.errors
-    return rejections
 
 
 def bulk_reply(

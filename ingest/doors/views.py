@@ -100,7 +100,7 @@ class BulkView(ElasticsearchView, IngestDoor):
         reply = elastic.bulk_reply(
             actions,
             outcome=outcome,
-            rejections=elastic.all_rejections(items, outcome),
+            rejections=outcome.rejections,  # every one, so each bulk item gets its own status
             took_ms=int((time.monotonic() - started) * 1000),
         )
         return Response(reply)

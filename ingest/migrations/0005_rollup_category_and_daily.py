@@ -9,7 +9,7 @@ from django.db import migrations, models
 _DAY = "date_bin('1 day', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
 _SUMS = "sum(events), sum(errors), sum(latency_sum_ms), sum(latency_count)"
 _MEASURES = "events, errors, latency_sum_ms, latency_count"
-BACKFILL = [
+BACKFILL = (  # a tuple: RunSQL takes a sequence of statements
     f"INSERT INTO ingest_rollup_category (bucket, category, {_MEASURES}) "
     f"SELECT bucket, category, {_SUMS} FROM ingest_rollup_code GROUP BY 1, 2",
     *(
@@ -18,7 +18,7 @@ BACKFILL = [
         "GROUP BY 1, 2, 3, 4"
         for family, dim in (("code", "endpoint"), ("courier", "cp_id"), ("account", "account_code"))
     ),
-]
+)
 
 
 class Migration(migrations.Migration):

@@ -1,6 +1,6 @@
 """The anomaly test, simulated (issue 11): quiet on ordinary traffic, quick on a real incident.
 
-Thirty couriers, from 20 to 2,000 calls an hour on average, with the demo's diurnal curve
+Thirty couriers, from 20 to 2,000 calls an hour on average, with a diurnal curve of its own
 (busy in Indian business hours, quiet at night), quieter weekends and day-to-day volume
 swings of about 15%, each courier failing at its own rate (2% to 12%); ten weeks of per-minute
 traffic, seeded. The default anomaly rule's semantics are applied to the last week on the pure
@@ -27,6 +27,7 @@ one at 1,242 calls/h) is printed too: 16 to 34 minutes, not asserted.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -34,7 +35,6 @@ import numpy as np
 import pytest
 
 from alerts.anomaly import judge, usual_from
-from demo.traffic import diurnal_weight
 
 WEEK = 7 * 24 * 60  # minutes
 WEEKS_OF_TRAFFIC = 10  # 8 of history + the evaluated one + padding for the first windows
@@ -45,6 +45,18 @@ COURIERS = 30
 BUSIEST_RATE = 0.10  # the busiest courier fails like the demo's traffic (1 call in 10)
 START = datetime(2026, 9, 7, tzinfo=UTC)  # a Monday 00:00 UTC
 EVALUATED = (WEEKS_OF_TRAFFIC - 1) * WEEK  # first minute of the evaluated week
+
+
+def diurnal_weight(at: datetime) -> float:
+    """Busy in Indian business hours (peaks near 11:00 and 18:00 IST), quiet at night. The
+    simulation keeps its own curve: its measured figures must not move when the demo's does."""
+    hour = at.hour + at.minute / 60
+
+    def near(peak_utc: float, width: float) -> float:
+        distance = abs(hour - peak_utc)
+        return math.exp(-(min(distance, 24 - distance) ** 2) / width)
+
+    return 0.2 + near(5.5, 10) + 0.6 * near(12.5, 6)
 
 
 @dataclass

@@ -72,7 +72,7 @@ def receiver():
     server.close()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_three_evaluators_a_killed_leader_and_exactly_one_webhook_per_transition(
     tmp_path, receiver
 ):

@@ -31,6 +31,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_KEY = "fault-test-only-" + "k3y" * 20
 RETRIABLE = (429, 503)
+APP = "clickpost_monitor.asgi:application"  # what the README's run command serves
 
 
 def wait_for(condition: Callable[[], bool], what: str, *, timeout: float = 60) -> None:
@@ -109,6 +110,13 @@ def manage(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def ensure_static_files(env: dict[str, str]) -> None:
+    """collectstatic once (into the git-ignored staticfiles/): the server refuses to start
+    without its manifest when DEBUG is off."""
+    if not (ROOT / "staticfiles" / "staticfiles.json").is_file():
+        manage(env, "collectstatic", "--noinput", "-v0")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -118,13 +126,16 @@ def free_port() -> int:
 class Gunicorn:
     """The app as deployed: gunicorn with clickpost_monitor/gunicorn.conf.py."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, *args: str) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, *args: str, app: str | None = None
+    ) -> None:
+        ensure_static_files(env)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "clickpost_monitor.wsgi"]
+            [sys.executable, "-m", "gunicorn", app or APP]
             + ["-c", "clickpost_monitor/gunicorn.conf.py", "-b", f"127.0.0.1:{self.port}"]
             + ["--no-control-socket", *args],  # gunicorn's default socket path is shared
             cwd=ROOT,
@@ -140,7 +151,7 @@ class Gunicorn:
             raise AssertionError(f"gunicorn exited:\n{self.log()}")
         try:
             return requests.get(f"{self.url}/api/v1/events/", timeout=5).status_code == 401
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # booting; a cold first request
             return False
 
     def worker_pids(self) -> set[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -16,6 +17,10 @@ pytestmark = pytest.mark.slow
 
 SHIPPERS = 3
 OUTAGES = 2
+
+
+# Inside the retention horizon whatever the date (older events are refused, SPEC).
+_YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT00:00:00Z").encode()
 
 
 def _batches_acked(shippers: list[Shipper]) -> list[int]:
@@ -123,8 +128,8 @@ def test_postgres_restarts_lose_nothing_acknowledged(fault_db, tmp_path):
         for n in range(4):
             response = requests.post(
                 f"{server.url}/api/v1/events/",
-                data=b'{"event_id": "after-%d", "timestamp": "2026-01-01T00:00:00Z", '
-                b'"endpoint": "ndr", "http_status": 200}' % n,
+                data=b'{"event_id": "after-%d", "timestamp": "%s", '
+                b'"endpoint": "ndr", "http_status": 200}' % (n, _YESTERDAY),
                 headers={"Authorization": f"Bearer {tokens[0]}"},
                 timeout=30,
             )

@@ -17,6 +17,7 @@ from ingest.events import (
     endpoint_name,
     redact,
 )
+from ingest.times import EPOCH
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 TEN = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -144,7 +145,6 @@ def test_canonical_name_wins_over_alias():
         (str(EPOCH_TEN * 10**6), TEN),
         (str(EPOCH_TEN * 10**9), TEN),
         (f"{EPOCH_TEN}.25", TEN.replace(microsecond=250000)),
-        (0, datetime(1970, 1, 1, tzinfo=UTC)),
     ],
 )
 def test_timestamp_forms_become_aware_utc(value, expected):
@@ -689,3 +689,61 @@ def test_event_key_differs_when_any_field_differs(change):
 
 def test_event_key_differs_when_context_differs():
     assert clean(event(), context={"job": "a"}).event_key != clean(event()).event_key
+
+
+# --- issue 13: the retention horizon, ambiguous epochs, capped extra fields ---
+
+HORIZON_90 = NOW - timedelta(days=90)
+
+
+def test_an_event_older_than_the_retention_horizon_is_a_field_error(settings):
+    settings.RETENTION_DAYS = 90
+    old = (HORIZON_90 - timedelta(seconds=1)).isoformat()
+    (reason,) = errors_of(event(timestamp=old))["timestamp"]
+    assert reason.startswith("is older than the retention horizon (2025-12-02T12:00:00Z")
+    assert clean(event(timestamp=HORIZON_90.isoformat())).ts == HORIZON_90
+
+
+def test_the_horizon_follows_retention_days_and_covers_the_doors_default_time(settings):
+    settings.RETENTION_DAYS = 10
+    eleven_days = NOW - timedelta(days=11)
+    assert (
+        "retention horizon"
+        in errors_of(event(drop=["timestamp"]), default_timestamp=eleven_days)["timestamp"][0]
+    )
+    assert "retention horizon" in errors_of(event(timestamp=0))["timestamp"][0]
+
+
+def test_an_epoch_whose_unit_is_ambiguous_in_the_accepted_range_is_refused_not_guessed():
+    # Read as seconds 253402300799 is 9999-12-31 (the future); as ms 1978, as us 1970-01-03 and
+    # as ns 1970-01-01: with a horizon back to 1970, three readings are acceptable.
+    (reason,) = errors_of(event(timestamp=253402300799), horizon=EPOCH)["timestamp"]
+    assert reason.startswith("is an ambiguous epoch number")
+    assert "as milliseconds 1978-01-11T21:31:40.799000Z" in reason
+    assert "as microseconds 1970-01-03T22:23:22.300799Z" in reason
+    assert "as seconds" not in reason
+
+
+def test_an_epoch_with_one_unit_in_range_takes_that_unit():
+    seventy_five = datetime(1975, 1, 1, tzinfo=UTC)
+    assert clean(event(timestamp=253402300799), horizon=seventy_five).ts == datetime(
+        1978, 1, 11, 21, 31, 40, 799000, tzinfo=UTC
+    )
+    # With the default 90-day horizon no reading of it is acceptable: the magnitude's is named.
+    (reason,) = errors_of(event(timestamp=253402300799))["timestamp"]
+    assert "older than the retention horizon" in reason
+
+
+def test_every_unit_of_a_recent_epoch_is_unambiguous_with_the_default_horizon():
+    for value in (EPOCH_TEN, EPOCH_TEN * 10**3, EPOCH_TEN * 10**6, EPOCH_TEN * 10**9):
+        assert clean(event(timestamp=value)).ts == TEN
+
+
+def test_unknown_extra_fields_are_capped_at_16_kb_of_json_like_request_and_response():
+    big = clean(event(note="x" * 20_000, other={"a": 1}))
+    assert big.extra == {"truncated": True, "text": big.extra["text"]}
+    assert len(big.extra["text"]) == 16384
+    assert big.extra["text"].startswith('{"note":"xxx')
+    assert json.loads(big.extra_json) == big.extra
+    small = clean(event(note="x" * 100))
+    assert small.extra == {"note": "x" * 100}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest import framing
 from ingest.doors.http import read_body
 from ingest.framing import (
     ACCEPTED_CONTENT_TYPES,
@@ -625,3 +626,44 @@ def test_captured_chunked_gzip_request_inflates_to_the_decoded_capture():
     )
     decoded = SHIPPERS / "otlp-http-js/captured/json-gzip/0001.body.decoded.bin"
     assert raw == decoded.read_bytes()
+
+
+# --- the orjson fast path reads exactly what the careful parser reads, or steps aside ---
+
+FAST_PATH_BODIES = [
+    b'{"a": 1}',
+    b'[{"a": 1}, {"b": [1, 2.5, -0.0, null, true]}]',
+    b'{"events": [{"a": 1}, {"a": 2}]}',
+    b'{"events": [{"a": 1}], "other": 1}',
+    b'{"a": 1}\n{"b": 2}\r\n\n[{"c": 3}, {"d": 4}]\n',
+    b'{"a": "\\u00e9\\u0000x", "b": "\xc3\xa9"}',
+    b'{"a": 18446744073709551615, "b": -9223372036854775808}',
+    b'{"a": 123456789012345678901234567890}',  # past 64 bits: orjson would give a float
+    b'{"a": 1e400}\n{"b": 2}',
+    b'{"a": NaN}',
+    b'{"a": "\\ud800"}',
+    b'\xef\xbb\xbf{"a": 1}',
+    b'{"a": 1}{"b": 2}',
+    b'{\n  "a": 1\n}\n{\n  "b": 2\n}',
+    b'{"a": 1}\n{"b": \n',
+    b'{"a": 1, "a": 2}',
+    b"[" * 40 + b"]" * 40,
+]
+
+
+@pytest.mark.parametrize("body", FAST_PATH_BODIES)
+def test_the_fast_path_reads_what_the_careful_parser_reads_or_steps_aside(body):
+    fast = framing._frame_fast(body)
+    try:
+        careful = framing._parse_documents(framing._decode(body, offset=0), first_line=1)
+    except framing._Malformed:
+        careful = None
+    if fast is not None:
+        assert fast == careful
+        assert [type(v) for v in fast] == [type(v) for v in careful]
+    assert framing.split_events(body, content_type=None, max_events=100) is not None
+
+
+def test_the_fast_path_takes_the_usual_bodies():
+    assert framing._frame_fast(b'{"a": 1}\n{"a": 2}\n') == [{"a": 1}, {"a": 2}]
+    assert framing._frame_fast(b'{"a": 12345678901234567890}') is None

@@ -30,6 +30,7 @@ from rest_framework.test import APIClient
 from clickpost_monitor.api import EventsView
 from ingest.doors import http as door_http
 from ingest.models import ApiToken
+from tests.fault.harness import ensure_static_files
 from tests.ingest.test_events import SPEC_PATHS
 from tests.ingest.test_store import (
     ROLLUP_DIMENSIONS,
@@ -374,7 +375,7 @@ def test_a_database_failing_mid_write_is_503_with_retry_after_and_nothing_half_s
 
 
 @pytest.fixture
-def committed(transactional_db):
+def committed(transactional_db, django_db_serialized_rollback):
     """Committed rows: the flush after a transactional test leaves the unmanaged raw-event
     table alone, so it is emptied here."""
     yield
@@ -388,6 +389,7 @@ def test_an_unreachable_database_is_503_with_retry_after_and_nothing_stored(
 ):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {ingest_token}")
+    before = stored_count()
     saved = {key: connection.settings_dict[key] for key in ("HOST", "PORT")}
     connection.close()
     connection.settings_dict.update(HOST="127.0.0.1", PORT="1")  # nothing listens there
@@ -399,8 +401,9 @@ def test_an_unreachable_database_is_503_with_retry_after_and_nothing_stored(
 
     json_error(response, 503)
     assert int(response["Retry-After"]) > 0
-    assert stored_count() == 0
+    assert stored_count() == before
     assert counts(post(client, ndjson(THREE)))["accepted"] == 3  # healthy again
+    assert stored_count() == before + 3
 
 
 def test_unknown_paths_and_methods_answer_json(ingest_client, read_client):
@@ -909,11 +912,12 @@ def gunicorn_port(committed, tmp_path):
         "WEB_CONCURRENCY": "2",
         "INGEST_RATE_PER_MINUTE": "100000",
     }
+    ensure_static_files(env)  # the server refuses to start without collectstatic's manifest
     log = (tmp_path / "gunicorn.log").open("wb")
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
-            "clickpost_monitor.wsgi",
+            "clickpost_monitor.asgi:application",
             "-c",
             "clickpost_monitor/gunicorn.conf.py",
             "-b",

@@ -28,6 +28,8 @@ import psycopg
 from django.conf import settings
 from psycopg import sql
 
+from tests.fault.harness import ensure_static_files
+
 REPO = Path(__file__).resolve().parents[2]
 SHIPPERS_DIR = Path(os.environ.get("SHIPPERS_DIR") or REPO.parent / "shared" / "shippers")
 START_TIMEOUT_S = 60
@@ -102,6 +104,7 @@ def live_app(tag: str) -> Iterator[LiveApp]:
         port = _free_port()
         app = LiveApp("127.0.0.1", port, env, _conninfo(params, name), workdir / "gunicorn.log")
         app.manage("migrate", "--noinput", "-v0")
+        ensure_static_files(env)  # with DEBUG off the server will not start without it
         server = _start_gunicorn(env, port, app.log_path)
         _wait_until_up(app, server)
         yield app
@@ -117,7 +120,7 @@ def _start_gunicorn(env: dict, port: int, log_path: Path) -> subprocess.Popen:
         sys.executable,
         "-m",
         "gunicorn",
-        "clickpost_monitor.wsgi",
+        "clickpost_monitor.asgi:application",
         "-c",
         "clickpost_monitor/gunicorn.conf.py",
         "-b",

@@ -6,8 +6,9 @@ from ingest import store
 
 class Command(BaseCommand):
     help = (
-        "Create the daily partitions of raw events from yesterday to N days ahead, so ingest "
-        "never has to run DDL itself (it still would, for a day that is missing). Run daily."
+        "Create the daily partitions of raw events from the retention horizon (RETENTION_DAYS ago) "
+        "to N days ahead, so ingest never has to run DDL itself (it still would, for a day that "
+        "is missing, at most INGEST_MAX_NEW_PARTITIONS a request). Run daily."
     )
 
     def add_arguments(self, parser):

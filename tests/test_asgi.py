@@ -1,0 +1,122 @@
+"""BufferedApp (clickpost_monitor/asgi.py), in process: the app sees only whole requests, with
+their real Content-Length; too large is a 413 (from the header, unread, or as it grows), too
+slow a 408. Through gunicorn: tests/fault/test_edge_limits.py and test_slow_clients.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+from clickpost_monitor.asgi import BufferedApp
+
+LIMIT = 1_000_000
+
+
+class Recorder:
+    """An inner app that keeps what it was given and answers 200."""
+
+    def __init__(self) -> None:
+        self.scope: dict | None = None
+        self.body = b""
+        self.thread: str | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.scope = scope
+        while True:
+            message = await receive()
+            self.body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _serve(app, headers: list[tuple[bytes, bytes]], chunks: list[bytes], delay: float = 0):
+    """Run one request through `app`; returns (status, body) and the messages it sent."""
+    sent: list[dict] = []
+    pending = [
+        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+        for i, c in enumerate(chunks)
+    ]
+    asked = 0
+
+    async def receive():
+        nonlocal asked
+        asked += 1
+        if not pending:
+            await asyncio.sleep(3600)  # the client stays; nothing more to send
+        await asyncio.sleep(delay)
+        return pending.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/events/", "headers": headers}
+    asyncio.run(app(scope, receive, send))
+    status = sent[0]["status"]
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    return status, body, asked
+
+
+def _buffered(inner, **kwargs) -> BufferedApp:
+    return BufferedApp(
+        inner, threads=1, max_body_bytes=LIMIT, body_seconds=kwargs.get("body_seconds", 5)
+    )
+
+
+def test_a_chunked_body_reaches_the_app_whole_with_its_length():
+    inner = Recorder()
+    pieces = [bytes([65 + n]) * 100_000 for n in range(7)]  # 700 kB: spooled to disk, replayed
+
+    status, _, _ = _serve(_buffered(inner), [(b"transfer-encoding", b"chunked")], pieces)
+
+    assert status == 200
+    assert inner.body == b"".join(pieces)
+    assert (b"content-length", b"700000") in inner.scope["headers"]
+    assert all(name != b"transfer-encoding" for name, _ in inner.scope["headers"])
+
+
+def test_a_declared_length_over_the_limit_is_413_and_the_body_is_never_asked_for():
+    inner = Recorder()
+    headers = [(b"content-length", str(LIMIT + 1).encode())]
+
+    status, body, asked = _serve(_buffered(inner), headers, [b"x"])
+
+    assert (status, asked, inner.scope) == (413, 0, None)
+    assert json.loads(body)["error"] == f"body is {LIMIT + 1} bytes; the limit is {LIMIT} bytes"
+
+
+def test_a_body_growing_over_the_limit_is_413_and_the_app_never_runs():
+    inner = Recorder()
+
+    status, body, _ = _serve(_buffered(inner), [], [b"x" * 600_000, b"x" * 600_000])
+
+    assert (status, inner.scope) == (413, None)
+    assert json.loads(body)["error"] == f"body is over the limit of {LIMIT} bytes"
+
+
+def test_a_body_that_does_not_arrive_in_time_is_408():
+    inner = Recorder()
+
+    status, body, _ = _serve(_buffered(inner, body_seconds=0.2), [], [b"a", b"b", b"c"], delay=0.15)
+
+    assert (status, inner.scope) == (408, None)
+    assert "did not arrive within 0.2 s" in json.loads(body)["error"]
+
+
+def test_the_app_runs_on_the_named_thread_not_the_event_loop():
+    from asgiref.sync import sync_to_async
+
+    seen: list[str] = []
+
+    async def inner(scope, receive, send):
+        await sync_to_async(lambda: seen.append(threading.current_thread().name))()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = _buffered(inner)
+    for _ in range(3):
+        _serve(app, [], [b""])
+
+    assert len(set(seen)) == 1 and seen[0].startswith("app")  # one long-lived app thread

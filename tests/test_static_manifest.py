@@ -1,0 +1,81 @@
+"""Production settings without collectstatic (issue 12, #5). Before, the manifest lookup of
+favicon.svg turned every page 404 into a 500 (and shippers aimed at a wrong path retried them).
+Now: a missing manifest stops the server at start-up, saying to run collectstatic; and a page
+whose static file cannot be resolved still renders, so a 404 is a 404 and a 405 a 405."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from django.test import Client
+
+from tests.fault.harness import ROOT, app_env, free_port
+
+
+@pytest.fixture
+def no_collectstatic(settings, tmp_path):
+    """DEBUG off, the production storage, and an empty STATIC_ROOT: no manifest, no files."""
+    settings.DEBUG = False
+    settings.STATIC_ROOT = tmp_path / "static-root"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "clickpost_monitor.static_manifest.ForgivingManifestStorage"},
+    }
+
+
+def _client() -> Client:
+    return Client(raise_request_exception=False)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/no-such-page/", "/static/nothing.css", "/services/collector"])
+def test_an_unknown_page_is_a_404(no_collectstatic, path):
+    assert _client().get(path, headers={"Accept": "text/html"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_unknown_api_path_is_a_json_404(no_collectstatic):
+    answer = _client().post("/api/v1/no-such-thing/")
+
+    assert answer.status_code == 404
+    assert answer["Content-Type"] == "application/json"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path"), [("get", "/accounts/logout/"), ("delete", "/accounts/login/")]
+)
+def test_a_wrong_method_on_a_page_is_a_405(no_collectstatic, method, path):
+    assert getattr(_client(), method)(path).status_code == 405
+
+
+@pytest.mark.django_db
+def test_a_page_whose_static_files_are_missing_renders_with_plain_names(no_collectstatic):
+    answer = _client().get("/accounts/login/")
+
+    assert answer.status_code == 200
+    assert b'href="/static/favicon.svg"' in answer.content
+
+
+@pytest.mark.slow
+def test_the_server_refuses_to_start_without_the_manifest(tmp_path):
+    env = app_env(
+        "postgres://nobody@127.0.0.1:1/unused",  # never reached: start-up stops first
+        STATIC_ROOT=str(tmp_path / "never-collected"),
+        WEB_CONCURRENCY="1",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "clickpost_monitor.asgi:application"]
+        + ["-c", "clickpost_monitor/gunicorn.conf.py", "-b", f"127.0.0.1:{free_port()}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode != 0
+    assert "never-collected/staticfiles.json is missing" in done.stderr
+    assert "manage.py collectstatic" in done.stderr
