@@ -30,7 +30,7 @@ def _client() -> Client:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/no-such-page/", "/static/nothing.css", "/services/collector"])
+@pytest.mark.parametrize("path", ["/no-such-page/", "/static/nothing.css", "/no-such-door/v1"])
 def test_an_unknown_page_is_a_404(no_collectstatic, path):
     assert _client().get(path, headers={"Accept": "text/html"}).status_code == 404
 
