@@ -8,7 +8,7 @@ import asyncio
 import json
 import threading
 
-from clickpost_monitor.asgi import BufferedApp
+from clickpost_monitor.buffered import BufferedApp
 
 LIMIT = 1_000_000
 

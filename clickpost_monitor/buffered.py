@@ -1,0 +1,186 @@
+"""`BufferedApp`: the ASGI middleware that gives Django only whole requests (served by
+clickpost_monitor/asgi.py under gunicorn's "asgi" worker; importable without starting Django).
+
+Why ASGI for a synchronous Django app: a client that trickles its headers or its body must not
+hold anything the next client needs (issue 13, #3). gunicorn's asyncio worker reads every
+connection in its event loop, and `BufferedApp` below receives the whole body (capped, within a
+deadline) before the request is given to Django. Only complete requests reach the app threads,
+so a thousand slow clients cost a thousand idle sockets, not a thousand workers, and no database
+connection is held while a body trickles in.
+
+The Django side runs exactly as under WSGI: every request's synchronous code (middleware, view,
+ORM) runs on one of `WEB_THREADS` long-lived threads of the worker, each with its own persistent
+database connection (CONN_MAX_AGE and the health checks work as before). Django's own ASGI
+handler would instead start a new thread per request, leaving persistent connections behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from asgiref.sync import ThreadSensitiveContext
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SPOOL_IN_MEMORY_BYTES = 1024 * 1024  # larger bodies wait in a temporary file
+REPLAY_CHUNK_BYTES = 256 * 1024
+
+
+class BufferedApp:
+    """Receives each request whole before handing it to `app` on one of `threads` threads.
+
+    - A declared `Content-Length` over `max_body_bytes` is a 413 at once, the body unread.
+    - A body (chunked too) that grows past `max_body_bytes` is a 413 when it does.
+    - A body not complete within `body_seconds` is a 408.
+    Django then sees an ordinary request with a `Content-Length` (a chunked body de-chunked).
+    """
+
+    def __init__(self, app: ASGIApp, *, threads: int, max_body_bytes: int, body_seconds: float):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.body_seconds = body_seconds
+        self.executors = [ThreadPoolExecutor(1, thread_name_prefix="app") for _ in range(threads)]
+        self._free: asyncio.Queue[ThreadPoolExecutor] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # no websockets here: the connection is closed
+        declared = _declared_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            await _refuse(send, 413, self._too_large(declared))
+            return
+        try:
+            async with asyncio.timeout(self.body_seconds):
+                body, size = await self._receive_body(receive, send)
+        except TimeoutError:
+            await _refuse(
+                send, 408, f"the request body did not arrive within {self.body_seconds:g} s"
+            )
+            return
+        if body is None:
+            return  # the client left, or the body was too large and refused
+        with body:
+            await self._serve(_with_length(scope, size), _replay(body, receive), send)
+
+    async def _receive_body(self, receive: Receive, send: Send):
+        # Handed to the caller, who closes it after the response (or closed here on refusal).
+        body = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES, mode="w+b")  # noqa: SIM115
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                body.close()
+                return None, 0
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                body.close()
+                await _refuse(send, 413, self._too_large(None))
+                return None, 0
+            body.write(chunk)
+            if not message.get("more_body", False):
+                body.seek(0)
+                return body, size
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._free is None:
+            self._free = asyncio.Queue()
+            for executor in self.executors:
+                self._free.put_nowait(executor)
+        executor = await self._free.get()
+        try:
+            # The outermost ThreadSensitiveContext decides where Django's sync code runs.
+            async with ThreadSensitiveContext(executor=executor):
+                await self.app(scope, receive, send)
+        finally:
+            self._free.put_nowait(executor)
+
+    def _too_large(self, declared: int | None) -> str:
+        if declared is not None:
+            return f"body is {declared} bytes; the limit is {self.max_body_bytes} bytes"
+        return f"body is over the limit of {self.max_body_bytes} bytes"
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # Django and the ingest doors answer their own 400
+    return None
+
+
+def _with_length(scope: Scope, size: int) -> Scope:
+    """The scope with the body's real length in place of Transfer-Encoding/Content-Length."""
+    headers = [
+        (name, value)
+        for name, value in scope.get("headers", [])
+        if name.lower() not in (b"content-length", b"transfer-encoding")
+    ]
+    if size or scope.get("method") not in ("GET", "HEAD", "OPTIONS"):
+        headers.append((b"content-length", str(size).encode()))
+    return {**scope, "headers": headers}
+
+
+def _replay(body, receive: Receive) -> Receive:
+    """A `receive` that hands out the buffered body, then waits for the client to leave."""
+    sent_all = False
+
+    async def replayed() -> Message:
+        nonlocal sent_all
+        if sent_all:
+            return await receive()
+        chunk = body.read(REPLAY_CHUNK_BYTES)
+        more = body.tell() < _size_of(body)
+        sent_all = not more
+        return {"type": "http.request", "body": chunk, "more_body": more}
+
+    return replayed
+
+
+def _size_of(body) -> int:
+    position = body.tell()
+    end = body.seek(0, os.SEEK_END)
+    body.seek(position)
+    return end
+
+
+async def _refuse(send: Send, status: int, error: str) -> None:
+    """A JSON refusal like the API's own, and the connection closed (the body is unread)."""
+    content = json.dumps({"error": error}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"Content-Type", b"application/json"),
+                (b"Content-Length", str(len(content)).encode()),
+                (b"Connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
