@@ -53,7 +53,7 @@ def _serve(app, headers: list[tuple[bytes, bytes]], chunks: list[bytes], delay: 
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": "/api/v1/events/", "headers": headers}
-    asyncio.run(app(scope, receive, send))
+    run_in_its_own_loop(app(scope, receive, send))
     status = sent[0]["status"]
     body = b"".join(m.get("body", b"") for m in sent[1:])
     return status, body, asked
@@ -120,3 +120,21 @@ def test_the_app_runs_on_the_named_thread_not_the_event_loop():
         _serve(app, [], [b""])
 
     assert len(set(seen)) == 1 and seen[0].startswith("app")  # one long-lived app thread
+
+
+def run_in_its_own_loop(coroutine) -> None:
+    """asyncio.run on a thread of its own: a browser test's Playwright may still hold an event
+    loop on the main thread, where asyncio.run refuses to start another."""
+    failure: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            asyncio.run(coroutine)
+        except BaseException as error:  # handed back to the test below
+            failure.append(error)
+
+    runner = threading.Thread(target=main)
+    runner.start()
+    runner.join()
+    if failure:
+        raise failure[0]
