@@ -79,3 +79,29 @@ def test_the_server_refuses_to_start_without_the_manifest(tmp_path):
     assert done.returncode != 0
     assert "never-collected/staticfiles.json is missing" in done.stderr
     assert "manage.py collectstatic" in done.stderr
+
+
+def test_a_worker_starts_without_false_missing_file_warnings_and_caches_hashed_files(caplog):
+    """WhiteNoise asks every static file "immutable?" as a worker starts; the answer comes from
+    the manifest, not from guessing a hash in the name (which logged ~17 "missing static file"
+    warnings for source maps at every start-up, after a good collectstatic)."""
+    import os
+
+    from django.contrib.staticfiles.storage import staticfiles_storage
+    from whitenoise.middleware import WhiteNoiseMiddleware
+
+    from clickpost_monitor import static_cache
+    from tests.fault.harness import ensure_static_files
+
+    ensure_static_files({**os.environ, "SECRET_KEY": "test-only-static"})
+    staticfiles_storage.hashed_files, _ = staticfiles_storage.load_manifest()  # written just now
+    static_cache._hashed_urls.cache_clear()
+    with caplog.at_level("WARNING", logger="clickpost_monitor.static_manifest"):
+        middleware = WhiteNoiseMiddleware(lambda request: None)
+
+    assert caplog.records == []
+    hashed = staticfiles_storage.stored_name("favicon.svg")
+    assert hashed != "favicon.svg"
+    assert static_cache.immutable_file_test("", "/static/" + hashed)
+    assert not static_cache.immutable_file_test("", "/static/favicon.svg")
+    assert middleware.files  # it did index the files
