@@ -104,3 +104,23 @@ def test_the_demo_set_up_has_an_incident_firing_now_with_its_notification_sent(
     assert Transition.objects.filter(kind="firing").count() == 1
     [mail] = list((tmp_path / "mail").iterdir())
     assert "[Firing]" in mail.read_text()
+
+
+def test_the_demos_own_traffic_fires_the_demo_rule_at_this_hour(db, settings, tmp_path):
+    """The demo's incident under way, generated now (whatever the hour CI runs at, the Indian
+    night trough included), fires the demo rule at set-up: what a fresh `make run` shows."""
+    from demo.traffic import DemoTraffic
+    from ingest.pipeline import RawItem, ingest_items
+
+    settings.LOCAL_DIR = tmp_path
+    now = timezone.now()
+    records = list(DemoTraffic(now=now, days=1, per_day=10_000, seed=7).records())
+    for first in range(0, len(records), 2000):
+        ingest_items([RawItem(r) for r in records[first : first + 2000]], token_id=None)
+
+    setup_demo_alerts()
+
+    firing = selectors.firing_now()
+    assert [alert.rule.name for alert in firing] == [DEMO_RULE] * len(firing)
+    assert firing, f"nothing fired at {now:%H:%M} UTC"
+    assert Notification.objects.filter(status="sent").count() == len(firing)
