@@ -3,11 +3,12 @@ preview range for its worst groups, the threshold as a line, firings as shaded s
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.values import labels_of
+from alerts.values import group_key, labels_of
 
 MAX_GROUPS = 3
 
@@ -24,12 +25,17 @@ def rule_figure(rule: Any, replayed: dict[str, Any]) -> dict[str, Any] | None:
     tz = ZoneInfo(rule.tz)
     below = rule.direction == "below" or rule.metric == "anomaly"
 
-    def worst(key):
+    fired = Counter(group_key(firing["group"]) for firing in replayed["firings"])
+
+    def rank(key):
+        """Groups that would have fired most first, then the worst value: a small group's one
+        100 % minute must not push the group that pages people off the chart."""
         values = [v for _, v in series[key] if v is not None] or [0.0]
-        return min(values) if below else -max(values)
+        worst = min(values) if below else -max(values)
+        return (-fired[group_key(labels_of(rule.group_by, key))], worst)
 
     data = []
-    for key in sorted(series, key=worst)[:MAX_GROUPS]:
+    for key in sorted(series, key=rank)[:MAX_GROUPS]:
         labels = labels_of(rule.group_by, key)
         data.append(
             {
