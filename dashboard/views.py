@@ -24,7 +24,7 @@ from stats.codes import with_shares
 from stats.couriers import courier_health, courier_matrix
 from stats.elapsed import totals_until
 from stats.errors import ReadError
-from stats.shipments import count_events, is_shipment_id, shipment_matches
+from stats.shipments import shipment_matches
 from stats.weekly_summary import (
     coverage,
     previous_week,
@@ -202,16 +202,13 @@ def _events(
 def _count(state: params.PageParams, search: dict[str, str], *, errors_only: bool) -> dict:
     """How many events the page lists (exact up to 10,000); `q` reads as the event list reads
     it: a stored waybill or order id exactly, else a substring of the message."""
-    q = search.get("q")
-    as_id = bool(q) and is_shipment_id(q or "")
-    return count_events(
+    return selectors.count_events(
         window=state.window,
         filters=state.filters,
         errors_only=errors_only,
         waybill=search.get("waybill"),
         order_id=search.get("order_id"),
-        ids=q if as_id else None,
-        message=None if as_id else q,
+        q=search.get("q"),
     )
 
 

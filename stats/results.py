@@ -144,3 +144,8 @@ class WeeklyRow(TypedDict):
     error_rate: float
     prev_week_errors: int
     change_pct: float | None
+
+
+class EventCount(TypedDict):
+    count: int  # exact when `capped` is false, else selectors.COUNT_CAP
+    capped: bool

@@ -27,11 +27,12 @@ from zoneinfo import ZoneInfo
 from clickpost_monitor.replica import read_connection
 from ingest.catalog import current_catalog
 from stats.errors import ReadError
-from stats.results import EventDetail, EventRow, Timeline, TimelineSummary
+from stats.results import EventCount, EventDetail, EventRow, Timeline, TimelineSummary
 from stats.sql import RAW, readable, sql_conditions
 from stats.window import Filters, Window, retention_window
 
 MAX_TIMELINE_EVENTS = 1000
+COUNT_CAP = 10_000  # the events page says "10,000+" past it
 _LIST_COLUMNS = (
     "id, ts, endpoint, http_status, code, category, is_error, cp_id, courier, waybill, "
     "order_id, account_code, message, latency_ms"
@@ -63,15 +64,19 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     return ts, event_id
 
 
-def _id_variants(value: str) -> list[str]:
+def id_variants(value: str) -> list[str]:
     """The value as typed, upper- and lower-cased: waybills are matched case-insensitively
     while still using the (waybill, ts) and (order_id, ts) indexes."""
     return list(dict.fromkeys([value, value.upper(), value.lower()]))
 
 
+def like_escaped(text: str) -> str:
+    """`text` as a literal inside a LIKE pattern (its `\\`, `%` and `_` escaped)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{like_escaped(text)}%"
 
 
 def searchable(field: str, value: str) -> str:
@@ -83,7 +88,7 @@ def searchable(field: str, value: str) -> str:
 
 def _is_shipment_id(q: str, window: Window) -> bool:
     """Whether `q` is the waybill or order id of some event in the window (two index probes)."""
-    variants = _id_variants(q)
+    variants = id_variants(q)
     window = readable(RAW, window)
     in_window = "ts >= %s AND ts < %s"
     with read_connection().cursor() as cursor:
@@ -102,7 +107,7 @@ def _search_condition(q: str, window: Window) -> tuple[str, list[Any]]:
     substring of the message (case-insensitive). Ids first, so that a shipment search stays
     an index lookup."""
     if _is_shipment_id(q, window):
-        variants = _id_variants(q)
+        variants = id_variants(q)
         return "(waybill = ANY(%s) OR order_id = ANY(%s))", [variants, variants]
     return "message ILIKE %s", [_like_pattern(q)]
 
@@ -124,6 +129,30 @@ def _select(sql: str, params: list[Any], tz: ZoneInfo) -> list[dict[str, Any]]:
         return [_row(values, names, tz, meanings) for values in cursor.fetchall()]
 
 
+def _event_conditions(
+    *,
+    window: Window,
+    filters: Filters,
+    errors_only: bool,
+    waybill: str | None,
+    order_id: str | None,
+    q: str | None,
+) -> tuple[list[str], list[Any]]:
+    """The WHERE of the event list, shared by its pages and its count so that the two agree."""
+    conditions, params = sql_conditions(source=RAW, window=window, filters=filters)
+    if errors_only:
+        conditions.append("is_error")
+    for column, value in (("waybill", waybill), ("order_id", order_id)):
+        if value:
+            conditions.append(f"{column} = ANY(%s)")
+            params.append(id_variants(searchable(column, value)))
+    if q:
+        condition, values = _search_condition(searchable("q", q), window)
+        conditions.append(condition)
+        params += values
+    return conditions, params
+
+
 def event_page(
     *,
     window: Window,
@@ -142,17 +171,14 @@ def event_page(
     (milliseconds). The cursor is None on the last page. Raises BadCursor for a bad cursor and
     ReadError for a NUL byte in `waybill`, `order_id` or `q`.
     """
-    conditions, params = sql_conditions(source=RAW, window=window, filters=filters)
-    if errors_only:
-        conditions.append("is_error")
-    for column, value in (("waybill", waybill), ("order_id", order_id)):
-        if value:
-            conditions.append(f"{column} = ANY(%s)")
-            params.append(_id_variants(searchable(column, value)))
-    if q:
-        condition, values = _search_condition(searchable("q", q), window)
-        conditions.append(condition)
-        params += values
+    conditions, params = _event_conditions(
+        window=window,
+        filters=filters,
+        errors_only=errors_only,
+        waybill=waybill,
+        order_id=order_id,
+        q=q,
+    )
     if cursor:
         conditions.append("(ts, id) < (%s, %s)")
         params += list(decode_cursor(cursor))
@@ -165,6 +191,35 @@ def event_page(
         return rows, None
     last = rows[limit - 1]
     return rows[:limit], encode_cursor(ts=last["timestamp"], event_id=last["id"])
+
+
+def count_events(
+    *,
+    window: Window,
+    filters: Filters,
+    errors_only: bool,
+    waybill: str | None = None,
+    order_id: str | None = None,
+    q: str | None = None,
+) -> EventCount:
+    """How many events `event_page` lists for the same arguments, up to COUNT_CAP (a count of
+    millions would scan them all to print "10,000+")."""
+    conditions, params = _event_conditions(
+        window=window,
+        filters=filters,
+        errors_only=errors_only,
+        waybill=waybill,
+        order_id=order_id,
+        q=q,
+    )
+    sql = (
+        f"SELECT count(*) FROM (SELECT 1 FROM ingest_event WHERE {' AND '.join(conditions)}"
+        " LIMIT %s) AS capped"
+    )
+    with read_connection().cursor() as cursor:
+        cursor.execute(sql, [*params, COUNT_CAP + 1])
+        found = cursor.fetchone()[0]
+    return {"count": min(found, COUNT_CAP), "capped": found > COUNT_CAP}
 
 
 def event_detail(*, event_id: int, tz: ZoneInfo | None = None) -> EventDetail | None:
@@ -211,7 +266,7 @@ def shipment_timeline(
         _select(
             f"SELECT {_LIST_COLUMNS} FROM ingest_event WHERE {column} = ANY(%s) "
             "AND ts >= %s AND ts < %s ORDER BY ts DESC, id DESC LIMIT %s",
-            [_id_variants(searchable(column, value)), horizon.start, horizon.end]
+            [id_variants(searchable(column, value)), horizon.start, horizon.end]
             + [MAX_TIMELINE_EVENTS],
             horizon.tz,
         ),
@@ -226,7 +281,7 @@ def _summary(column: str, value: str, newest: list[EventRow], horizon: Window) -
         cursor.execute(
             f"SELECT min(ts), max(ts), count(*), count(*) FILTER (WHERE is_error) "
             f"FROM ingest_event WHERE {column} = ANY(%s) AND ts >= %s AND ts < %s",
-            [_id_variants(value), horizon.start, horizon.end],
+            [id_variants(value), horizon.start, horizon.end],
         )
         first, last, events, errors = cursor.fetchone()
     latest = newest[0]

@@ -1,9 +1,8 @@
-"""Finding shipments and counting events: prefix search of waybills and order ids, and the
-events page's count of matches.
+"""Finding shipments: prefix search of waybills and order ids.
 
-Both read the raw `ingest_event` rows, always bounded: the search to a time window and a
-number of matches, the count to `COUNT_CAP` rows (a count of millions would scan them all to
-print "10,000+"), so each answers from the window's partitions and the (ts, id) index.
+It reads the raw `ingest_event` rows, bounded to a time window and a number of matches, so it
+answers from the window's partitions. (The events page's count is `selectors.count_events`,
+built from the same conditions as the list it counts.)
 """
 
 from __future__ import annotations
@@ -11,12 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypedDict
 
-from django.db import connection
+from clickpost_monitor.replica import read_connection
+from stats.selectors import id_variants, like_escaped
+from stats.window import Window
 
-from stats.questions import RAW, sql_conditions
-from stats.window import Filters, Window
-
-COUNT_CAP = 10_000
 KINDS = ("waybill", "order_id")
 
 
@@ -30,20 +27,8 @@ class ShipmentMatch(TypedDict):
     account_code: str
 
 
-class EventCount(TypedDict):
-    count: int  # exact when `capped` is false, else COUNT_CAP
-    capped: bool
-
-
-def _variants(text: str) -> list[str]:
-    return list(dict.fromkeys([text, text.upper(), text.lower()]))
-
-
 def _prefix_patterns(prefix: str) -> list[str]:
-    escaped = [
-        v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for v in _variants(prefix)
-    ]
-    return [f"{value}%" for value in escaped]
+    return [f"{like_escaped(value)}%" for value in id_variants(prefix)]
 
 
 def shipment_matches(*, prefix: str, window: Window, limit: int = 20) -> list[ShipmentMatch]:
@@ -66,7 +51,7 @@ def shipment_matches(*, prefix: str, window: Window, limit: int = 20) -> list[Sh
     params: list = []
     for _ in KINDS:
         params += [window.start, window.end, patterns]
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, [*params, limit])
         names = [column.name for column in cursor.description]
         rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
@@ -75,55 +60,3 @@ def shipment_matches(*, prefix: str, window: Window, limit: int = 20) -> list[Sh
         row["courier"] = row["courier"] or ""
         row["account_code"] = row["account_code"] or ""
     return rows  # type: ignore[return-value]
-
-
-def count_events(
-    *,
-    window: Window,
-    filters: Filters,
-    errors_only: bool,
-    waybill: str | None = None,
-    order_id: str | None = None,
-    message: str | None = None,
-    ids: str | None = None,
-) -> EventCount:
-    """How many events the events page lists for these conditions, up to COUNT_CAP.
-
-    `ids` matches a waybill or an order id exactly (any case), `message` a substring of the
-    message (case-insensitive): the two readings of the page's search box.
-    """
-    conditions, params = sql_conditions(source=RAW, window=window, filters=filters)
-    if errors_only:
-        conditions.append("is_error")
-    for column, value in (("waybill", waybill), ("order_id", order_id)):
-        if value:
-            conditions.append(f"{column} = ANY(%s)")
-            params.append(_variants(value))
-    if ids:
-        conditions.append("(waybill = ANY(%s) OR order_id = ANY(%s))")
-        params += [_variants(ids), _variants(ids)]
-    if message:
-        escaped = message.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append("message ILIKE %s")
-        params.append(f"%{escaped}%")
-    sql = (
-        f"SELECT count(*) FROM (SELECT 1 FROM ingest_event WHERE {' AND '.join(conditions)}"
-        " LIMIT %s) AS capped"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, COUNT_CAP + 1])
-        found = cursor.fetchone()[0]
-    return {"count": min(found, COUNT_CAP), "capped": found > COUNT_CAP}
-
-
-def is_shipment_id(text: str) -> bool:
-    """Whether `text` is a stored waybill or order id (any case): the search box then means
-    that shipment, not a message substring (as the event list reads it)."""
-    variants = _variants(text)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM ingest_event WHERE waybill = ANY(%s) AND waybill <> '')"
-            " OR EXISTS (SELECT 1 FROM ingest_event WHERE order_id = ANY(%s) AND order_id <> '')",
-            [variants, variants],
-        )
-        return bool(cursor.fetchone()[0])

@@ -16,7 +16,7 @@ from django.utils import timezone
 from dashboard import params
 from ingest.catalog import BENIGN_CODES, SEED_BY_CODE
 from ingest.models import CodeEntry
-from stats import shipments
+from stats import selectors
 from stats.reports import CSV_COLUMNS
 from stats.weekly_summary import SUMMARY_COLUMNS
 from stats.window import floor_to_grain
@@ -236,7 +236,7 @@ def test_events_page_counts_its_matches(user_client, mixed, monkeypatch):
         "count": sum(1 for e in mixed if is_error(e)),
         "capped": False,
     }
-    monkeypatch.setattr(shipments, "COUNT_CAP", 10)
+    monkeypatch.setattr(selectors, "COUNT_CAP", 10)
     page = user_client.get("/events/?range=24h").content.decode()
     assert "10,000+" in page
 
