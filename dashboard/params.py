@@ -137,8 +137,7 @@ def window_text(window: Window) -> str:
 
 def default_week(*, today: date) -> str:
     """The last complete ISO week before `today`, as "2026-W47"."""
-    year, week, _ = (today - timedelta(days=7)).isocalendar()
-    return f"{year}-W{week:02d}"
+    return reports.last_whole_week(today=today)
 
 
 def read_week(query: QueryDict, *, now: datetime) -> tuple[str, Window]:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import TypedDict
 
 from stats.questions import DEFAULT_HEATMAP_COURIERS, ERROR_CATEGORIES, counts, labeler
+from stats.rates import rate
 from stats.results import OTHER
 from stats.window import Filters, Window
 
@@ -54,10 +55,6 @@ class CourierHealth(TypedDict):
     enough_calls: bool
 
 
-def _rate(part: int, whole: int) -> float:
-    return part / whole if whole else 0.0
-
-
 def courier_matrix(
     *, window: Window, filters: Filters, limit: int = DEFAULT_HEATMAP_COURIERS
 ) -> CourierMatrix:
@@ -78,7 +75,7 @@ def courier_matrix(
         calls,
         key=lambda cp: (
             calls[cp][0] < MIN_CALLS,
-            -_rate(calls[cp][1], calls[cp][0]),
+            -rate(calls[cp][1], calls[cp][0]),
             -calls[cp][1],
             cp,
         ),
@@ -161,7 +158,7 @@ def _health(
         "label": label,
         "events": events,
         "errors": errors,
-        "error_rate": _rate(errors, events),
+        "error_rate": rate(errors, events),
         "usual_events": usual_events,
         "usual_errors": usual_errors,
         "usual_rate": usual_rate,

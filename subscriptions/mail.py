@@ -17,7 +17,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.utils.html import format_html, format_html_join
 
 from stats.questions import breakdown, totals
-from stats.reports import parse_iso_week, report_filename, weekly_csv_lines
+from stats.reports import last_whole_week, parse_iso_week, report_filename, weekly_csv_lines
 from stats.window import Filters, Window
 
 TOP = 5
@@ -25,8 +25,7 @@ TOP = 5
 
 def last_week(now: datetime, tz: ZoneInfo) -> str:
     """The last whole ISO week before `now` in `tz`, e.g. "2026-W47"."""
-    year, week, _ = (now.astimezone(tz).date() - timedelta(days=7)).isocalendar()
-    return f"{year}-W{week:02d}"
+    return last_whole_week(today=now.astimezone(tz).date())
 
 
 def resolve_week(text: str, *, now: datetime, tz: ZoneInfo) -> str:
