@@ -236,3 +236,84 @@ class RollupByAccountDaily(Rollup):
 
     class Meta:
         db_table = "ingest_rollup_account_daily"
+
+
+class OpenFailure(models.Model):
+    """Per reference (an order id, else a waybill, on one endpoint): whether its latest call
+    failed, and the current failing streak. Written only by the store (`ingest.open_failures`),
+    in the batch's own statement; every column is a function of the reference's stored events.
+
+    `decided_*` is the latest call (by timestamp, then id = arrival), `closed_*` the latest
+    call that closed it (a success or a benign code): a late call is placed against these two.
+    `code` .. `account_code` are those of the latest call. `stale` is true only inside a batch's
+    transaction, between the statement that could not merge exactly and the recomputation.
+    """
+
+    pk = models.CompositePrimaryKey("endpoint", "ref_kind", "ref")
+    endpoint = models.CharField(max_length=200)
+    ref_kind = models.CharField(max_length=8)  # "order" | "waybill"
+    ref = models.CharField(max_length=100)
+    is_open = models.BooleanField()
+    decided_ts = models.DateTimeField()
+    decided_id = models.BigIntegerField()
+    closed_ts = models.DateTimeField(null=True)
+    closed_id = models.BigIntegerField(null=True)
+    first_failed_at = models.DateTimeField(null=True)
+    attempts = models.IntegerField()
+    code = models.IntegerField()
+    cp_id = models.IntegerField()  # 0: not given, as in the rollups
+    courier = models.CharField(max_length=100)
+    account_code = models.CharField(max_length=100)
+    order_id = models.CharField(max_length=100)
+    waybill = models.CharField(max_length=100)
+    stale = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "ingest_open_failure"
+        indexes = [
+            # The list: the longest wait first, alone or within a courier / endpoint.
+            models.Index(
+                fields=["first_failed_at"],
+                name="open_failure_wait",
+                condition=models.Q(is_open=True),
+            ),
+            models.Index(
+                fields=["cp_id", "first_failed_at"],
+                name="open_failure_courier_wait",
+                condition=models.Q(is_open=True),
+            ),
+            models.Index(
+                fields=["ref_kind"], name="open_failure_stale", condition=models.Q(stale=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.ref_kind} {self.ref}"
+
+
+class OpenFailureDismissal(models.Model):
+    """Someone handled a reference outside the product: closed up to the call `through_*` (its
+    latest at the time), so only a newer failure reopens it. Kept as the audit (who, when, note)."""
+
+    endpoint = models.CharField(max_length=200)
+    ref_kind = models.CharField(max_length=8)
+    ref = models.CharField(max_length=100)
+    through_ts = models.DateTimeField()
+    through_id = models.BigIntegerField()
+    dismissed_at = models.DateTimeField()
+    dismissed_by = models.CharField(max_length=150)
+    note = models.TextField(max_length=2000)
+
+    class Meta:
+        db_table = "ingest_open_failure_dismissal"
+        ordering = ["-dismissed_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["endpoint", "ref_kind", "ref", "through_ts", "through_id"],
+                name="open_failure_dismissal_ref",
+            ),
+            models.Index(fields=["dismissed_at"], name="open_failure_dismissed_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.ref_kind} {self.ref} dismissed by {self.dismissed_by}"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -24,6 +23,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ingest import open_failures
 from ingest.events import CleanEvent
 from ingest.models import ApiToken
 
@@ -152,6 +152,11 @@ def drop_partitions_before(day: date) -> list[date]:
                 finish = " FINALIZE" if state == "pending" else how
                 cursor.execute(f"ALTER TABLE ingest_event DETACH PARTITION {name}{finish}")
             cursor.execute(f"DROP TABLE {name}")
+    # The open-failure state follows the events that are left (in one short transaction).
+    with transaction.atomic(), connection.cursor() as cursor:
+        open_failures.prune(
+            cursor.cursor, keep_from=datetime(day.year, day.month, day.day, tzinfo=UTC)
+        )
     return [d for d, _ in dropped]
 
 
@@ -235,12 +240,14 @@ inserted AS (
      ORDER BY event_key, ts
     ON CONFLICT (event_key, ts) DO NOTHING
     RETURNING ts, endpoint, category, code, is_error, coalesce(cp_id, 0) AS cp_id,
-              account_code, latency_ms
+              account_code, latency_ms, id, order_id, waybill, courier
 ),"""
     + ",".join(
         _ROLLUP_UPSERT.format(name=r.name, table=r.table, keys=r.keys, grain=r.grain)
         for r in ROLLUP_TABLES
     )
+    + ","
+    + open_failures.BATCH_CTES
     + """,
 courier_names AS (
     -- Only names that changed are written: an unchanged row is not even locked.
@@ -270,6 +277,8 @@ token_counts AS (
 )
 SELECT (SELECT count(*) FROM inserted), """
     + ", ".join(f"(SELECT count(*) FROM {r.name})" for r in ROLLUP_TABLES)
+    + ", "
+    + open_failures.STALE_COUNT
     + """, (SELECT count(*) FROM courier_names), (SELECT count(*) FROM token_counts)
 """
 )
@@ -339,11 +348,10 @@ def _write_events(
     token_use: TokenUse | None,
 ) -> BatchResult:
     ensure_partitions(e.ts.astimezone(UTC).date() for e in events)
-    # One statement is a transaction of its own: in autocommit it is one round trip, no BEGIN
-    # and COMMIT. Inside a caller's transaction, a savepoint, so that a failed write (and the
-    # retry above) leaves that transaction usable.
-    atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    with atomic, connection.wrap_database_errors:  # psycopg -> django.db errors
+    # A transaction (inside a caller's, a savepoint, so that a failed write and the retry above
+    # leave it usable): the open-failure rows the statement could not merge exactly are
+    # rebuilt by a second statement before the commit.
+    with transaction.atomic(), connection.wrap_database_errors:  # psycopg -> django.db errors
         connection.ensure_connection()
         # Server-side binding: the arrays travel as parameters. Django's default client-side
         # cursor would render 1,000 events into SQL text first (half the batch's CPU time).
@@ -366,6 +374,8 @@ def _write_events(
                 ],
             )
             counts = cursor.fetchone()
+            if counts is not None and counts[1 + len(ROLLUP_TABLES)]:
+                open_failures.recompute_stale(cursor)
     assert counts is not None  # an aggregate SELECT always returns its row
     return BatchResult(accepted=counts[0], duplicates=len(events) - counts[0])
 
