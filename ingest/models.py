@@ -271,17 +271,19 @@ class OpenFailure(models.Model):
     class Meta:
         db_table = "ingest_open_failure"
         indexes = [
-            # The list: the longest wait first, alone or within a courier / endpoint.
+            # The list: the longest wait first (the key breaks ties: the cursor), alone or
+            # within one courier.
             models.Index(
-                fields=["first_failed_at"],
+                fields=["first_failed_at", "endpoint", "ref_kind", "ref"],
                 name="open_failure_wait",
                 condition=models.Q(is_open=True),
             ),
             models.Index(
-                fields=["cp_id", "first_failed_at"],
+                fields=["cp_id", "first_failed_at", "endpoint", "ref_kind", "ref"],
                 name="open_failure_courier_wait",
                 condition=models.Q(is_open=True),
             ),
+            models.Index(fields=["decided_ts"], name="open_failure_decided"),  # pruning
             models.Index(
                 fields=["ref_kind"], name="open_failure_stale", condition=models.Q(stale=True)
             ),
