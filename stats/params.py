@@ -14,10 +14,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from stats.buckets import INTERVALS, check_interval
+from stats.open_failures import OpenFilters, check_names
+from stats.open_failures import decode_cursor as decode_open_cursor
 from stats.questions import BREAKDOWNS, DEFAULT_SERIES, GROUPS, MAX_SERIES
 from stats.reports import parse_iso_week
 from stats.selectors import decode_cursor
 from stats.window import (
+    DIMENSIONS,
     READ_PARAMS,
     ZONE_PARAM,
     Filters,
@@ -147,3 +150,71 @@ def weekly_query(query: Mapping[str, Any]) -> WeeklyQuery:
     tz = read_zone(values["tz"])
     parse_iso_week(values["week"], tz)
     return WeeklyQuery(week=values["week"], format=values["format"], tz=tz)
+
+
+# ---------------------------------------------------------------- open failures
+
+MAX_OPEN_PER_PAGE = 500
+MINUTES_PER_YEAR = 366 * 24 * 60
+OPEN_FILTER_PARAMS = (
+    *(param for param in READ_PARAMS if param.name in DIMENSIONS),
+    Param("action", many=True, max_length=300, description="the catalog's action hints"),
+    Param("retryable", "boolean", description="the code is (not) worth retrying as is"),
+    Param(
+        "older_than_minutes",
+        "integer",
+        minimum=0,
+        maximum=MINUTES_PER_YEAR,
+        description="only references failing for longer than this (since the streak's first)",
+    ),
+)
+OPEN_LIST_PARAMS = (
+    Param("cursor", max_length=400, description="from the previous page's `next` link"),
+    Param("limit", "integer", minimum=1, maximum=MAX_OPEN_PER_PAGE, default=50),
+    Param("format", choices=("json", "csv"), default="json", description="csv streams every row"),
+    ZONE_PARAM,
+)
+OPEN_LIST_QUERY = (*OPEN_FILTER_PARAMS, *OPEN_LIST_PARAMS)
+OPEN_SUMMARY_QUERY = (*OPEN_FILTER_PARAMS, ZONE_PARAM)
+DISMISSED_PARAMS = (
+    Param("before", "integer", minimum=1, maximum=BIGINT_MAX, description="next page"),
+    Param("limit", "integer", minimum=1, maximum=MAX_OPEN_PER_PAGE, default=50),
+    ZONE_PARAM,
+)
+
+
+@dataclass(frozen=True)
+class OpenListQuery:
+    where: OpenFilters
+    cursor: str | None
+    limit: int
+    format: str
+    tz: ZoneInfo
+
+
+def open_filters(query: Mapping[str, Any]) -> OpenFilters:
+    """The filters of the open-failure list and counts; an unknown endpoint or action is a
+    ReadError naming it."""
+    values = read_values(OPEN_FILTER_PARAMS, query)
+    where = OpenFilters(
+        filters=Filters(**{name: values[name] for name in DIMENSIONS}),
+        action=values["action"],
+        retryable=values["retryable"],
+        older_than_minutes=values["older_than_minutes"],
+    )
+    check_names(where)
+    return where
+
+
+def open_list_query(query: Mapping[str, Any]) -> OpenListQuery:
+    where = open_filters(query)
+    values = read_values(OPEN_LIST_PARAMS, query)
+    if values["cursor"]:
+        decode_open_cursor(values["cursor"])
+    return OpenListQuery(
+        where=where,
+        cursor=values["cursor"],
+        limit=values["limit"],
+        format=values["format"],
+        tz=read_zone(values["tz"]),
+    )

@@ -127,9 +127,24 @@ class TimelineSummary(TypedDict):
     shown: int
 
 
+class DismissalRow(TypedDict):
+    """An open failure someone dismissed: who, when, the note; `reopened` when a newer
+    failure of the reference came since."""
+
+    id: int
+    endpoint: str
+    order_id: str
+    waybill: str
+    dismissed_at: datetime
+    dismissed_by: str
+    note: str
+    reopened: bool
+
+
 class Timeline(TypedDict):
     summary: TimelineSummary
     events: list[EventRow]
+    dismissals: NotRequired[list[DismissalRow]]  # an order's, newest first
 
 
 class WeeklyRow(TypedDict):

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from clickpost_monitor.replica import read_connection
 from ingest.catalog import current_catalog
 from stats.errors import ReadError
+from stats.open_failures import dismissals
 from stats.results import EventCount, EventDetail, EventRow, Timeline, TimelineSummary
 from stats.sql import RAW, readable, sql_conditions
 from stats.window import Filters, Window, retention_window
@@ -273,7 +274,16 @@ def shipment_timeline(
     )
     if not newest:
         return None
-    return {"summary": _summary(column, value, newest, horizon), "events": newest[::-1]}
+    timeline: Timeline = {
+        "summary": _summary(column, value, newest, horizon),
+        "events": newest[::-1],
+    }
+    if order_id:
+        timeline["dismissals"] = [
+            {**row, "dismissed_at": row["dismissed_at"].astimezone(horizon.tz)}
+            for row in dismissals(order_id=value)[0]
+        ]
+    return timeline
 
 
 def _summary(column: str, value: str, newest: list[EventRow], horizon: Window) -> TimelineSummary:

@@ -114,6 +114,10 @@ LET_IN: dict[tuple[str, str], int] = {
     ("api-breakdown", "get"): 200,
     ("api-codes", "get"): 200,
     ("api-weekly-report", "get"): 400,  # `week` is required
+    ("api-open-failures", "get"): 200,
+    ("api-open-failures-summary", "get"): 200,
+    ("api-open-failures-dismiss", "post"): 400,  # no refs, no note
+    ("api-open-failures-dismissed", "get"): 200,
     ("api-tokens", "get"): 200,
     ("api-alerts", "get"): 200,
     ("api-alerts-history", "get"): 200,
@@ -150,7 +154,7 @@ LET_IN: dict[tuple[str, str], int] = {
 # What a logged-in (not staff) session gets from an ingest or admin endpoint: the generic door
 # and the alerts API know the session and refuse it the scope (403); the protocol doors take
 # only their own credentials (401).
-SESSION_REFUSED = {"api-events": 403} | {
+SESSION_REFUSED = {"api-events": 403, "api-open-failures-dismiss": 403} | {
     name: 403 for name, _ in LET_IN if name.startswith("api-alert")
 }
 

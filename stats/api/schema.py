@@ -312,3 +312,60 @@ ingest = extend_schema(
         ),
     ],
 )
+
+_OPEN = (
+    "A reference is an order id (else a waybill) on one endpoint; it is open while its latest "
+    "call (by timestamp, then arrival) failed with a code that is not benign, and nobody "
+    "dismissed it since. Ingest keeps the list in the batch's own transaction: a 200 from "
+    "ingest means the list already shows the batch. `endpoint` and `action` must name an "
+    "endpoint or an action of the catalog (400 otherwise)."
+)
+open_failures = extend_schema(
+    operation_id="open_failures_list",
+    summary="Open failures: the references whose latest call failed, the longest wait first",
+    description=_OPEN
+    + " Cursor-paginated (follow `next`). `format=csv` streams every matching row as CSV "
+    "(attachment `open-failures.csv`, the JSON fields as columns; a text cell beginning with "
+    "`=`, `+`, `-`, `@`, a tab or a carriage return is prefixed with `'`).",
+    parameters=_query(p.OPEN_LIST_QUERY),
+    responses={
+        200: s.OpenFailurePageOut,
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR),
+        **READ_ERRORS,
+    },
+)
+open_failure_summary = extend_schema(
+    operation_id="open_failures_summary",
+    summary="Open failures counted by action, code, courier, endpoint and account",
+    description=_OPEN
+    + " Each count says how many wait over 1 h and over 24 h; `what_to_do` counts by the "
+    "catalog's action hint and code together. At most 50 rows per dimension, the most first.",
+    parameters=_query(p.OPEN_SUMMARY_QUERY),
+    responses={200: s.OpenSummaryOut, **READ_ERRORS},
+)
+open_failure_dismiss = extend_schema(
+    operation_id="open_failures_dismiss",
+    summary="Dismiss open failures handled outside the product",
+    description=(
+        "Staff login or an `admin` token. Each reference is closed up to its latest call; a "
+        "newer failure reopens it. Who, when and the note are kept (`/dismissed/`, and the "
+        "order's timeline). A reference that is not open is reported as `not_open` and nothing "
+        "is written for it. At most 1,000 references per request (413 beyond)."
+    ),
+    request=s.DismissIn,
+    responses={
+        200: s.DismissOut,
+        400: OpenApiResponse(s.ErrorOut, description="A bad body; `error` names the field."),
+        401: READ_ERRORS[401],
+        403: OpenApiResponse(s.ErrorOut, description="Not staff, not an `admin` token."),
+        413: OpenApiResponse(s.ErrorOut, description="More than 1,000 references."),
+    },
+)
+open_failures_dismissed = extend_schema(
+    operation_id="open_failures_dismissed",
+    summary="Dismissals, newest first",
+    description="Who dismissed which reference, when, with what note; `reopened` when a newer "
+    "failure came since. Paginated by `before` (follow `next`).",
+    parameters=_query(p.DISMISSED_PARAMS),
+    responses={200: s.DismissalPageOut, **READ_ERRORS},
+)

@@ -178,9 +178,23 @@ class TimelineSummaryOut(Out):
     shown = serializers.IntegerField(help_text="events listed (the latest 1,000 at most)")
 
 
+class DismissalOut(Out):
+    id = serializers.IntegerField()
+    endpoint = serializers.CharField()
+    order_id = serializers.CharField()
+    waybill = serializers.CharField()
+    dismissed_at = OffsetDateTimeField()
+    dismissed_by = serializers.CharField()
+    note = serializers.CharField()
+    reopened = serializers.BooleanField(help_text="a newer failure came since: open again")
+
+
 class TimelineOut(Out):
     summary = TimelineSummaryOut()
     events = EventRowOut(many=True)
+    dismissals = DismissalOut(
+        many=True, required=False, help_text="an order's dismissed open failures, newest first"
+    )
 
 
 class CodeRowOut(Out):
@@ -227,3 +241,92 @@ class IngestOut(Out):
 class ErrorOut(Out):
     error = serializers.CharField(help_text="one line for a human, naming the parameter")
     detail = serializers.JSONField(required=False)
+
+
+class OpenFailureOut(Out):
+    endpoint = serializers.CharField()
+    order_id = serializers.CharField(help_text="empty when the reference is a waybill")
+    waybill = serializers.CharField()
+    cp_id = serializers.IntegerField(allow_null=True)
+    courier = serializers.CharField()
+    account_code = serializers.CharField()
+    code = serializers.IntegerField(help_text="of the latest call")
+    meaning = serializers.CharField()
+    category = serializers.CharField()
+    action = serializers.CharField(help_text="the catalog's hint: what to do")
+    retryable = serializers.BooleanField()
+    first_failed_at = OffsetDateTimeField(help_text="the first failure of the current streak")
+    last_failed_at = OffsetDateTimeField()
+    attempts = serializers.IntegerField(help_text="calls in the streak")
+    last_event_id = serializers.IntegerField()
+
+
+class OpenFailurePageOut(Out):
+    next = serializers.URLField(allow_null=True, help_text="the next page; null at the end")
+    results = OpenFailureOut(many=True)
+
+
+class OpenCountOut(Out):
+    open = serializers.IntegerField()
+    over_1h = serializers.IntegerField(help_text="waiting over 1 hour")
+    over_24h = serializers.IntegerField(help_text="waiting over 24 hours")
+    oldest_failed_at = OffsetDateTimeField(allow_null=True)
+
+
+class OpenGroupOut(OpenCountOut):
+    key = serializers.JSONField(help_text="the action text, code, cp_id, endpoint or account")
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like a Serializer attribute
+
+
+class OpenActionOut(OpenCountOut):
+    action = serializers.CharField()
+    code = serializers.IntegerField()
+    meaning = serializers.CharField()
+
+
+class OpenByOut(Out):
+    action = OpenGroupOut(many=True)
+    code = OpenGroupOut(many=True)
+    courier = OpenGroupOut(many=True)
+    endpoint = OpenGroupOut(many=True)
+    account_code = OpenGroupOut(many=True)
+
+
+class OpenSummaryOut(OpenCountOut):
+    by = OpenByOut()
+    what_to_do = OpenActionOut(many=True, help_text="by action and code, the most first")
+
+
+class RefIn(serializers.Serializer):
+    endpoint = serializers.CharField(max_length=200)
+    order_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    waybill = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if not attrs.get("order_id") and not attrs.get("waybill"):
+            raise serializers.ValidationError("give order_id or waybill.")
+        return attrs
+
+
+class DismissIn(serializers.Serializer):
+    refs = RefIn(many=True, allow_empty=False)
+    note = serializers.CharField(max_length=2000)
+
+
+class DismissOutcomeOut(Out):
+    endpoint = serializers.CharField()
+    order_id = serializers.CharField()
+    waybill = serializers.CharField()
+    dismissed = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=["dismissed", "not_open"])
+
+
+class DismissOut(Out):
+    dismissed = serializers.IntegerField()
+    not_open = serializers.IntegerField()
+    results = DismissOutcomeOut(many=True)
+
+
+class DismissalPageOut(Out):
+    next = serializers.URLField(allow_null=True)
+    results = DismissalOut(many=True)

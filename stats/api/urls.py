@@ -10,5 +10,17 @@ urlpatterns = [
     path("stats/timeseries/", views.TimeseriesView.as_view(), name="api-timeseries"),
     path("stats/breakdown/", views.BreakdownView.as_view(), name="api-breakdown"),
     path("codes/", views.CodesView.as_view(), name="api-codes"),
+    path("open-failures/", views.OpenFailuresView.as_view(), name="api-open-failures"),
+    path(
+        "open-failures/summary/",
+        views.OpenFailureSummaryView.as_view(),
+        name="api-open-failures-summary",
+    ),
+    path("open-failures/dismiss/", views.DismissView.as_view(), name="api-open-failures-dismiss"),
+    path(
+        "open-failures/dismissed/",
+        views.DismissedView.as_view(),
+        name="api-open-failures-dismissed",
+    ),
     path("reports/weekly/", views.WeeklyReportView.as_view(), name="api-weekly-report"),
 ]

@@ -8,18 +8,24 @@ descriptions are in stats.api.schema.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stats import params, questions, reports, selectors
+from stats import open_failures, params, questions, reports, selectors
 from stats.api import schema
 from stats.api import serializers as s
 from stats.errors import ReadError
 from stats.window import Window
-from tokens.auth import ReadThrottle
+from tokens.auth import CanAdmin, ReadThrottle, request_token
 
 
 class JsonOnly(DefaultContentNegotiation):
@@ -157,3 +163,103 @@ class WeeklyReportView(ReadView):
         filename = reports.report_filename(week)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+
+# ---------------------------------------------------------------- open failures
+
+
+def _in_zone(value: Any, tz: ZoneInfo) -> Any:
+    """`value` with every datetime in it shown in `tz`."""
+    if isinstance(value, datetime):
+        return value.astimezone(tz)
+    if isinstance(value, dict):
+        return {key: _in_zone(item, tz) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_in_zone(item, tz) for item in value]
+    return value
+
+
+class OpenFailuresView(ReadView):
+    """The open failures, the longest wait first; `format=csv` streams them all."""
+
+    @schema.open_failures
+    def get(self, request):
+        p = params.open_list_query(request.query_params)
+        now = timezone.now()
+        if p.format == "csv":
+            response = StreamingHttpResponse(
+                open_failures.open_csv_lines(where=p.where, now=now, tz=p.tz),
+                content_type="text/csv; charset=utf-8",
+            )
+            response["Content-Disposition"] = 'attachment; filename="open-failures.csv"'
+            return response
+        rows, cursor = open_failures.open_page(
+            where=p.where, now=now, cursor=p.cursor, limit=p.limit, tz=p.tz
+        )
+        page = {"next": _with_query(request, cursor=cursor), "results": rows}
+        return Response(s.OpenFailurePageOut(page).data)
+
+
+def _with_query(request, **changes: str | int | None) -> str | None:
+    """This request's address with `changes` in its query; None when a change is None."""
+    if any(value is None for value in changes.values()):
+        return None
+    query = request.query_params.copy()
+    for name, value in changes.items():
+        query[name] = str(value)
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+
+class OpenFailureSummaryView(ReadView):
+    @schema.open_failure_summary
+    def get(self, request):
+        where = params.open_filters(request.query_params)
+        tz = params.zone_query(request.query_params)
+        answer = asdict(open_failures.summary(where=where, now=timezone.now()))
+        return Response(s.OpenSummaryOut(_in_zone(answer, tz)).data)
+
+
+class DismissView(ReadView):
+    """Staff or an `admin` token: references handled outside the product, with a note."""
+
+    permission_classes = [CanAdmin]
+
+    @schema.open_failure_dismiss
+    def post(self, request):
+        refs = request.data.get("refs") if isinstance(request.data, dict) else None
+        if isinstance(refs, list) and len(refs) > open_failures.MAX_DISMISS:
+            return Response(
+                {
+                    "error": f"refs: at most {open_failures.MAX_DISMISS} references per request.",
+                    "detail": {"refs": [f"at most {open_failures.MAX_DISMISS}."]},
+                },
+                status=413,
+            )
+        body = s.DismissIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        outcomes = open_failures.dismiss(
+            refs=[open_failures.Ref(**ref) for ref in body.validated_data["refs"]],
+            note=body.validated_data["note"],
+            by=_who(request),
+            now=timezone.now(),
+        )
+        done = sum(outcome["dismissed"] for outcome in outcomes)
+        answer = {"dismissed": done, "not_open": len(outcomes) - done, "results": outcomes}
+        return Response(s.DismissOut(answer).data)
+
+
+def _who(request) -> str:
+    token = request_token(request)
+    if token is not None:
+        return f"token:{token.name}"
+    return request.user.get_username()
+
+
+class DismissedView(ReadView):
+    @schema.open_failures_dismissed
+    def get(self, request):
+        p = params.read_values(params.DISMISSED_PARAMS, request.query_params)
+        tz = params.read_zone(p["tz"])
+        rows, before = open_failures.dismissals(before_id=p["before"], limit=p["limit"])
+        page = {"next": _with_query(request, before=before), "results": _in_zone(rows, tz)}
+        return Response(s.DismissalPageOut(page).data)
