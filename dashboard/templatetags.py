@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
+from django.utils import timezone
 
 register = template.Library()
 DASH = "—"
@@ -61,3 +62,22 @@ def pretty_json(value: Any) -> str:
     if value is None:
         return "(none stored)"
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@register.filter
+def waited(since: Any) -> str:
+    """How long ago `since` was, for a waiting queue: "3 h 10 min", "2 d 4 h", "5 min"."""
+    if since is None:
+        return DASH
+    return wait_text(timezone.now() - since)
+
+
+def wait_text(delta: timedelta) -> str:
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard import views
+from dashboard import open_failures, views
 
 urlpatterns = [
     path(
@@ -19,5 +19,6 @@ urlpatterns = [
     path("codes/", views.codes, name="codes"),
     path("reports/", views.weekly_report, name="reports"),
     path("reports/summary.csv", views.weekly_summary_csv, name="reports-summary"),
+    path("open/", open_failures.open_failures_page, name="open-failures"),
     path("shippers/", views.shippers, name="shippers"),
 ]

@@ -18,7 +18,7 @@ from alerts.selectors import firing_now, firings_between
 from dashboard import charts, params
 from dashboard.forms import filter_fields, group_links, zone_choices
 from dashboard.links import Drill, zone_name
-from stats import questions, reports, selectors
+from stats import open_failures, questions, reports, selectors
 from stats.benign import benign_codes, benign_filters, benign_totals
 from stats.codes import with_shares
 from stats.couriers import courier_health, courier_matrix
@@ -95,6 +95,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "group_links": group_links(state=state, group=group, benign=benign),
         "benign": benign,
         "benign_links": params.BENIGN_LABELS,
+        "open_failures": open_failures.headline(now=timezone.now()),
     }
     return render(request, "pages/overview.html", context)
 
@@ -268,6 +269,7 @@ def _timeline(request: HttpRequest, *, kind: str, value: str) -> HttpResponse:
         "rows": found["events"],
         "figure": charts.timeline_figure(found["events"]),
         "tz": zone_name(tz),
+        "dismissals": found.get("dismissals", []),
     }
     return render(request, "pages/timeline.html", context)
 

@@ -441,3 +441,11 @@ def dismissals(
     more = len(rows) > limit
     page: list[DismissalRow] = rows[:limit]  # type: ignore[assignment]
     return page, (page[-1]["id"] if more else None)
+
+
+def headline(*, now: datetime) -> tuple[int, datetime | None]:
+    """How many references are open, and since when the oldest waits: the overview's tile."""
+    with read_connection().cursor() as cursor:
+        cursor.execute(f"SELECT count(*), min(o.first_failed_at) {_OPEN}")
+        count, oldest = cursor.fetchone()
+    return count, oldest
