@@ -18,6 +18,8 @@ def rule_errors(rule: dict[str, Any]) -> dict[str, list[str]]:
         return errors
     if metric == "error_rate" and not 0 <= threshold <= 1:
         errors["threshold"] = ["an error_rate threshold is a fraction from 0 to 1 (0.05 = 5%)."]
+    if metric == "open_failures" and threshold < 0:
+        errors["threshold"] = ["an open_failures threshold is a count of references (0 or more)."]
     if metric == "anomaly":
         if not 0 < threshold < 1:
             errors["threshold"] = ["an anomaly threshold is a probability between 0 and 1."]

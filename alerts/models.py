@@ -20,7 +20,7 @@ from django.db import models
 
 from alerts.lines import RULE_LINE_FIELDS, rule_errors
 
-METRICS = ("error_rate", "errors", "calls", "change", "anomaly")
+METRICS = ("error_rate", "errors", "calls", "change", "anomaly", "open_failures")
 GROUP_BYS = ("none", "cp_id", "account_code", "endpoint", "code", "category")
 DIRECTIONS = ("above", "below")
 STATUSES = ("ok", "pending", "firing", "resolved")

@@ -7,11 +7,13 @@ the evaluator calls, with the readings `alerts.values.reading_of` makes for the 
 Silences are not replayed (the question is "will this rule page me?").
 
 `anomaly` rules ask `alerts.anomaly.assess_anomalies` at each quarter hour instead of each
-minute (the detector reads weeks of history per call).
+minute (the detector reads weeks of history per call). `open_failures` rules are answered at
+the range's end only: the open-failure state is kept for now, not for past minutes.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import accumulate
 from typing import Any
@@ -23,6 +25,7 @@ from alerts.values import (
     anomaly_readings,
     error_rate,
     labels_of,
+    open_failure_readings,
     percent_change,
     reading_of,
 )
@@ -47,6 +50,8 @@ def replay_with_series(
     """{"firings": [...], "series": {group key: [(minute, value), ...] every 15 minutes}}."""
     if question.metric == "anomaly":
         return _replay_anomaly(question, spec, _steps(start, end, ANOMALY_STEP))
+    if question.metric == "open_failures":
+        return _replay_open_failures(question, spec, at=end)
     return _replay_counts(question, spec, start=start, end=end)
 
 
@@ -146,6 +151,18 @@ def _replay_anomaly(question: Question, spec: Spec, minutes: list[datetime]) -> 
         for key, reading in readings.items():
             result["series"].setdefault(key, []).append((minute, reading.value))
     result["firings"].sort(key=lambda firing: firing["fired_at"])
+    return result
+
+
+def _replay_open_failures(question: Question, spec: Spec, *, at: datetime) -> dict:
+    """The rule's answer now: a group over its lines shows as firing from now (the pending
+    time, `for_minutes`, is not replayed: there is no past to replay)."""
+    result: dict[str, Any] = {"firings": [], "series": {}}
+    instant = replace(spec, for_minutes=0)
+    for key, reading in open_failure_readings(question, at=at).items():
+        state, changes = step(State(), reading=reading, spec=instant, at=at)
+        _note(changes, key, at, state, reading, None, result, question)
+        result["series"][key] = [(at, reading.value)]
     return result
 
 

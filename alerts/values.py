@@ -4,7 +4,9 @@ Values are the charts' values: counts come from `stats.windowed.window_counts` (
 quarter hours plus the raw minutes at the edges) for the rule's filters over exactly
 [at - window_minutes, at). `error_rate` is errors / calls as a fraction (the read API's
 `error_rate`), `change` the error rate against the same window one week earlier in percent,
-`anomaly` the tail probability from `alerts.anomaly.assess_anomalies`.
+`anomaly` the tail probability from `alerts.anomaly.assess_anomalies`. `open_failures` counts
+the open references in the rule's filters failing for longer than `window_minutes` (the state
+ingest keeps, `stats.open_failures`): a count now, not over a window of calls.
 
 A `Reader` lives for one evaluated minute and asks each (filters, group, window) once, however
 many rules share it.
@@ -21,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.anomaly import assess_anomalies
 from alerts.machine import Reading
+from stats.open_failures import OpenFilters, count_open
 from stats.window import Filters
 from stats.windowed import window_counts
 
@@ -117,6 +120,8 @@ class Reader:
         """Group key (tuple of values) -> Reading at this minute."""
         if question.metric == "anomaly":
             return anomaly_readings(question, at=self.at)
+        if question.metric == "open_failures":
+            return open_failure_readings(question, at=self.at)
         now = self.counts(question, end=self.at)
         keys = set(now)
         if question.metric == "calls" and question.direction == "below" and question.group:
@@ -177,4 +182,28 @@ def anomaly_readings(question: Question, *, at: datetime) -> dict[tuple, Reading
             summary=result.summary,
         )
         for result in results
+    }
+
+
+def open_failure_readings(question: Question, *, at: datetime) -> dict[tuple, Reading]:
+    """Open references in the rule's filters waiting longer than its window, per group; the
+    count is the reading's calls and errors too, so `min_calls`/`min_errors` floor it."""
+    counts = count_open(
+        where=OpenFilters(filters=question.filters, older_than_minutes=question.window_minutes),
+        now=at,
+        group=question.group_by if question.group else None,
+    )
+    if not question.group:
+        counts = {(): sum(counts.values())}
+    else:
+        counts = {(key,): count for key, count in counts.items()}
+    return {
+        key: Reading(
+            calls=count,
+            errors=count,
+            value=float(count),
+            summary=f"{count:,} open failure{'' if count == 1 else 's'} waiting over "
+            f"{_span(question)}",
+        )
+        for key, count in counts.items()
     }
