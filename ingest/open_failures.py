@@ -184,6 +184,20 @@ _RECOMPUTE_STALE = _REBUILD.format(
 )
 
 
+# The state as of a moment, from the calls stored with a timestamp in [since, at): the CTEs
+# `as_of_calls` and `as_of` (one row per reference, as `SUMMARY`), for a caller's SELECT.
+STATE_AS_OF = (
+    "WITH "
+    + _CALLS.format(
+        name="as_of_calls",
+        source="(SELECT * FROM ingest_event WHERE ts >= %(since)s AND ts < %(at)s)",
+        where="s.order_id <> '' OR s.waybill <> ''",
+    )
+    + ","
+    + _SUMMARY.format(name="as_of", calls="as_of_calls")
+)
+
+
 def recompute_stale(cursor: psycopg.Cursor) -> None:
     """Rebuild from raw events the rows this transaction's batch could not merge exactly."""
     cursor.execute(_RECOMPUTE_STALE)

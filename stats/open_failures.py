@@ -20,10 +20,11 @@ from django.db import connection, transaction
 
 from clickpost_monitor.replica import read_connection
 from ingest.events import ENDPOINT_NAMES
+from ingest.open_failures import STATE_AS_OF
 from stats.errors import ReadError
 from stats.reports import neutralised
 from stats.results import DismissalRow
-from stats.window import Filters
+from stats.window import Filters, retention_window
 
 MAX_PAGE = 500
 MAX_DISMISS = 1000  # references in one dismiss request
@@ -449,3 +450,29 @@ def headline(*, now: datetime) -> tuple[int, datetime | None]:
         cursor.execute(f"SELECT count(*), min(o.first_failed_at) {_OPEN}")
         count, oldest = cursor.fetchone()
     return count, oldest
+
+
+_OPEN_AS_OF = (
+    STATE_AS_OF
+    + """
+SELECT count(*), count(*) FILTER (WHERE a.tail_first <= %(day_before)s)
+  FROM as_of a
+ WHERE a.last_failed
+   AND NOT EXISTS (SELECT 1 FROM ingest_open_failure_dismissal d
+                    WHERE (d.endpoint, d.ref_kind, d.ref) = (a.endpoint, a.ref_kind, a.ref)
+                      AND d.dismissed_at < %(at)s
+                      AND (d.through_ts, d.through_id) >= (a.last_ts, a.last_id))"""
+)
+
+
+def open_at(*, at: datetime) -> tuple[int, int]:
+    """How many references were open at `at` (not dismissed by then), and how many of them
+    had been failing for over 24 hours, from the calls stored with earlier timestamps within
+    the retention horizon: the same function of the calls as the state ingest keeps."""
+    with read_connection().cursor() as cursor:
+        cursor.execute(
+            _OPEN_AS_OF,
+            {"since": retention_window().start, "at": at, "day_before": at - DAY},
+        )
+        opened, over_24h = cursor.fetchone()
+    return opened, over_24h

@@ -16,7 +16,9 @@ from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from django.db import connection
+from django.utils import timezone
 
+from stats.open_failures import open_at
 from stats.questions import counts, labeler
 from stats.reports import parse_iso_week
 from stats.window import Filters, Window
@@ -35,6 +37,8 @@ SUMMARY_COLUMNS = (
     "prev_errors",
     "change_errors",
     "change_pct",
+    "open_at_end",
+    "open_over_24h",
 )
 
 
@@ -180,8 +184,11 @@ def summary_filename(week: str) -> str:
 
 
 def summary_csv_lines(*, week: str, tz: ZoneInfo) -> Iterator[str]:
-    """The summary as CSV text (CRLF line ends), header first."""
+    """The summary as CSV text (CRLF line ends), header first. The total row also says how
+    many open failures were left at the week's end (or now, for the week under way) and how
+    many of them had been waiting over 24 hours."""
     rows = weekly_summary(week=week, tz=tz)
+    opened, over_24h = open_at(at=min(parse_iso_week(week, tz).end, timezone.now()))
     writer = csv.writer(_Line())
     yield writer.writerow(SUMMARY_COLUMNS)
     for row in rows:
@@ -194,5 +201,6 @@ def summary_csv_lines(*, week: str, tz: ZoneInfo) -> Iterator[str]:
                 row["prev_errors"],
                 row["change_errors"],
                 "" if row["change_pct"] is None else f"{row['change_pct']:.1f}",
+                *((opened, over_24h) if row["section"] == "total" else ("", "")),
             ]
         )

@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from stats.open_failures import open_at
 from stats.questions import breakdown, totals
 from stats.reports import last_whole_week, parse_iso_week, report_filename, weekly_csv_lines
 from stats.window import Filters, Window
@@ -52,6 +54,7 @@ def summary(*, week: str, tz: ZoneInfo) -> dict:
         totals(window=_previous(window), filters=Filters()),
     )
     change = (now["errors"] - before["errors"]) / before["errors"] if before["errors"] else None
+    opened, over_24h = open_at(at=min(window.end, timezone.now()))
     top = {
         by: [
             row
@@ -72,6 +75,8 @@ def summary(*, week: str, tz: ZoneInfo) -> dict:
         "change": change,
         "codes": top["code"],
         "couriers": top["cp_id"],
+        "open_at_end": opened,
+        "open_over_24h": over_24h,
     }
 
 
@@ -85,6 +90,10 @@ def _change_words(numbers: dict) -> str:
     )
 
 
+def _open_words(numbers: dict) -> str:
+    return f"{numbers['open_at_end']:,}, of which {numbers['open_over_24h']:,} waiting over 24 h"
+
+
 def _text(numbers: dict, filename: str) -> str:
     lines = [
         f"Clickpost API errors, week {numbers['week']} ({numbers['tz']})",
@@ -92,6 +101,7 @@ def _text(numbers: dict, filename: str) -> str:
         f"Calls: {numbers['calls']:,}   Errors: {numbers['errors']:,}   "
         f"Error rate: {numbers['error_rate']:.1%}",
         f"Change: {_change_words(numbers)}",
+        f"Open failures at the week's end: {_open_words(numbers)}",
         "",
         "Top codes:",
         *(f"  {r['key']}  {r['label']}: {r['errors']:,} errors" for r in numbers["codes"]),
@@ -126,6 +136,7 @@ def _html(numbers: dict, filename: str) -> str:
         "<h2>Clickpost API errors, week {} ({})</h2>"
         "<p>Calls: <b>{}</b> &middot; Errors: <b>{}</b> &middot; Error rate: <b>{}</b></p>"
         "<p>Change: {}</p>"
+        "<p>Open failures at the week's end: {}</p>"
         "<h3>Top codes</h3><table><tr><th>Code</th><th>Meaning</th><th>Errors</th></tr>{}</table>"
         "<h3>Top couriers</h3><table><tr><th>Courier</th><th>Errors</th><th>Calls</th>"
         "<th>Error rate</th></tr>{}</table>"
@@ -136,6 +147,7 @@ def _html(numbers: dict, filename: str) -> str:
         f"{numbers['errors']:,}",
         f"{numbers['error_rate']:.1%}",
         _change_words(numbers),
+        _open_words(numbers),
         codes,
         couriers,
         filename,

@@ -144,3 +144,26 @@ def test_dismiss_needs_staff_or_admin_and_a_bounded_list(read_client, admin_clie
     )
     assert bad.status_code == 400
     assert admin_client.post(URL + "dismiss/", {"refs": []}, format="json").status_code == 400
+
+
+def test_open_at_a_moment_counts_what_was_open_then(stored):
+    from stats.open_failures import headline, open_at
+
+    assert open_at(at=timezone.now() + timedelta(minutes=1)) == (headline(now=stored)[0], 1)
+    # Five hours ago o1 (since 30 h) and o3 (its success came 4 h ago) were open.
+    assert open_at(at=stored - timedelta(hours=4, minutes=30)) == (3, 1)
+
+
+def test_weekly_summary_csv_and_mail_carry_the_open_count(stored):
+    from stats.reports import last_whole_week
+    from stats.weekly_summary import SUMMARY_COLUMNS, summary_csv_lines
+    from subscriptions.mail import report_email
+
+    week = last_whole_week(today=timezone.now().date() + timedelta(days=7))  # this week
+    lines = list(summary_csv_lines(week=week, tz=timezone.get_current_timezone()))
+    rows = list(csv.DictReader(io.StringIO("".join(lines))))
+    assert SUMMARY_COLUMNS[-2:] == ("open_at_end", "open_over_24h")
+    total = next(row for row in rows if row["section"] == "total")
+    assert (total["open_at_end"], total["open_over_24h"]) == ("3", "1")
+    mail = report_email(week=week, tz=timezone.get_current_timezone(), to=["ops@example.com"])
+    assert "Open failures at the week's end: 3, of which 1 waiting over 24 h" in mail.body
