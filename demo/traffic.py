@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ingest.catalog import BENIGN_CODES, SEED_BY_CODE
+
 COURIERS = {
     4: "Delhivery",
     5: "Blue Dart",
@@ -205,6 +207,11 @@ PRE_CREATE_HOURS = 0.3  # the earliest call of a life comes this long before its
 LIFE_HOURS = 110.0  # the longest life: shipments made this long before the window still call
 CALLS_PER_SHIPMENT = sum(p * (lo + hi) / 2 for _, p, _, (lo, hi) in LIFE)
 WEBHOOK_SHARE = 0.01  # of calls: webhook registrations belong to an account, not a shipment
+# A shipper retries a failed call of a shipment (minutes to an hour later) until it goes
+# through, except a few it gives up on: the open failures page shows those (a few dozen of all
+# ages) and the recent failures whose retry has not come yet.
+ABANDONED = 0.002
+RETRY_MINUTES = (2.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -235,6 +242,7 @@ class DemoTraffic:
         self.courier_weights = [1 / (i + 1.5) for i in range(len(self.courier_ids))]
         self._seq = 0
         self._recent: dict[str, deque[Shipment]] = defaultdict(lambda: deque(maxlen=300))
+        self._failed = False  # whether the last call made failed (a shipper would retry it)
 
     # ------------------------------------------------------------ shipments
 
@@ -267,6 +275,10 @@ class DemoTraffic:
                 when, _, endpoint, shipment = heapq.heappop(pending)
                 if start <= when < end:
                     yield self._call(when, endpoint, shipment)
+                    if self._failed and shipment is not None and self._retried():
+                        order += 1
+                        retry = when + timedelta(minutes=self.rng.uniform(*RETRY_MINUTES))
+                        heapq.heappush(pending, (retry, order, endpoint, shipment))
 
     def _life(self, at: datetime) -> Iterator[tuple[datetime, str, Shipment]]:
         rng = self.rng
@@ -295,6 +307,9 @@ class DemoTraffic:
                 mean = self.per_day * incident.extra_per_hour / 60
                 for _ in range(self._poisson(mean)):
                     yield at + timedelta(seconds=self.rng.random() * 60), "resend"
+
+    def _retried(self) -> bool:
+        return self.rng.random() >= ABANDONED
 
     def _poisson(self, mean: float) -> int:
         # Knuth's method for small means; a normal approximation beyond (a busy minute).
@@ -346,6 +361,8 @@ class DemoTraffic:
         rng = self.rng
         cp_id, account = shipment.cp_id, shipment.account
         http_status, code = self._outcome(at, endpoint, cp_id, account)
+        info = SEED_BY_CODE.get(code)
+        self._failed = code not in BENIGN_CODES and (info is None or info.is_error)
         waybill = shipment.waybill if with_ids else ""
         order_id = shipment.order_id if endpoint != "webhook_register" else ""
         response, message = clickpost_response(code, http_status, waybill=waybill)

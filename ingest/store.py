@@ -161,9 +161,15 @@ def drop_partitions_before(day: date) -> list[date]:
 
 
 def delete_all_events() -> None:
-    """Empty the raw events and every rollup (`generate_demo_data --reset`). TRUNCATE, not
-    DELETE: the raw table is partitioned and may be large; the partitions themselves stay."""
-    tables = ["ingest_event", *(rollup.table for rollup in ROLLUP_TABLES)]
+    """Empty the raw events, every rollup and the open failures (`generate_demo_data --reset`).
+    TRUNCATE, not DELETE: the raw table is partitioned and may be large; the partitions themselves stay."""
+    tables = [
+        "ingest_event",
+        *(rollup.table for rollup in ROLLUP_TABLES),
+        # The open-failure state is a function of the events, and dismissals name its rows.
+        "ingest_open_failure",
+        "ingest_open_failure_dismissal",
+    ]
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE " + ", ".join(tables))  # names from this module, not input
 

@@ -193,3 +193,20 @@ def test_the_readmes_sample_file_is_accepted_as_it_is(ingest_client):
     )
     assert response.status_code == 200, response.content
     assert response.json()["accepted"] == 4
+
+
+def test_the_demo_leaves_a_few_dozen_open_failures_and_retries_the_rest(db):
+    """A shipper retries failed calls until they go through; a few are given up on."""
+    from django.utils import timezone
+
+    from ingest.models import OpenFailure
+    from ingest.pipeline import RawItem, ingest_items
+
+    traffic = DemoTraffic(now=timezone.now(), days=3, per_day=3000)
+    records = list(traffic.records())
+    assert ingest_items([RawItem(r) for r in records], token_id=None).rejected == 0
+    still_open = OpenFailure.objects.filter(is_open=True)
+    closed_after_failing = OpenFailure.objects.filter(is_open=False, closed_id__isnull=False)
+    assert 5 <= still_open.count() <= 120
+    assert len({row.code for row in still_open}) >= 3
+    assert closed_after_failing.count() > 10 * still_open.count()
