@@ -162,7 +162,8 @@ def drop_partitions_before(day: date) -> list[date]:
 
 def delete_all_events() -> None:
     """Empty the raw events, every rollup and the open failures (`generate_demo_data --reset`).
-    TRUNCATE, not DELETE: the raw table is partitioned and may be large; the partitions themselves stay."""
+    TRUNCATE, not DELETE: the raw table is partitioned and may be large; the partitions
+    themselves stay."""
     tables = [
         "ingest_event",
         *(rollup.table for rollup in ROLLUP_TABLES),
