@@ -35,8 +35,13 @@ from datetime import UTC, date, datetime, timedelta
 from bench import common
 from demo import traffic as demo
 from ingest.catalog import CodeInfo, tag
+from ingest.open_failures import rebuild_all
 
-LOADER_VERSION = 2  # 2: the category rollup and the daily rollups
+LOADER_VERSION = 3  # 2: the category rollup and the daily rollups; 3: orders called repeatedly
+# Order ids per account: an order is called again and again (retries, tracking), so that about
+# one reference (order x endpoint) in ten is open at the end, as the open-failure state
+# expects of real traffic (~50,000 open at 10 M events).
+EVENTS_PER_ORDER_ID = 4000
 DAYS = 30
 PARTITION_PREFIX = "ingest_event_p"  # store.partition_name's; verify() checks they agree
 GRAIN = "15 minutes"
@@ -241,7 +246,7 @@ picked AS (
                                                 + floor(random() * %(slots)s)::int]
            END AS o,
            lpad(floor(random() * 1e9)::bigint::text, 9, '0') AS wb,
-           lpad(floor(random() * 1e6)::int::text, 6, '0') AS ord
+           lpad(floor(random() * %(orders)s)::int::text, 6, '0') AS ord
       FROM draws
 ),
 rows AS (
@@ -429,6 +434,7 @@ def load(name: str, *, events: int, jobs: int = 2, window: Window | None = None)
                 **_incident_params(draws, day, n),
                 "day": day,
                 "events": count,
+                "orders": max(1, events // EVENTS_PER_ORDER_ID),
                 "salt": f"{name}:{day:%Y%m%d}:",
             },
             day,
@@ -441,6 +447,12 @@ def load(name: str, *, events: int, jobs: int = 2, window: Window | None = None)
     with ThreadPoolExecutor(jobs) as pool:
         list(pool.map(lambda day: _fill_rollups(name, day), days))
     phase("rollups")
+    with common.connect(name, autocommit=False) as conn:
+        conn.execute("SET statement_timeout = 0")
+        conn.execute("SET work_mem = '256MB'")
+        rebuild_all(conn.cursor())  # the backfill migration's function: the state from raw
+        conn.commit()
+    phase("open_failures")
     with common.connect(name) as conn:
         conn.execute("SET statement_timeout = 0")
         conn.cursor().executemany(
@@ -448,7 +460,7 @@ def load(name: str, *, events: int, jobs: int = 2, window: Window | None = None)
             "ON CONFLICT (cp_id) DO UPDATE SET name = EXCLUDED.name",
             list(COURIERS.items()),
         )
-        for table in ["ingest_event", *ROLLUPS, "ingest_courier"]:
+        for table in ["ingest_event", *ROLLUPS, "ingest_courier", "ingest_open_failure"]:
             conn.execute(f"VACUUM (ANALYZE) {table}")
         conn.execute("CHECKPOINT")
         phase("vacuum_analyze_checkpoint")
@@ -482,7 +494,7 @@ def applied_migrations(name: str) -> list[str]:
 def table_sizes(conn) -> dict:
     """Rows and on-disk size (heap + indexes + TOAST) of the raw events and each rollup."""
     out = {}
-    for table in ["ingest_event", *ROLLUPS]:
+    for table in ["ingest_event", *ROLLUPS, "ingest_open_failure"]:
         rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         size = conn.execute(
             "SELECT coalesce(sum(pg_total_relation_size(r)), 0) FROM "
@@ -537,7 +549,11 @@ def reusable(name: str, *, events: int) -> dict | None:
 VERIFY_FAST = "bench_verify_fast"
 VERIFY_EVENTS = 6000
 # Columns that differ by design between two loads of the same events.
-_UNCOMPARED = {"ingest_event": {"id", "received_at", "token_id"}}
+_UNCOMPARED = {
+    "ingest_event": {"id", "received_at", "token_id"},
+    # Event ids (arrival) differ between the two loads; they only break timestamp ties.
+    "ingest_open_failure": {"decided_id", "closed_id"},
+}
 _NOT_WRITTEN_BY_INGEST = ("django_", "auth_", "ingest_apitoken", "ingest_codeentry")
 
 

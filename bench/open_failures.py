@@ -1,0 +1,175 @@
+"""Open failures: the list and the summary at scale, and ingest with and without the state.
+
+    flock /tmp/bench.lock python -m bench.open_failures --events 10000000 [--runs 30]
+    flock /tmp/bench.lock python -m bench.open_failures --ingest-only [--batches 40]
+
+Reads: `bench.load` fills `bench_open_<events>` (its state built by the backfill's own
+function), then this process asks the read room's functions directly (no HTTP: the figure is
+the query's), `--runs` times each after one warm-up: the list's first page with no filter and
+with a courier filter, and the summary. Medians (p50) and p90 in milliseconds.
+
+Ingest, side by side in one run: `store.write_events` of 1,000-event batches of demo traffic
+(in-process, so the state's share is not hidden behind HTTP) into a fresh `bench_open_ingest`,
+rounds alternating between the batch statement as shipped and the same statement without the
+open-failure CTE; each round starts from empty tables. Events/s per variant (medians) and the
+ratio. Figures are printed as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+from bench import common, load
+
+INGEST_DB = "bench_open_ingest"
+BATCH = 1000
+
+
+def _ms(samples: list[float]) -> dict:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p90_ms": round(ordered[int(len(ordered) * 0.9) - 1] * 1000, 2),
+        "runs": len(ordered),
+    }
+
+
+def reads(name: str, runs: int) -> dict:
+    from django.utils import timezone
+
+    from stats import open_failures as of
+    from stats.window import Filters
+
+    now = timezone.now()
+    with common.connect(name) as conn:
+        opened = conn.execute("SELECT count(*) FROM ingest_open_failure WHERE is_open").fetchone()
+        events = conn.execute("SELECT count(*) FROM ingest_event").fetchone()
+        busiest = conn.execute(
+            "SELECT cp_id FROM ingest_open_failure WHERE is_open GROUP BY 1 ORDER BY count(*) "
+            "DESC LIMIT 1"
+        ).fetchone()
+    questions = {
+        "list_first_page": lambda: of.open_page(where=of.OpenFilters(), now=now, limit=50),
+        "list_first_page_courier": lambda: of.open_page(
+            where=of.OpenFilters(filters=Filters(cp_id=(busiest[0],))), now=now, limit=50
+        ),
+        "summary": lambda: of.summary(where=of.OpenFilters(), now=now),
+    }
+    figures: dict = {"events": events[0], "open": opened[0], "courier": busiest[0]}
+    for label, ask in questions.items():
+        ask()  # warm-up
+        samples = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            ask()
+            samples.append(time.perf_counter() - started)
+        figures[label] = _ms(samples)
+    return figures
+
+
+def _batches(count: int) -> list[list]:
+    from django.utils import timezone
+
+    from demo.traffic import DemoTraffic
+    from ingest.catalog import current_catalog
+    from ingest.events import clean_event
+
+    now = timezone.now()
+    # Shipments' lives in time order over the last day: references called again and again,
+    # failures retried, the way the state is exercised in production.
+    records = DemoTraffic(now=now, days=1, per_day=count * BATCH, seed=11).records()
+    catalog = current_catalog()
+    events = []
+    for record in records:
+        events.append(clean_event(record, now=now, catalog=catalog))
+        if len(events) == count * BATCH:
+            break
+    return [events[i : i + BATCH] for i in range(0, len(events), BATCH)]
+
+
+def ingest(batches: int, rounds: int) -> dict:
+    from django.db import connection
+
+    from ingest import open_failures, store
+
+    shipped = store._WRITE_BATCH
+    without = shipped.replace("," + open_failures.BATCH_CTES, "").replace(
+        open_failures.STALE_COUNT, "0"
+    )
+    assert without != shipped and "ingest_open_failure" not in without
+    work = _batches(batches)
+    total = sum(len(b) for b in work)
+    store.ensure_partitions_ahead(days_ahead=1, days_back=2)
+    rates: dict[str, list[float]] = {"without_state": [], "with_state": []}
+    for n in range(rounds * 2 + 1):
+        variant = "without_state" if n % 2 else "with_state"
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE ingest_event, ingest_open_failure")
+            for rollup in store.ROLLUP_TABLES:
+                cursor.execute(f"TRUNCATE {rollup.table}")  # names from the store, not input
+        store._WRITE_BATCH = shipped if variant == "with_state" else without
+        started = time.perf_counter()
+        for batch in work:
+            store.write_events(batch, token_id=None)
+        elapsed = time.perf_counter() - started
+        if n:  # the first round warms up
+            rates[variant].append(total / elapsed)
+    store._WRITE_BATCH = shipped
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), count(*) FILTER (WHERE is_open) FROM ingest_open_failure")
+        references, opened = cursor.fetchone()
+    medians = {k: round(statistics.median(v)) for k, v in rates.items()}
+    return {
+        "events": total,
+        "batch": BATCH,
+        "rounds": rounds,
+        "events_per_s": medians,
+        "all_events_per_s": {k: [round(r) for r in v] for k, v in rates.items()},
+        "ratio_with_to_without": round(medians["with_state"] / medians["without_state"], 3),
+        "references_after_a_round": references,
+        "open_after_a_round": opened,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--ingest-only", action="store_true")
+    parser.add_argument("--reads-only", action="store_true")
+    args = parser.parse_args()
+    out: dict = {}
+    if not args.ingest_only:
+        name = f"bench_open_{args.events}"
+        if load.reusable(name, events=args.events) is None:
+            common.log(f"loading {args.events:,} events into {name}")
+            out["load"] = load.load(name, events=args.events)
+        os.environ["DATABASE_URL"] = common.database_url(name)
+        common.setup_django()
+        out["reads"] = reads(name, args.runs)
+    if not args.reads_only:
+        common.recreate_database(INGEST_DB)
+        if "reads" in out:  # Django runs on the read database: point it at this one
+            from django.db import connections
+
+            connections["default"].close()
+            connections["default"].settings_dict["NAME"] = INGEST_DB
+        else:
+            os.environ["DATABASE_URL"] = common.database_url(INGEST_DB)
+            common.setup_django()
+        out["ingest"] = ingest(args.batches, args.rounds)
+        from django.db import connections
+
+        connections["default"].close()
+        common.drop_database(INGEST_DB)
+    print(json.dumps(out, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
