@@ -132,7 +132,7 @@ def _start_gunicorn(
         *runner,
         "clickpost_monitor.asgi:application",
         "-c",
-        "clickpost_monitor/gunicorn.conf.py",
+        "clickpost_monitor/gunicorn_conf.py",
         "-b",
         f"127.0.0.1:{port}",
         "--no-control-socket",  # gunicorn's default socket path is shared by every instance
