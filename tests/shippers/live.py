@@ -31,9 +31,9 @@ from psycopg import sql
 
 from tests.clock import TRAVEL_ENV
 from tests.fault.harness import ensure_static_files
+from tests.shared import SHIPPERS_DIR  # noqa: F401  (the shippers' tests import it from here)
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPERS_DIR = Path(os.environ.get("SHIPPERS_DIR") or REPO.parent / "shared" / "shippers")
 START_TIMEOUT_S = 60
 
 
