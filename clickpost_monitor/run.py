@@ -1,4 +1,5 @@
-"""`make run`'s processes, side by side: the web server and the alert evaluator.
+"""`make run`'s processes, side by side: the web server and the alert evaluator, and on the
+embedded demo database (DATABASE_URL unset) the demo's live traffic (demo.trickle).
 
     python -m clickpost_monitor.run [--bind 127.0.0.1:8000]
 
@@ -13,6 +14,7 @@ exit status.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -28,7 +30,11 @@ def processes(bind: str) -> dict[str, str]:
             f" -c clickpost_monitor/gunicorn_conf.py -b {bind}"
         ),
         "alerts": f"{python} manage.py run_alerts",  # one leads at a time: any number may run
-    }
+    } | (
+        {}
+        if os.environ.get("DATABASE_URL")
+        else {"demo": f"{python} manage.py demo_trickle"}  # the embedded demo's live traffic
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
