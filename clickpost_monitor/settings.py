@@ -35,6 +35,8 @@ INGEST_MAX_NEW_PARTITIONS = env_int("INGEST_MAX_NEW_PARTITIONS", 3, minimum=1)
 # GUNICORN_TIMEOUT, gunicorn's bound on one silent read, so that the 408 comes first).
 WEB_THREADS = env_int("WEB_THREADS", 2, minimum=1)
 REQUEST_BODY_SECONDS = env_int("REQUEST_BODY_SECONDS", 25, minimum=1)
+# Read by the server's worker (clickpost_monitor/header_deadline.py); checked here at start-up.
+REQUEST_HEADER_SECONDS = env_int("REQUEST_HEADER_SECONDS", 10, minimum=1)
 # Daily partitions of raw events created ahead of time, so the hot path rarely runs DDL.
 PARTITIONS_AHEAD_DAYS = env_int("PARTITIONS_AHEAD_DAYS", 3, minimum=1)
 # Alerts (alerts/): links in notifications, how far a new evaluator catches up, outbox retries.
