@@ -4,10 +4,10 @@ gunicorn's asyncio worker ("asgi", with a deadline on a new connection's request
 clickpost_monitor/header_deadline.py) serving clickpost_monitor.asgi: each worker reads every
 connection in its event loop and the app receives only whole requests (BufferedApp), so slow
 clients (a header byte every few seconds, a trickled upload) cost an idle socket each, for at
-most REQUEST_HEADER_SECONDS or REQUEST_BODY_SECONDS, instead of a worker. The sync workers before could be held by five such clients; the figures are in
-docs/RELIABILITY.md. Ingest is CPU-bound validation plus one database round trip, so 2 x cores
-+ 1 workers keep both cores busy while one waits on PostgreSQL; each runs the app on
-WEB_THREADS threads (settings.py).
+most REQUEST_HEADER_SECONDS or REQUEST_BODY_SECONDS, instead of a worker. The sync workers
+before could be held by five such clients; the figures are in docs/RELIABILITY.md. Ingest is
+CPU-bound validation plus one database round trip, so 2 x cores + 1 workers keep both cores
+busy while one waits on PostgreSQL; each runs the app on WEB_THREADS threads (settings.py).
 """
 
 import multiprocessing
