@@ -15,8 +15,7 @@ from datetime import datetime, time, timedelta
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
-from django.db import connection
-
+from clickpost_monitor.replica import read_connection
 from stats.questions import counts, labeler
 from stats.reports import parse_iso_week
 from stats.window import Filters, Window
@@ -73,7 +72,7 @@ def coverage(*, window: Window, now: datetime) -> Coverage:
     """Which part of the week holds data: first and last quarter hour with calls and the number
     of local days with calls. `complete` when the week is over and its calls run from its
     first hour to its last, with calls on every day."""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT min(bucket), max(bucket), count(DISTINCT (bucket AT TIME ZONE %s)::date)"
             " FROM ingest_rollup_category WHERE bucket >= %s AND bucket < %s AND events > 0",
