@@ -72,8 +72,12 @@ PALETTE = (
 )
 OTHER = "__other__"
 SUMMED = stats_results.OTHER  # the read room's key of a row that sums the rest (no drill-down)
-MAX_SERIES = 8  # a group's series beyond these are drawn as one "other" series
+MAX_SERIES = len(PALETTE)  # a group's series beyond these are drawn as one "other" series
+# The summed series is a neutral grey that no courier, code or category is ever drawn in, so
+# "N others" never stacks on the worst group in the same colour.
+OTHER_COLOR = "#b4b9c1"
 PARTIAL_OPACITY = 0.45
+LOW_VOLUME_OPACITY = 0.35  # a bucket under the volume floor: hatched and fainter still
 _NOMINAL = {
     "minute": timedelta(minutes=1),
     "hour": timedelta(hours=1),
@@ -117,9 +121,12 @@ def visible_buckets(
     return buckets
 
 
-def _series_color(group_by: str, category: str, index: int) -> str:
+def _series_color(group_by: str, key: str, index: int) -> str:
+    """A group's colour: its category's, else the palette's by rank; the sum of the rest grey."""
+    if key in (OTHER, SUMMED):
+        return OTHER_COLOR
     if group_by == "category":
-        return color_of(category)
+        return color_of(key)
     return PALETTE[index % len(PALETTE)]
 
 
@@ -129,13 +136,19 @@ def error_rate_figure(
     drill: Drill,
     until: datetime | None = None,
     window_start: datetime | None = None,
+    min_calls: int = 0,
 ) -> Figure | None:
     """Stacked bars of each group's share of ALL calls per bucket (they sum to the error rate).
 
     A bar's hover says what its height means: the group's errors over every call of the
     bucket, e.g. "server: 9.84% of all calls / 6 errors of 61 calls". Buckets outside
     [window_start, until) are not drawn and a partial bucket is drawn faded and says so.
-    Beyond MAX_SERIES groups, the rest are one "other" series (not clickable).
+    Beyond MAX_SERIES groups, the rest are one "other" series (not clickable, grey).
+
+    A bucket with fewer than `min_calls` calls is treated as the heatmap treats a courier under
+    its floor: too few calls to rate. Its bars are hatched and faded, say so on hover, and do
+    not set the scale (the y axis fits the rated buckets; a taller low-volume bar is cut off),
+    so four calls of a quiet hour never dwarf a real day.
     """
     group_by = str(timeseries.get("group_by", "category"))
     totals = timeseries["totals"]
@@ -151,29 +164,31 @@ def error_rate_figure(
     if not series or not buckets:
         return None
     shown, rest = series[:MAX_SERIES], series[MAX_SERIES:]
+    if rest:
+        shown.append(_other(rest, size=len(totals)))
+    low = [totals[b.index]["events"] < min_calls for b in buckets]
     traces = [
-        _share_trace(s, totals=totals, buckets=buckets, drill=drill, group_by=group_by, index=i)
+        _share_trace(
+            s,
+            totals=totals,
+            buckets=buckets,
+            low=low,
+            min_calls=min_calls,
+            drill=drill,
+            group_by=group_by,
+            index=i,
+        )
         for i, s in enumerate(shown)
     ]
-    if rest:
-        traces.append(
-            _share_trace(
-                _other(rest, size=len(totals)),
-                totals=totals,
-                buckets=buckets,
-                drill=drill,
-                group_by=group_by,
-                index=len(shown),
-            )
-        )
     if not any(any(t["y"]) for t in traces):
         return None
+    yaxis = {"tickformat": ".1%", "rangemode": "tozero", "title": {"text": "error rate"}}
     layout = {
         "barmode": "stack",
         "bargap": 0.15,
         "hovermode": "closest",
         "xaxis": {"type": "date"},
-        "yaxis": {"tickformat": ".1%", "rangemode": "tozero", "title": {"text": "error rate"}},
+        "yaxis": {**yaxis, **_rated_range(traces, low=low)},
         "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         "margin": {"l": 56, "r": 16, "t": 40, "b": 40},
     }
@@ -229,6 +244,17 @@ def mark_alerts(figure: Figure | None, marks: Sequence[AlertMark]) -> Figure | N
     return figure
 
 
+def _rated_range(traces: Sequence[Mapping[str, Any]], *, low: Sequence[bool]) -> dict:
+    """The y range of the rated buckets' stacks when a low-volume bucket stands taller; else
+    nothing (Plotly's own range)."""
+    stacks = [sum(t["y"][i] for t in traces) for i in range(len(low))]
+    rated = max((h for h, few in zip(stacks, low, strict=True) if not few), default=0.0)
+    tallest = max(stacks, default=0.0)
+    if rated <= 0 or tallest <= rated:
+        return {}
+    return {"range": [0, rated * 1.1], "autorange": False}
+
+
 def _other(rest: Sequence[Mapping[str, Any]], *, size: int) -> dict:
     """The groups beyond MAX_SERIES summed into one series."""
     points = [{"events": 0, "errors": 0} for _ in range(size)]
@@ -236,13 +262,18 @@ def _other(rest: Sequence[Mapping[str, Any]], *, size: int) -> dict:
         for point, add in zip(points, series["points"], strict=True):
             point["events"] += add["events"]
             point["errors"] += add["errors"]
-    return {"key": OTHER, "label": f"{len(rest)} others", "points": points}
+    label = "1 other" if len(rest) == 1 else f"{len(rest)} others"
+    return {"key": OTHER, "label": label, "points": points}
 
 
-def share_text(*, label: str, errors: int, bucket_calls: int, bucket: Bucket) -> str:
+def share_text(
+    *, label: str, errors: int, bucket_calls: int, bucket: Bucket, min_calls: int = 0
+) -> str:
     """What a stacked bar's height means, in words (its hover text)."""
     share = errors / bucket_calls if bucket_calls else 0.0
     text = f"{label}: {share:.2%} of all calls<br>{errors:,} errors of {bucket_calls:,} calls"
+    if bucket_calls < min_calls:
+        text += f"<br>under {min_calls:,} calls: too few to rate"
     if bucket.partial:
         text += f"<br>partial bucket: {bucket.start:%H:%M}–{bucket.end:%H:%M}"
     return text
@@ -253,6 +284,8 @@ def _share_trace(
     *,
     totals: Sequence[Mapping[str, Any]],
     buckets: Sequence[Bucket],
+    low: Sequence[bool],
+    min_calls: int,
     drill: Drill,
     group_by: str,
     index: int,
@@ -261,14 +294,16 @@ def _share_trace(
     label = escape(str(series["label"]))
     points = series["points"]
     picked = [(points[b.index], totals[b.index]["events"], b) for b in buckets]
-    drillable = key != OTHER
+    drillable = key not in (OTHER, SUMMED)
     return {
         "type": "bar",
         "name": label,
         "x": [b.x for b in buckets],
         "y": [p["errors"] / calls if calls else 0.0 for p, calls, _ in picked],
         "text": [
-            share_text(label=label, errors=p["errors"], bucket_calls=calls, bucket=b)
+            share_text(
+                label=label, errors=p["errors"], bucket_calls=calls, bucket=b, min_calls=min_calls
+            )
             for p, calls, b in picked
         ],
         "textposition": "none",
@@ -280,7 +315,11 @@ def _share_trace(
         ],
         "marker": {
             "color": _series_color(group_by, str(key), index),
-            "opacity": [PARTIAL_OPACITY if b.partial else 1 for b in buckets],
+            "opacity": [
+                LOW_VOLUME_OPACITY if few else PARTIAL_OPACITY if b.partial else 1
+                for b, few in zip(buckets, low, strict=True)
+            ],
+            "pattern": {"shape": ["/" if few else "" for few in low]},
         },
         "hovertemplate": "%{x}<br>%{text}<extra></extra>",
     }

@@ -21,7 +21,7 @@ from dashboard.links import Drill, zone_name
 from stats import questions, reports, selectors
 from stats.benign import benign_codes, benign_filters, benign_totals
 from stats.codes import with_shares
-from stats.couriers import courier_health, courier_matrix
+from stats.couriers import MIN_CALLS, courier_health, courier_matrix
 from stats.elapsed import totals_until
 from stats.errors import ReadError
 from stats.shipments import shipment_matches
@@ -135,10 +135,15 @@ def _overview(state: params.PageParams, *, group: str, benign: str) -> dict:
     return {
         "totals": _totals(state, filters),
         "benign_totals": benign_totals(window=window, filters=state.filters),
+        "min_calls": MIN_CALLS,
         "alerts": firing_now(),
         "rate_figure": charts.mark_alerts(
             charts.error_rate_figure(
-                series, drill=drill, until=state.until, window_start=window.start
+                series,
+                drill=drill,
+                until=state.until,
+                window_start=window.start,
+                min_calls=MIN_CALLS,
             ),
             _alert_marks(window),
         ),

@@ -1,0 +1,83 @@
+"""What a new user following the README tripped over, one fact per test: the grouped chart's
+"others", the error-rate chart's volume floor, ... The figure tests need no database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dashboard import charts
+from dashboard.links import Drill
+from stats.window import Filters
+
+START = datetime(2026, 3, 10, tzinfo=UTC)  # a figure is pure: any fixed instant will do
+
+
+def drill() -> Drill:
+    return Drill(filters=Filters(), tz=ZoneInfo("UTC"), start=START, end=START + timedelta(days=3))
+
+
+def timeseries(series: dict, *, calls: list[int], group_by: str = "cp_id") -> dict:
+    """A day-bucket timeseries result: `series` maps a key to its errors per bucket."""
+    times = [START + timedelta(days=i) for i in range(len(calls))]
+    return {
+        "interval": "day",
+        "group_by": group_by,
+        "start": START,
+        "end": START + timedelta(days=len(calls)),
+        "totals": [{"t": t, "events": n, "errors": 0} for t, n in zip(times, calls, strict=True)],
+        "series": [
+            {
+                "key": key,
+                "label": f"courier {key}",
+                "points": [
+                    {"t": t, "events": n, "errors": e}
+                    for t, n, e in zip(times, calls, errors, strict=True)
+                ],
+            }
+            for key, errors in series.items()
+        ],
+    }
+
+
+def test_the_others_series_has_its_own_neutral_colour_never_a_groups():
+    ten = {cp_id: [10 - cp_id, 1] for cp_id in range(0, 10)}  # two more than the palette
+    fig = charts.error_rate_figure(timeseries(ten, calls=[100, 100]), drill=drill())
+    colours = [trace["marker"]["color"] for trace in fig["data"]]
+    assert fig["data"][-1]["name"] == "2 others"
+    assert colours[-1] == charts.OTHER_COLOR
+    assert len(set(colours)) == len(colours)  # no group shares a colour with another or others
+    assert charts.OTHER_COLOR not in charts.PALETTE
+    assert charts.OTHER_COLOR not in charts.CATEGORY_COLORS.values()
+    assert fig["data"][-1]["customdata"] == [None, None]  # a sum opens nothing
+
+
+def test_the_read_rooms_own_summed_series_is_grey_too():
+    result = timeseries({5: [1, 1], "other": [2, 2]}, calls=[100, 100])
+    fig = charts.error_rate_figure(result, drill=drill())
+    by_name = {trace["name"]: trace for trace in fig["data"]}
+    assert by_name["courier other"]["marker"]["color"] == charts.OTHER_COLOR
+    assert by_name["courier other"]["customdata"] == [None, None]
+    assert by_name["courier 5"]["marker"]["color"] == charts.PALETTE[0]
+
+
+def test_a_bucket_under_the_volume_floor_is_hatched_faded_and_does_not_set_the_scale():
+    # Two real days at 2 % and 3 %, then four sample calls of which three failed (75 %).
+    result = timeseries({4: [20, 30, 3]}, calls=[1000, 1000, 4])
+    fig = charts.error_rate_figure(result, drill=drill(), min_calls=20)
+    bars = fig["data"][0]
+    assert bars["y"] == [0.02, 0.03, 0.75]
+    assert bars["marker"]["pattern"]["shape"] == ["", "", "/"]
+    assert bars["marker"]["opacity"][:2] == [1, 1]
+    assert bars["marker"]["opacity"][2] == charts.LOW_VOLUME_OPACITY
+    assert "too few to rate" in bars["text"][2] and "3 errors of 4 calls" in bars["text"][2]
+    assert not any("too few" in text for text in bars["text"][:2])
+    low, high = fig["layout"]["yaxis"]["range"]
+    assert low == 0 and 0.03 <= high < 0.75  # the real days fill the chart
+
+
+def test_without_a_taller_low_volume_bucket_plotly_picks_the_scale():
+    result = timeseries({4: [20, 30, 0]}, calls=[1000, 1000, 4])
+    fig = charts.error_rate_figure(result, drill=drill(), min_calls=20)
+    assert "range" not in fig["layout"]["yaxis"]
+    assert fig["data"][0]["marker"]["pattern"]["shape"] == ["", "", "/"]
