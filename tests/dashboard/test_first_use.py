@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+from django.utils import timezone
+
 from dashboard import charts
 from dashboard.links import Drill
 from stats.window import Filters
@@ -81,3 +84,32 @@ def test_without_a_taller_low_volume_bucket_plotly_picks_the_scale():
     fig = charts.error_rate_figure(result, drill=drill(), min_calls=20)
     assert "range" not in fig["layout"]["yaxis"]
     assert fig["data"][0]["marker"]["pattern"]["shape"] == ["", "", "/"]
+
+
+# ---------------------------------------------------------------- a start without an end
+
+
+@pytest.fixture
+def user_client(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("ops", password="pw-123456789"))
+    return client
+
+
+@pytest.mark.django_db
+def test_the_api_reads_a_start_alone_as_ending_now_not_a_day_later(read_client):
+    now = timezone.now()
+    start = (now - timedelta(hours=3)).isoformat()
+    answer = read_client.get("/api/v1/stats/timeseries/", {"start": start, "interval": "hour"})
+    assert answer.status_code == 200, answer.json()
+    assert now <= datetime.fromisoformat(answer.json()["end"]) <= now + timedelta(minutes=16)
+    assert len(answer.json()["totals"]) == 4  # the four hours that the last 3 h touch
+    assert all(datetime.fromisoformat(p["t"]) < timezone.now() for p in answer.json()["totals"])
+
+
+@pytest.mark.django_db
+def test_a_page_with_a_start_alone_shows_a_window_ending_now(user_client):
+    now = timezone.now()
+    response = user_client.get("/", {"start": (now - timedelta(hours=3)).isoformat(), "tz": "UTC"})
+    state = response.context["state"]
+    assert now <= state.until <= timezone.now()
+    assert response.context["window_text"].endswith(f"{state.until:%H:%M} (UTC)")
