@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.apps import apps as django_apps
 from django.utils import timezone
 
 from dashboard import charts
 from dashboard.links import Drill
+from ingest.catalog import ALREADY_DONE
+from ingest.models import CodeEntry
+from stats.benign import benign_codes
 from stats.window import Filters
 
 START = datetime(2026, 3, 10, tzinfo=UTC)  # a figure is pure: any fixed instant will do
@@ -113,3 +118,17 @@ def test_a_page_with_a_start_alone_shows_a_window_ending_now(user_client):
     state = response.context["state"]
     assert now <= state.until <= timezone.now()
     assert response.context["window_text"].endswith(f"{state.until:%H:%M} (UTC)")
+
+
+# ---------------------------------------------------------------- benign codes
+
+
+@pytest.mark.django_db
+def test_the_data_migration_flags_every_already_done_code_benign_and_keeps_hand_flags():
+    CodeEntry.objects.filter(code=305).update(benign=False)  # as 0006 left existing catalogs
+    CodeEntry.objects.filter(code=500).update(benign=True)  # an operator's own choice
+    migration = importlib.import_module("ingest.migrations.0007_benign_from_already_done_action")
+    migration.benign_from_action(django_apps, None)
+    done = {row.code for row in CodeEntry.objects.all() if row.action == ALREADY_DONE}
+    assert 305 in done
+    assert benign_codes() == done | {500}
