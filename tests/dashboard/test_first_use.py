@@ -17,6 +17,7 @@ from ingest.catalog import ALREADY_DONE
 from ingest.models import CodeEntry
 from stats.benign import benign_codes
 from stats.window import Filters
+from tests.dashboard.test_pages import call, store
 
 START = datetime(2026, 3, 10, tzinfo=UTC)  # a figure is pure: any fixed instant will do
 
@@ -132,3 +133,25 @@ def test_the_data_migration_flags_every_already_done_code_benign_and_keeps_hand_
     done = {row.code for row in CodeEntry.objects.all() if row.action == ALREADY_DONE}
     assert 305 in done
     assert benign_codes() == done | {500}
+
+
+# ---------------------------------------------------------------- courier names
+
+
+@pytest.mark.django_db
+def test_an_event_with_a_cp_id_and_no_courier_shows_the_name_known_for_it(user_client):
+    named = call(1, minutes_ago=20, cp_id=4, courier="Delhivery")
+    bare = call(2, minutes_ago=10, cp_id=4, waybill="W-BARE")
+    unknown = call(3, minutes_ago=5, cp_id=77, waybill="W-UNKNOWN")
+    del bare["courier"], unknown["courier"]
+    store(named, bare, unknown)
+    rows = {row["waybill"]: row for row in user_client.get("/events/").context["rows"]}
+    assert rows["W-BARE"]["courier"] == "Delhivery"
+    page = user_client.get("/events/").content.decode()
+    assert "— <span" not in page and "cp 77" in page
+    detail = user_client.get(f"/events/{rows['W-BARE']['id']}/").content.decode()
+    assert "<dd>Delhivery (4)</dd>" in detail
+    timeline = user_client.get("/waybills/W-BARE/").context["rows"]
+    assert timeline[0]["courier"] == "Delhivery"
+    matches = user_client.get("/search/", {"q": "W-BA"}).context["matches"]
+    assert [m["courier"] for m in matches] == ["Delhivery"]
