@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
+from dashboard import bidi
 from dashboard.links import Drill, event_url
 from stats import results as stats_results
 
@@ -33,6 +34,12 @@ CATEGORY_COLORS = {
 _FALLBACK_COLOR = "#1f77b4"
 _FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
 _CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d"]}
+
+
+def label_text(value: Any) -> str:
+    """Text from the data as a Plotly label: HTML-escaped (Plotly renders a subset of tags),
+    bidi controls shown as markers (dashboard.bidi), never applied."""
+    return escape(bidi.plain(str(value)))
 
 
 def color_of(category: str) -> str:
@@ -237,7 +244,7 @@ def mark_alerts(figure: Figure | None, marks: Sequence[AlertMark]) -> Figure | N
             "showarrow": False,
             "text": "▼",
             "font": {"color": _MARK_COLOR, "size": 11},
-            "hovertext": escape(mark.text),
+            "hovertext": label_text(mark.text),
         }
         for mark in marks
     ]
@@ -291,7 +298,7 @@ def _share_trace(
     index: int,
 ) -> dict:
     key = series["key"]
-    label = escape(str(series["label"]))
+    label = label_text(str(series["label"]))
     points = series["points"]
     picked = [(points[b.index], totals[b.index]["events"], b) for b in buckets]
     drillable = key not in (OTHER, SUMMED)
@@ -335,7 +342,7 @@ def top_codes_figure(rows: Sequence[Mapping[str, Any]], *, drill: Drill) -> Figu
         "orientation": "h",
         "y": [str(r["key"]) for r in rows],
         "x": [r["errors"] for r in rows],
-        "text": [escape(str(r["label"])) for r in rows],
+        "text": [label_text(str(r["label"])) for r in rows],
         "textposition": "none",
         "customdata": [drill.url(code=r["key"]) for r in rows],
         "marker": {"color": color_of("server")},
@@ -383,8 +390,8 @@ def heatmap_figure(matrix: Mapping[str, Any], *, drill: Drill) -> Figure | None:
     shared = {
         "type": "heatmap",
         # "order cancellation" on two lines: five columns fit a half-width card without overlap.
-        "x": [escape(str(categories[j])).replace("_", "<br>", 1) for j in columns],
-        "y": [escape(str(c["label"])) for c in couriers],
+        "x": [label_text(str(categories[j])).replace("_", "<br>", 1) for j in columns],
+        "y": [label_text(str(c["label"])) for c in couriers],
         "text": text,
         "customdata": links,
         "hoverongaps": False,
@@ -451,9 +458,9 @@ def timeline_figure(events: Iterable[Mapping[str, Any]]) -> Figure | None:
         {
             "type": "scatter",
             "mode": "markers",
-            "name": escape(category.replace("_", " ")),
+            "name": label_text(category.replace("_", " ")),
             "x": [wall_clock(e["timestamp"]) for e in rows],
-            "y": [escape(str(e["endpoint"])) for e in rows],
+            "y": [label_text(str(e["endpoint"])) for e in rows],
             "text": [f"code {e['code']}" for e in rows],
             "customdata": [event_url(e["id"]) for e in rows],
             "marker": {"color": color_of(category), "size": 11, "line": {"width": 0}},
@@ -521,8 +528,8 @@ def _weekly_trace(
     counts = [errors.get((cp_id, category), 0) for cp_id in couriers]
     return {
         "type": "bar",
-        "name": escape(category.replace("_", " ")),
-        "x": [escape(names[cp_id]) for cp_id in couriers],
+        "name": label_text(category.replace("_", " ")),
+        "x": [label_text(names[cp_id]) for cp_id in couriers],
         "y": counts,
         "customdata": [
             drill.url(cp_id=cp_id, category=category) if count else None

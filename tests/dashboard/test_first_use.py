@@ -11,7 +11,7 @@ import pytest
 from django.apps import apps as django_apps
 from django.utils import timezone
 
-from dashboard import charts
+from dashboard import bidi, charts
 from dashboard.links import Drill
 from ingest.catalog import ALREADY_DONE
 from ingest.models import CodeEntry
@@ -155,3 +155,47 @@ def test_an_event_with_a_cp_id_and_no_courier_shows_the_name_known_for_it(user_c
     assert timeline[0]["courier"] == "Delhivery"
     matches = user_client.get("/search/", {"q": "W-BA"}).context["matches"]
     assert [m["courier"] for m in matches] == ["Delhivery"]
+
+
+# ---------------------------------------------------------------- bidi controls
+
+RLO, LRI, PDI = "\u202e", "\u2066", "\u2069"
+
+
+def test_bidi_controls_become_named_markers_and_the_rest_is_escaped():
+    text = f"invoice{RLO}fdp.exe <b>"
+    assert bidi.plain(text) == "invoice⟨RLO⟩fdp.exe <b>"
+    marked = bidi.html(text)
+    assert "&lt;b&gt;" in marked and RLO not in marked
+    assert '<span class="bidi" title="U+202E right-to-left override: shown, not applied">' in marked
+    every = "".join(bidi.CONTROLS)
+    assert not set(bidi.plain(every)) & set(every)
+    assert {f"U+{code:04X}" for code in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]} == {
+        f"U+{ord(c):04X}" for c in bidi.CONTROLS
+    }
+
+
+@pytest.mark.django_db
+def test_no_page_applies_a_bidi_control_a_shipper_sent(user_client):
+    sneaky = call(
+        1,
+        minutes_ago=10,
+        cp_id=4,
+        courier=f"Del{RLO}yrevih",
+        account_code=f"acme{LRI}x{PDI}",
+        waybill=f"W{RLO}1",
+        code=500,
+        message=f"refund {RLO}gpj.exe",
+        response={"meta": {"message": f"a{RLO}b"}},
+    )
+    store(sneaky)
+    rows = user_client.get("/events/").context["rows"]
+    pages = ["/events/", f"/events/{rows[0]['id']}/", f"/waybills/W{RLO}1/", "/search/?q=W"]
+    pages += ["/?group=cp_id", "/?group=account_code"]
+    for url in pages:
+        response = user_client.get(url)
+        assert response.status_code == 200, url
+        html = response.content.decode()
+        assert not set(html) & set(bidi.CONTROLS), url
+    detail = user_client.get(f"/events/{rows[0]['id']}/").content.decode()
+    assert "refund " in detail and "⟨RLO⟩</span>gpj.exe" in detail
