@@ -37,6 +37,7 @@ from tokens.health import token_health
 
 LATEST_FAILURES = 10
 TOP_CODES = 10
+HEALTH_ROWS = 10  # couriers in the overview's health table until "show all" is asked for
 EVENTS_PER_PAGE = 50
 MAX_SEARCH = 100
 REPORT_PREVIEW_ROWS = 50
@@ -88,9 +89,16 @@ def _filtered(state: params.PageParams, *, nav: str, extra: Sequence = ()) -> di
 def overview(request: HttpRequest) -> HttpResponse:
     state = params.read_page_params(request.GET, now=timezone.now())
     group, benign = params.read_group(request.GET), params.read_benign(request.GET)
+    all_couriers = params.flag(request.GET, "all_couriers")
+    kept = [("group", group), ("benign", benign), ("all_couriers", "true" if all_couriers else "")]
+    shown = _overview(state, group=group, benign=benign)
+    health = shown.pop("health")
     context = {
-        **_filtered(state, nav="overview", extra=[("group", group), ("benign", benign)]),
-        **_overview(state, group=group, benign=benign),
+        **_filtered(state, nav="overview", extra=kept),
+        **shown,
+        "health": health if all_couriers else health[:HEALTH_ROWS],
+        "health_total": len(health),
+        "all_couriers": all_couriers,
         "group": group,
         "group_links": group_links(state=state, group=group, benign=benign),
         "benign": benign,
@@ -159,10 +167,11 @@ def _overview(state: params.PageParams, *, group: str, benign: str) -> dict:
 
 
 def _health_rows(window: Window, filters: Filters, drill: Drill) -> list[dict]:
-    """The courier ranking, each row with the link to that courier's failures."""
+    """The courier ranking (every courier with calls), each row with the link to that
+    courier's failures; the page shows the first HEALTH_ROWS unless asked for all."""
     return [
         {**row, "events_url": drill.url(cp_id=row["cp_id"])}
-        for row in courier_health(window=window, filters=filters)
+        for row in courier_health(window=window, filters=filters, limit=None)
     ]
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -199,3 +200,19 @@ def test_no_page_applies_a_bidi_control_a_shipper_sent(user_client):
         assert not set(html) & set(bidi.CONTROLS), url
     detail = user_client.get(f"/events/{rows[0]['id']}/").content.decode()
     assert "refund " in detail and "⟨RLO⟩</span>gpj.exe" in detail
+
+
+# ---------------------------------------------------------------- courier health
+
+
+@pytest.mark.django_db
+def test_courier_health_says_top_10_of_how_many_and_links_to_all(user_client):
+    store(*[call(n, minutes_ago=5 + n, cp_id=100 + n, courier=f"C{n}") for n in range(12)])
+    response = user_client.get("/?range=24h")
+    assert len(response.context["health"]) == 10
+    html = response.content.decode()
+    assert "Top 10 of 12 couriers" in html
+    link = re.search(r'href="([^"]+)" data-health-all', html)[1].replace("&amp;", "&")
+    every = user_client.get("/" + link.split("#")[0])
+    assert {row["cp_id"] for row in every.context["health"]} == {100 + n for n in range(12)}
+    assert "All 12 couriers" in every.content.decode()
