@@ -26,6 +26,7 @@ from stats.elapsed import totals_until
 from stats.errors import ReadError
 from stats.shipments import shipment_matches
 from stats.weekly_summary import (
+    Coverage,
     coverage,
     previous_week,
     summary_csv_lines,
@@ -327,6 +328,8 @@ def codes(request: HttpRequest) -> HttpResponse:
 def weekly_report(request: HttpRequest) -> HttpResponse:
     week, window = params.read_week(request.GET, now=timezone.now())
     rows = list(reports.weekly_rows(week=week, tz=window.tz))
+    this_week = coverage(window=window, now=timezone.now())
+    week_before = coverage(window=previous_week(window), now=timezone.now())
     query = urlencode({"week": week, "tz": zone_name(window.tz)})
     context = {
         "nav": "reports",
@@ -340,10 +343,34 @@ def weekly_report(request: HttpRequest) -> HttpResponse:
         "csv_url": f"{reverse('api-weekly-report')}?{query}",
         "summary_url": f"{reverse('reports-summary')}?{query}",
         "summary": _summary_sections(week, window),
-        "coverage": coverage(window=window, now=timezone.now()),
-        "previous_coverage": coverage(window=previous_week(window), now=timezone.now()),
+        "coverage": this_week,
+        "coverage_notes": coverage_notes(this_week),
+        "previous_coverage": week_before,
+        "previous_coverage_notes": coverage_notes(week_before),
     }
     return render(request, "pages/reports.html", context)
+
+
+def coverage_notes(week: Coverage) -> list[str]:
+    """Why a week's data is incomplete, in words: when its data starts (or stops), days without
+    calls, or that the week is not over yet."""
+    when = "%Y-%m-%d %H:%M"
+    if week["first"] is None or week["last"] is None:
+        return ["no calls are stored for it" if week["over"] else "no calls yet"]
+    notes = []
+    if week["starts_late"]:
+        notes.append(
+            f"the data starts {week['first']:{when}}, after the week began ({week['start']:{when}})"
+        )
+    if week["ends_early"]:
+        notes.append(
+            f"its calls stop at {week['last']:{when}}, before the week ended ({week['end']:{when}})"
+        )
+    if not week["over"]:
+        notes.append(f"the week is not over (calls up to {week['last']:{when}})")
+    if week["days_with_data"] < week["days"]:
+        notes.append(f"calls on {week['days_with_data']} of {week['days']} days")
+    return notes
 
 
 def _summary_sections(week: str, window: Window) -> dict[str, list]:

@@ -18,6 +18,7 @@ from ingest.catalog import ALREADY_DONE
 from ingest.models import CodeEntry
 from stats.benign import benign_codes
 from stats.window import Filters
+from tests.dashboard.test_numbers import recent_weeks
 from tests.dashboard.test_pages import call, store
 
 START = datetime(2026, 3, 10, tzinfo=UTC)  # a figure is pure: any fixed instant will do
@@ -216,3 +217,25 @@ def test_courier_health_says_top_10_of_how_many_and_links_to_all(user_client):
     every = user_client.get("/" + link.split("#")[0])
     assert {row["cp_id"] for row in every.context["health"]} == {100 + n for n in range(12)}
     assert "All 12 couriers" in every.content.decode()
+
+
+# ---------------------------------------------------------------- reports' data start
+
+
+@pytest.mark.django_db
+def test_reports_say_when_the_data_starts_not_calls_on_7_of_7_days(user_client):
+    before, monday, week = recent_weeks()
+    late_start = [
+        call(d, timestamp=(before + timedelta(days=d, hours=6)).isoformat()) for d in range(7)
+    ]
+    last_hour = call(7, timestamp=(monday - timedelta(minutes=20)).isoformat())
+    # The report week itself: a call each day, from its first hour to its last.
+    times = [monday + timedelta(days=d, minutes=10 + d * 230) for d in range(7)]
+    whole_week = [call(10 + n, timestamp=t.isoformat()) for n, t in enumerate(times)]
+    store(*late_start, last_hour, *whole_week)
+    page = user_client.get(f"/reports/?week={week}&tz=UTC").content.decode()
+    warning = re.search(r'<p data-coverage="previous">(.*?)</p>', page, re.S)[1]
+    starts = before + timedelta(hours=6)
+    assert f"the data starts {starts:%Y-%m-%d %H:%M}, after the week began" in warning
+    assert "7 of 7" not in warning
+    assert 'data-coverage="week"' not in page  # the report week itself is whole
