@@ -36,8 +36,8 @@ def main() -> None:
     from ingest import store
     from ingest.catalog import current_catalog
     from ingest.events import clean_event
-    from ingest.models import ApiToken
     from tokens.auth import create_token
+    from tokens.models import ApiToken
 
     token, _ = create_token(name=f"bench-{uuid.uuid4().hex[:8]}", scopes=["ingest"])
     now, catalog = timezone.now(), current_catalog()

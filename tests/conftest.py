@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from ingest.catalog import forget_cached_catalog
 from ingest.store import forget_known_partitions
+from tests import clock, read_dataset
 from tokens.auth import create_token
 
 
@@ -49,12 +50,17 @@ def read_client(db, read_token) -> APIClient:
 
 
 @pytest.fixture(scope="module")
-def events(django_db_setup, django_db_blocker):
+def read_dataset_loaded(django_db_setup, django_db_blocker):
     """The read tests' generated data set (tests/read_dataset.py), committed once per module
     that asks for it and cleared after that module."""
-    from tests import read_dataset
-
     loaded = read_dataset.loaded(django_db_blocker)
     yield loaded
     with django_db_blocker.unblock():
         read_dataset.clear()
+
+
+@pytest.fixture
+def events(read_dataset_loaded):
+    """The read data set, and the clock at its NOW for the test (its dates are fixed)."""
+    with clock.travel(read_dataset.NOW):
+        yield read_dataset_loaded

@@ -21,7 +21,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -130,7 +130,10 @@ def test_the_captures_are_there():
 
 @pytest.fixture(scope="module")
 def live():
-    with live_app("captures") as app:
+    """The server with its clock just after the last capture: the captured bytes carry their
+    times, and those must be recent for ingest to take them (tests/clock.py)."""
+    last = max(c.captured_at for c in CAPTURES)
+    with live_app("captures", clock=last + timedelta(minutes=1)) as app:
         yield app
 
 

@@ -29,7 +29,6 @@ from rest_framework.test import APIClient
 
 from clickpost_monitor.api import EventsView
 from ingest.doors import http as door_http
-from ingest.models import ApiToken
 from tests.fault.harness import ensure_static_files
 from tests.ingest.test_events import SPEC_PATHS
 from tests.ingest.test_store import (
@@ -39,6 +38,7 @@ from tests.ingest.test_store import (
     stored_count,
 )
 from tokens.auth import create_token
+from tokens.models import ApiToken
 
 URL = "/api/v1/events/"
 ROOT = Path(__file__).resolve().parents[2]

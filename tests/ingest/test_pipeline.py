@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from ingest import pipeline, store
 from ingest.framing import Unparsable
-from ingest.models import ApiToken
 from ingest.pipeline import MAX_LISTED_ERRORS, IngestOutcome, RawItem, ingest_items
 from tokens.auth import create_token
+from tokens.models import ApiToken
 
 pytestmark = pytest.mark.django_db  # the catalog is read from the database
 
