@@ -1,6 +1,6 @@
 """CodeEntry.benign: "already done" codes shown apart on the overview (still errors, SPEC).
 
-Seeds 303, 304, 323 and 600 as benign (0007 then derives the flag from each code's action) and
+Seeds 303, 304, 323 and 600 as benign (0008 then derives the flag from each code's action) and
 replaces the 325 meaning copied with an e-mail obfuscation artifact ("[email protected]") by a
 clean one.
 """

@@ -130,7 +130,7 @@ def test_a_page_with_a_start_alone_shows_a_window_ending_now(user_client):
 def test_the_data_migration_flags_every_already_done_code_benign_and_keeps_hand_flags():
     CodeEntry.objects.filter(code=305).update(benign=False)  # as 0006 left existing catalogs
     CodeEntry.objects.filter(code=500).update(benign=True)  # an operator's own choice
-    migration = importlib.import_module("ingest.migrations.0007_benign_from_already_done_action")
+    migration = importlib.import_module("ingest.migrations.0008_benign_from_already_done_action")
     migration.benign_from_action(django_apps, None)
     done = {row.code for row in CodeEntry.objects.all() if row.action == ALREADY_DONE}
     assert 305 in done

@@ -16,6 +16,6 @@ def benign_from_action(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ingest", "0006_dash_codeentry_benign")]
+    dependencies = [("ingest", "0007_apitoken_moves_to_tokens")]
 
     operations = [migrations.RunPython(benign_from_action, migrations.RunPython.noop)]
