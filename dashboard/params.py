@@ -82,7 +82,10 @@ def read_page_params(query: QueryDict, *, now: datetime) -> PageParams:
         params["start"] = iso(floor_to_grain(now - RANGES[chosen]))
         params["end"] = iso(now)
     window, filters = parse_read_params(params)
-    until = min(now, window.end) if chosen in RANGES else window.end
+    # A preset range, or a custom one without an end, ends now: the window counted is widened
+    # to the next quarter hour, the page names (and draws up to) now.
+    ends_now = chosen in RANGES or not (query.get("end") or "").strip()
+    until = min(now, window.end) if ends_now else window.end
     return PageParams(range=chosen, window=window, filters=filters, until=until)
 
 
