@@ -7,7 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from ingest.catalog import forget_cached_catalog
-from ingest.store import forget_known_partitions
+from ingest.partitions import forget_known_partitions
 from tokens.auth import create_token
 
 
