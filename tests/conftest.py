@@ -8,7 +8,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from ingest.catalog import forget_cached_catalog
-from ingest.store import forget_known_partitions
+from ingest.partitions import forget_known_partitions
 from tests import clock, read_dataset
 from tokens.auth import create_token
 

@@ -17,8 +17,9 @@ from django.core.management import CommandError, call_command
 
 from demo import sample_calls
 from demo.traffic import BUSY_UTC, DemoTraffic, incidents
-from ingest.models import ApiToken, Event
+from ingest.models import Event
 from tests.ingest.test_store import stored_count
+from tokens.models import ApiToken
 
 BASE = datetime(2026, 11, 20, tzinfo=UTC)
 HOURS = range(0, 24, 3)
