@@ -22,11 +22,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from clickpost_monitor.replica import read_connection
-
 from stats.errors import ReadError
 from stats.questions import courier_label
 from stats.rates import change_pct, rate
+from stats.replica import read_connection
 from stats.results import WeeklyRow
 from stats.sql import aggregate_query, choose_source
 from stats.window import Filters, Window

@@ -15,10 +15,9 @@ from datetime import datetime, time, timedelta
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
-from clickpost_monitor.replica import read_connection
-
 from stats.questions import counts, labeler
 from stats.rates import change_pct, rate
+from stats.replica import read_connection
 from stats.reports import parse_iso_week
 from stats.window import Filters, Window
 
