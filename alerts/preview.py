@@ -21,11 +21,11 @@ from alerts.values import (
     WEEK,
     Question,
     anomaly_readings,
-    error_rate,
     labels_of,
     percent_change,
     reading_of,
 )
+from stats.rates import rate as stats_rate
 from stats.windowed import per_minute_counts
 
 MINUTE = timedelta(minutes=1)
@@ -105,12 +105,13 @@ def _window(calls, errors, index: int, width: int) -> tuple[int, int]:
 
 def _value(metric, c, e, calls, errors, i, week, width) -> float | None:
     if metric == "error_rate":
-        return error_rate(c, e)
+        return stats_rate(e, c)
     if metric == "errors":
         return float(e)
     if metric == "calls":
         return float(c)
-    return percent_change(error_rate(c, e), error_rate(*_window(calls, errors, i - week, width)))
+    before_calls, before_errors = _window(calls, errors, i - week, width)
+    return percent_change(stats_rate(e, c), stats_rate(before_errors, before_calls))
 
 
 def _prefix(values: list[int]) -> list[int]:

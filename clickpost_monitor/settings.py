@@ -138,7 +138,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: answers a locked-out login
 ]
 
-# A streaming replica for pages, the read API and reports (clickpost_monitor/replica.py): read
+# A streaming replica for pages, the read API and reports (stats/replica.py): read
 # from while it is healthy and its replay lag is at most REPLICA_MAX_LAG_SECONDS; ingest, alerts,
 # tokens, sessions and every write use the primary. Checked at most every REPLICA_CHECK_SECONDS.
 DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
@@ -156,8 +156,8 @@ if DATABASE_REPLICA_URL:
     # A replica that does not answer quickly is down: the primary answers instead.
     _replica_options.setdefault("connect_timeout", 2)
     _replica_options.setdefault("options", "-c statement_timeout=25000")
-    DATABASE_ROUTERS = ["clickpost_monitor.replica.ReplicaRouter"]
-    MIDDLEWARE.append("clickpost_monitor.replica.ReplicaReadsMiddleware")  # after sessions, auth
+    DATABASE_ROUTERS = ["stats.replica.ReplicaRouter"]
+    MIDDLEWARE.append("stats.replica.ReplicaReadsMiddleware")  # after sessions, auth
 
 ROOT_URLCONF = "clickpost_monitor.urls"
 WSGI_APPLICATION = "clickpost_monitor.wsgi.application"

@@ -17,7 +17,7 @@ from drf_spectacular.utils import (
 
 from stats import params as p
 from stats.api import serializers as s
-from stats.window import READ_PARAMS, ZONE_PARAM, Param
+from stats.querystring import READ_PARAMS, ZONE_PARAM, Param
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
