@@ -289,3 +289,18 @@ def test_the_docs_page_lists_every_door_and_which_credential_it_takes(user_clien
         assert name in doors, name
     assert "Authorization: Splunk $TOKEN" in doors and "X-Seq-ApiKey: $TOKEN" in doors
     assert "Every door takes the same <code>Authorization: Bearer" not in page
+
+
+# ---------------------------------------------------------------- a text response
+
+
+@pytest.mark.django_db
+def test_a_text_response_is_shown_decoded_as_the_message_is(user_client):
+    page = "<html>\r\n<body>502 Bad Gateway</body>\r\n</html>"
+    store(call(1, minutes_ago=5, http_status=502, response=page, message=page))
+    event_id = user_client.get("/events/").context["rows"][0]["id"]
+    html = user_client.get(f"/events/{event_id}/").content.decode()
+    shown = re.search(r'<pre class="json text" data-json="response">(.*?)</pre>', html, re.S)[1]
+    assert shown == "&lt;html&gt;\r\n&lt;body&gt;502 Bad Gateway&lt;/body&gt;\r\n&lt;/html&gt;"
+    assert "\\r\\n" not in html
+    assert "(text, as received)" in html
