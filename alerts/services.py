@@ -12,12 +12,14 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from alerts.charts import longest_firing, replay_words, rule_figure
 from alerts.evaluator import floor_minute, spec_of
 from alerts.messages import build_message
 from alerts.models import Notification, Rule, Transition
 from alerts.outbox import deliver_due
 from alerts.preview import replay_with_series
-from alerts.values import question_of
+from alerts.selectors import label_namer
+from alerts.values import labels_of, question_of
 
 RULE_DEFAULTS = {
     "endpoint": [],
@@ -40,7 +42,9 @@ RULE_DEFAULTS = {
 
 
 def preview_rule(*, days: int = 14, **fields: Any) -> dict[str, Any]:
-    """When the (unsaved) rule would have fired and resolved over the last `days`."""
+    """When the (unsaved) rule would have fired and resolved over the last `days`; the replay
+    in words ("would have fired 3 times in 14 days, longest 3 h"), its longest firing in
+    minutes, and the chart the rule editor draws (a Plotly figure, None without traffic)."""
     rule = SimpleNamespace(**(RULE_DEFAULTS | {"tz": settings.TIME_ZONE} | fields))
     if rule.metric == "anomaly" and importlib.util.find_spec("alerts.anomaly") is None:
         raise ValidationError({"metric": ["anomaly detection is not installed in this build."]})
@@ -50,6 +54,7 @@ def preview_rule(*, days: int = 14, **fields: Any) -> dict[str, Any]:
         question=question_of(rule), spec=spec_of(rule), start=start, end=end
     )
     firings = replayed["firings"]
+    longest = longest_firing(firings, end=end)
     return {
         "start": start,
         "end": end,
@@ -57,7 +62,14 @@ def preview_rule(*, days: int = 14, **fields: Any) -> dict[str, Any]:
         "fired": len(firings),
         "resolved": sum(1 for f in firings if f["resolved_at"] is not None),
         "firings": firings,
+        "longest_minutes": None if longest is None else int(longest.total_seconds() // 60),
+        "summary": replay_words(firings, days=days, end=end),
+        "figure": rule_figure(rule, replayed, name_of=_namer(rule, replayed)),
     }
+
+
+def _namer(rule: Any, replayed: dict[str, Any]):
+    return label_namer(labels_of(rule.group_by, key) for key in replayed["series"])
 
 
 def preview_series(rule: Rule, *, days: int = 1) -> dict[str, Any]:

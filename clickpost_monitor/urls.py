@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from alerts.views import alerts_page
 from clickpost_monitor.api import EventsView
 from clickpost_monitor.errors import json_bad_request, json_page_not_found, json_server_error
 
@@ -16,7 +15,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("ingest.doors.urls")),  # OTLP, Loki, Elasticsearch bulk; token health
     path("", include("dashboard.urls")),  # the dashboard pages, login and logout
-    path("alerts/", alerts_page, name="alerts"),
+    path("alerts/", include("alerts.page_urls")),  # the page and its staff actions
 ]
 
 handler400 = json_bad_request
