@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 from alerts.charts import longest_firing, replay_words, rule_figure
 from alerts.evaluator import floor_minute, spec_of
 from alerts.messages import build_message
-from alerts.models import Notification, Rule, Transition
+from alerts.models import Delivery, Notification, Rule, Transition
 from alerts.outbox import deliver_due
 from alerts.preview import replay_with_series
 from alerts.selectors import label_namer
@@ -87,6 +87,8 @@ def send_test(*, rule: Rule) -> dict[str, Any]:
     with transaction.atomic():
         transition = Transition.objects.create(
             rule=rule,
+            rule_name=rule.name,
+            rule_metric=rule.metric,
             group_key="{}",
             labels={},
             kind="test",
@@ -107,9 +109,13 @@ def send_test(*, rule: Rule) -> dict[str, Any]:
             summary=transition.summary,
             started_at=at,
         )
-        Notification.objects.bulk_create(
-            Notification(transition=transition, channel=c, message=message, next_attempt_at=at)
+        notes = Notification.objects.bulk_create(
+            Notification(rule=rule, channel=c, message=message, next_attempt_at=at)
             for c in channels
+        )
+        Delivery.objects.bulk_create(
+            Delivery(notification=note, transition=transition, channel=note.channel)
+            for note in notes
         )
     deliver_due()
     return {
