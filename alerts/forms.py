@@ -19,7 +19,7 @@ from django.http import QueryDict
 from rest_framework import serializers
 
 from alerts.metrics import UNIT_FIELDS, metric, metric_choices, stored_value, typed_value
-from alerts.models import Channel, Rule
+from alerts.models import MATCHER_LABELS, Channel, Rule
 from alerts.serializers import RuleSerializer, masked
 from ingest.catalog import CATEGORIES
 from ingest.events import ENDPOINT_NAMES
@@ -311,6 +311,7 @@ def channel_body(data: QueryDict, *, current: Channel | None) -> dict[str, Any]:
         "name": data.get("name", "").strip(),
         "kind": kind,
         "config": config,
+        "matchers": matchers_body(data),
         "enabled": "enabled" in data,
     }
     secret = str(data.get("webhook-secret", "")).strip()
@@ -337,3 +338,43 @@ def channel_inputs(channel: Channel | None, data: QueryDict | None = None) -> li
                          "placeholder": placeholder})  # fmt: skip
         kinds.append({"kind": kind, "inputs": rows})
     return kinds
+
+
+def matchers_body(data: QueryDict) -> dict[str, list[Any]]:
+    """Routing matchers from one text input per label (`match-<label>`, values separated by
+    commas); whole numbers for cp_id and code, other text left for the serializer to refuse."""
+    matchers: dict[str, list[Any]] = {}
+    for label in MATCHER_LABELS:
+        values = [v.strip() for v in data.get(f"match-{label}", "").split(",") if v.strip()]
+        if values:
+            matchers[label] = [
+                int(v) if label in ("cp_id", "code") and v.isdigit() else v for v in values
+            ]
+    return matchers
+
+
+def matcher_inputs(channel: Channel | None, data: QueryDict | None) -> list[dict[str, str]]:
+    """One input per routable label, holding what was typed or what is saved."""
+    saved = (channel.matchers or {}) if channel is not None else {}
+    return [
+        {
+            "label": label,
+            "name": f"match-{label}",
+            "value": data.get(f"match-{label}", "")
+            if data is not None
+            else ", ".join(str(v) for v in saved.get(label, [])),
+        }
+        for label in MATCHER_LABELS
+    ]
+
+
+def matchers_text(matchers: dict[str, list[Any]], name_of: Any = None) -> str:
+    """{"cp_id": [4], "severity": ["critical"]} -> "cp_id 4 (Delhivery); severity critical"."""
+    parts = []
+    for label, values in (matchers or {}).items():
+        shown = [
+            f"{v} ({name_of(label, v)})" if name_of and name_of(label, v) != str(v) else str(v)
+            for v in values
+        ]
+        parts.append(f"{label} {', '.join(shown)}")
+    return "; ".join(parts)

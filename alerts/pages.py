@@ -27,6 +27,7 @@ from alerts.forms import (
     channel_body,
     channel_inputs,
     form_values,
+    matcher_inputs,
     rule_body,
     rule_sections,
     rule_values,
@@ -37,7 +38,7 @@ from alerts.models import CHANNEL_KINDS, AlertState, Channel, MuteWindow, Rule, 
 from alerts.serializers import ChannelSerializer, RuleSerializer, SilenceSerializer
 from stats.window import parse_zone
 
-SILENCE_LABELS = ("endpoint", "category", "code", "cp_id", "account_code")
+SILENCE_LABELS = ("endpoint", "category", "code", "cp_id", "account_code")  # the serializer's
 SILENCE_HOURS = (1, 4)
 
 
@@ -164,6 +165,7 @@ def _channel(request: HttpRequest, *, channel: Channel | None) -> HttpResponse:
         if request.method == "POST"
         else (channel.enabled if channel else True),
         "inputs": channel_inputs(channel, request.POST if request.method == "POST" else None),
+        "matchers": matcher_inputs(channel, request.POST if request.method == "POST" else None),
         "errors": {
             k: [str(r) for r in (v if isinstance(v, list) else [v])] for k, v in errors.items()
         },

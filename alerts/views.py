@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from alerts import selectors, services
 from alerts.charts import group_text, rule_figure
-from alerts.forms import ZONES
+from alerts.forms import ZONES, matchers_text
 from alerts.metrics import format_value, metric
 from alerts.models import Channel, MuteWindow, Rule, Silence
 from alerts.pages import SILENCE_HOURS
@@ -35,8 +35,13 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
     alerts = list(selectors.alerts_now())
     silences = list(Silence.objects.filter(end__gt=timezone.now()).select_related("rule"))
     history = list(selectors.history()[:HISTORY_ROWS])
+    channels = list(Channel.objects.all())
+    routed = [{k: v} for c in channels for k, vs in (c.matchers or {}).items() for v in vs]
     name_of = selectors.label_namer(
-        [a.labels for a in alerts] + [s.matchers for s in silences] + [t.labels for t in history]
+        [a.labels for a in alerts]
+        + [s.matchers for s in silences]
+        + [t.labels for t in history]
+        + routed
     )
     context = {
         "nav": "alerts",
@@ -48,7 +53,12 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
         "alerts": [_alert_row(a, name_of) for a in alerts],
         "rules": [_rule_row(rule, chart=n < MAX_CHARTS) for n, rule in enumerate(rules)],
         "channels": [
-            {"channel": c, "failure": selectors.last_failure(c)} for c in Channel.objects.all()
+            {
+                "channel": c,
+                "failure": selectors.last_failure(c),
+                "routes": matchers_text(c.matchers, name_of),
+            }
+            for c in channels
         ],
         "silences": [{"silence": s, "what": group_text(s.matchers, name_of)} for s in silences],
         "mute_windows": [
@@ -73,7 +83,7 @@ def _history_row(transition: Any, name_of: Any) -> dict[str, Any]:
     return {
         "t": transition,
         "group": group_text(transition.labels, name_of),
-        "value": format_value(transition.rule.metric, transition.value),
+        "value": format_value(transition.rule_metric, transition.value),
     }
 
 

@@ -289,3 +289,22 @@ def test_the_form_body_is_the_api_body():
     body = rule_body(form)
     assert body["threshold"] == 0.05 and body["warning"] is None and body["cp_id"] == ["4"]
     assert body["enabled"] is False
+
+
+def test_the_form_has_every_writable_field_of_the_api(staff):
+    from alerts.serializers import RuleSerializer
+
+    page = staff.get("/alerts/rules/new/").content.decode()
+    for name, field in RuleSerializer().fields.items():
+        if not field.read_only:
+            assert f'data-field="{name}"' in page, name
+
+
+def test_channel_matchers_are_typed_per_label_and_checked_by_the_api_serializer(staff):
+    form = {"name": "acme team", "kind": "email", "email-to": "acme@example.com", "enabled": "on"}
+    staff.post(
+        "/alerts/channels/new/", form | {"match-cp_id": "4, 7", "match-severity": "critical"}
+    )
+    assert Channel.objects.get().matchers == {"cp_id": [4, 7], "severity": ["critical"]}
+    bad = staff.post("/alerts/channels/new/", form | {"name": "b", "match-severity": "loud"})
+    assert bad.status_code == 400 and "is not one of critical, warning" in bad.content.decode()
