@@ -15,7 +15,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("ingest.doors.urls")),  # OTLP, Loki, Elasticsearch bulk; token health
     path("", include("dashboard.urls")),  # the dashboard pages, login and logout
-    path("alerts/", include("alerts.page_urls")),  # the page and its staff actions
+    path("alerts/", include("alerts.page_urls")),
+    path(
+        "reports/subscriptions/", include("subscriptions.urls")
+    ),  # "email this report weekly"  # the page and its staff actions
 ]
 
 handler400 = json_bad_request
