@@ -115,9 +115,12 @@ def rule_figure(
                 "font": {"size": 11, "color": "#c0392b"},
             }
         ],
-        "xaxis": {"title": {"text": f"time ({tz.key})", "font": {"size": 11}}},
+        # automargin: Plotly makes room for two-line date ticks and the titles, so no title
+        # sits on a tick label at any width.
+        "xaxis": {"title": {"text": f"time ({tz.key})", "font": {"size": 11}}, "automargin": True},
         "yaxis": {
             "title": {"text": shown.axis, "font": {"size": 11}},
+            "automargin": True,
             "tickformat": shown.unit.tickformat,
             "rangemode": "tozero",
         },

@@ -18,7 +18,14 @@ from django.conf import settings
 from django.http import QueryDict
 from rest_framework import serializers
 
-from alerts.metrics import UNIT_FIELDS, metric, metric_choices, stored_value, typed_value
+from alerts.metrics import (
+    UNIT_FIELDS,
+    group_words,
+    metric,
+    metric_choices,
+    stored_value,
+    typed_value,
+)
 from alerts.models import MATCHER_LABELS, Channel, Rule
 from alerts.serializers import RuleSerializer, masked
 from ingest.catalog import CATEGORIES
@@ -91,6 +98,11 @@ class Field:
     required: bool = False
     focus: bool = False  # the first field with an error
 
+    @property
+    def size(self) -> int:
+        """Rows a multiple picker shows: 3 to 6."""
+        return min(max(len(self.options), 3), 6)
+
 
 @dataclass
 class Section:
@@ -120,6 +132,8 @@ def _choices(name: str, f: serializers.Field, *, rule_id: int | None) -> list[tu
     """What a picker offers: what exists (couriers, codes, accounts seen), else the field's own."""
     if name == "metric":
         return metric_choices()
+    if name == "group_by":
+        return [(str(k), group_words(str(k))) for k in f.choices]
     if name == "tz":
         return [(z, z) for z in dict.fromkeys([*ZONES, settings.TIME_ZONE])]
     if name in FILTERS:
@@ -164,9 +178,14 @@ def rule_values(rule: Rule | None) -> dict[str, Any]:
 
 
 def _defaults() -> dict[str, Any]:
-    defaults: dict[str, Any] = {"tz": settings.TIME_ZONE, "enabled": True, "metric": "error_rate"}
+    """A new rule's values: the serializer's defaults, else the model's."""
+    defaults: dict[str, Any] = {"metric": "error_rate"}
     for name, f in _writable(RuleSerializer()).items():
-        initial = f.default if f.default is not serializers.empty else f.initial
+        if f.default is not serializers.empty:
+            initial = f.default
+        else:
+            model_field = Rule._meta.get_field(name)
+            initial = model_field.default if model_field.has_default() else None
         defaults.setdefault(name, initial() if callable(initial) else initial)
     return defaults
 

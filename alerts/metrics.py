@@ -71,6 +71,21 @@ METRIC_TABLE: dict[str, Metric] = {
 }  # fmt: skip
 
 
+GROUP_WORDS = {
+    "none": "none (all calls together)",
+    "cp_id": "courier",
+    "account_code": "account",
+    "endpoint": "endpoint",
+    "code": "code",
+    "category": "category",
+}
+
+
+def group_words(group_by: str) -> str:
+    """What one alert stands for: "courier" for cp_id."""
+    return GROUP_WORDS.get(group_by, group_by.replace("_", " "))
+
+
 def metric(name: str | None) -> Metric:
     """The metric's entry; a plain number for a metric the table does not know yet."""
     known = METRIC_TABLE.get(name or "")

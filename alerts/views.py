@@ -18,7 +18,7 @@ from django.utils import timezone
 from alerts import selectors, services
 from alerts.charts import group_text, rule_figure
 from alerts.forms import ZONES, matchers_text
-from alerts.metrics import format_value, metric
+from alerts.metrics import format_value, group_words, metric
 from alerts.models import Channel, MuteWindow, Rule, Silence
 from alerts.pages import SILENCE_HOURS
 from alerts.values import labels_of
@@ -92,6 +92,7 @@ def _rule_row(rule: Rule, *, chart: bool) -> dict[str, Any]:
     return {
         "rule": rule,
         "metric": metric(rule.metric).label,
+        "per": group_words(rule.group_by),
         "threshold": format_value(rule.metric, rule.threshold),
         "warning": None if rule.warning is None else format_value(rule.metric, rule.warning),
         "figure": figure,

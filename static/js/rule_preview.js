@@ -117,6 +117,12 @@
 
   function preview() {
     var mine = ++asked;
+    var threshold = form.elements.threshold;
+    if (threshold && threshold.value.trim() === "") {
+      clearErrors();
+      words.textContent = "Type a threshold to replay the rule over the last 14 days.";
+      return;
+    }
     spinner.hidden = false;
     form.setAttribute("aria-busy", "true");
     fetch(form.getAttribute("data-preview-url"), {
