@@ -313,6 +313,15 @@ CHANNEL_INPUTS: dict[str, tuple[ConfigInput, ...]] = {
 }
 
 
+KIND_WORDS = {
+    "webhook": "Webhook (signed JSON)",
+    "slack": "Slack",
+    "teams": "Microsoft Teams",
+    "email": "E-mail",
+    "pagerduty": "PagerDuty",
+}
+
+
 def channel_body(data: QueryDict, *, current: Channel | None) -> dict[str, Any]:
     """The API's JSON body for a submitted channel form: only the chosen kind's inputs (named
     `<kind>-<key>`); a secret input left empty keeps the saved value."""
@@ -355,7 +364,7 @@ def channel_inputs(channel: Channel | None, data: QueryDict | None = None) -> li
             placeholder = f"kept: {masked(str(saved))}" if saved and item.secret else ""
             rows.append({"item": item, "name": f"{kind}-{item.key}", "value": value,
                          "placeholder": placeholder})  # fmt: skip
-        kinds.append({"kind": kind, "inputs": rows})
+        kinds.append({"kind": kind, "words": KIND_WORDS.get(kind, kind), "inputs": rows})
     return kinds
 
 
@@ -372,12 +381,23 @@ def matchers_body(data: QueryDict) -> dict[str, list[Any]]:
     return matchers
 
 
+MATCHER_WORDS = {
+    "cp_id": "Courier ids (cp_id)",
+    "courier": "Couriers by name",
+    "account_code": "Accounts",
+    "endpoint": "Endpoints",
+    "code": "Codes",
+    "category": "Categories",
+    "severity": "Severity",
+}
+
+
 def matcher_inputs(channel: Channel | None, data: QueryDict | None) -> list[dict[str, str]]:
     """One input per routable label, holding what was typed or what is saved."""
     saved = (channel.matchers or {}) if channel is not None else {}
     return [
         {
-            "label": label,
+            "label": MATCHER_WORDS.get(label, label),
             "name": f"match-{label}",
             "value": data.get(f"match-{label}", "")
             if data is not None

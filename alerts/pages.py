@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 
 from alerts.channels import SendFailed, channel_sender
 from alerts.forms import (
+    KIND_WORDS,
     channel_body,
     channel_inputs,
     form_values,
@@ -158,7 +159,7 @@ def _channel(request: HttpRequest, *, channel: Channel | None) -> HttpResponse:
     context = {
         "nav": "alerts",
         "channel": channel,
-        "kinds": CHANNEL_KINDS,
+        "kinds": [(k, KIND_WORDS.get(k, k)) for k in CHANNEL_KINDS],
         "kind": kind if kind in CHANNEL_KINDS else "webhook",
         "name": request.POST.get("name", channel.name if channel else ""),
         "enabled": ("enabled" in request.POST)
