@@ -47,6 +47,9 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Who is told", ("channels", "notify", "inhibited_by")),
     ("Usual rates (anomaly)", ("tz", "weeks")),
 )  # fmt: skip
+# Fields that mean something for some metrics only: drawn for every metric (a submitted form
+# carries them all, as the API body may), shown by static/js/rule_preview.js for these.
+ONLY_FOR = {"percentile": ("latency",), "tz": ("anomaly",), "weeks": ("anomaly",)}
 TEXT = {
     "name": ("Name", "What the message's title says."),
     "metric": ("Metric", ""),
@@ -97,6 +100,7 @@ class Field:
     scaled: bool = False  # typed in the metric's unit
     required: bool = False
     focus: bool = False  # the first field with an error
+    only_for: str = ""  # the metrics it applies to, space-separated; "" = every metric
 
     @property
     def size(self) -> int:
@@ -269,6 +273,7 @@ def _field(
         kind=kind,
         errors=[str(e) for e in _as_list(errors.get(name))],
         required=bool(f.required) and kind not in ("checkbox", "checks", "multiple"),
+        only_for=" ".join(ONLY_FOR.get(name, ())),
     )
     if kind in ("select", "multiple", "checks"):
         chosen = {str(v) for v in (value if isinstance(value, list) else [value])}

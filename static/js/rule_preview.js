@@ -163,7 +163,17 @@
   }
 
   function showUnit() {
-    var unit = units[metricName()] || { suffix: "", help: "" };
+    var chosen = metricName();
+    // A field that means something for some metrics only (its data-only-for) shows with them;
+    // one holding an error stays in sight.
+    form.querySelectorAll("[data-only-for]").forEach(function (box) {
+      var metrics = box.getAttribute("data-only-for").split(" ");
+      box.hidden = metrics.indexOf(chosen) < 0 && !box.classList.contains("has-error");
+    });
+    form.querySelectorAll("fieldset.section").forEach(function (set) {
+      set.hidden = !set.querySelector("[data-field]:not([hidden])");
+    });
+    var unit = units[chosen] || { suffix: "", help: "" };
     form.querySelectorAll("[data-unit]").forEach(function (el) { el.textContent = unit.suffix; });
     var help = form.querySelector("[data-metric-help]");
     if (help) {

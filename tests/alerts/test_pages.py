@@ -308,3 +308,30 @@ def test_channel_matchers_are_typed_per_label_and_checked_by_the_api_serializer(
     assert Channel.objects.get().matchers == {"cp_id": [4, 7], "severity": ["critical"]}
     bad = staff.post("/alerts/channels/new/", form | {"name": "b", "match-severity": "loud"})
     assert bad.status_code == 400 and "is not one of critical, warning" in bad.content.decode()
+
+
+def test_the_preview_answers_its_chart_and_its_replay_in_words(staff, recent_spike):
+    admin = APIClient()
+    admin.force_authenticate(_staff_user())
+    body = {"name": "p", "metric": "error_rate", "group_by": "cp_id", "threshold": 0.2}
+    answer = admin.post("/api/v1/alerts/rules/preview/", body, format="json").json()
+    assert answer["summary"].startswith("would have fired once in 14 days, longest ")
+    assert answer["longest_minutes"] >= 15
+    assert answer["figure"]["data"][0]["name"] == "Delhivery"
+    assert (
+        admin.post(
+            "/api/v1/alerts/rules/preview/", body | {"threshold": 0.9}, format="json"
+        ).json()["summary"]
+        == "would not have fired in 14 days"
+    )
+
+
+@pytest.fixture
+def recent_spike(db):
+    from tests.alerts.traffic import calls, ingest
+
+    now = timezone.now().replace(second=0, microsecond=0)
+    ingest(
+        calls(start=now - timedelta(hours=2), minutes=60, per_minute=2)
+        + calls(start=now - timedelta(minutes=40), minutes=20, per_minute=4, failing=2)
+    )
