@@ -80,11 +80,18 @@ TEXT = {
 }
 
 
+SHORT = 34  # characters of an option a phone's picker shows whole; the rest in its title
+
+
 @dataclass
 class Option:
     value: str
     label: str
     selected: bool = False
+
+    @property
+    def short(self) -> str:
+        return self.label if len(self.label) <= SHORT else self.label[: SHORT - 1] + "…"
 
 
 @dataclass

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from alerts.forms import rule_body
 from alerts.metrics import typed_value
 from alerts.models import AlertState, Channel, MuteWindow, Rule, Silence
+from alerts.serializers import RuleSerializer
 from tests.alerts.conftest import make_rule
 
 pytestmark = pytest.mark.django_db
@@ -292,8 +293,6 @@ def test_the_form_body_is_the_api_body():
 
 
 def test_the_form_has_every_writable_field_of_the_api(staff):
-    from alerts.serializers import RuleSerializer
-
     page = staff.get("/alerts/rules/new/").content.decode()
     for name, field in RuleSerializer().fields.items():
         if not field.read_only:
@@ -335,3 +334,14 @@ def recent_spike(db):
         calls(start=now - timedelta(hours=2), minutes=60, per_minute=2)
         + calls(start=now - timedelta(minutes=40), minutes=20, per_minute=4, failing=2)
     )
+
+
+def test_edit_shows_the_rule_in_its_unit_and_saves_the_change(staff):
+    channel = Channel.objects.create(name="ops", kind="email", config={"to": ["a@b.c"]})
+    rule = make_rule(channel, threshold=0.25, warning=0.1)
+    page = staff.get(f"/alerts/rules/{rule.pk}/edit/").content.decode()
+    assert 'name="threshold" value="25"' in page and 'name="warning" value="10"' in page
+    form = form_of(RuleSerializer(rule).data | {"threshold": 0.3})
+    assert staff.post(f"/alerts/rules/{rule.pk}/edit/", form).status_code == 302
+    rule.refresh_from_db()
+    assert (rule.threshold, rule.warning, list(rule.channels.all())) == (0.3, 0.1, [channel])

@@ -142,7 +142,7 @@ def test_a_rule_made_on_the_page_previews_fires_and_is_silenced(
     row = page.locator("tr[data-alert=firing]")
     assert "Delhivery" in row.inner_text() and "%" in row.inner_text()
     charts_drawn(page)
-    screenshot(page, "alerts")
+    screenshot(page, "alerts-staff")
     row.get_by_role("button", name="1 h").click()
     page.wait_for_url("**/alerts/#silences")
     silence = Silence.objects.get()
@@ -301,10 +301,10 @@ def test_the_new_pages_fit_a_phone(chromium, app, lead, incident, console):
     console.watch(phone)
     log_in_as(phone, app, "lead")
     for path, name in (
-        ("/alerts/", "alerts-mobile"),
-        (f"/alerts/rules/{rule.pk}/edit/", "alerts-rule-form-mobile"),
-        ("/alerts/channels/new/", "alerts-channel-form-mobile"),
-        ("/reports/", "reports-subscriptions-mobile"),
+        ("/alerts/", "alerts-staff-phone"),
+        (f"/alerts/rules/{rule.pk}/edit/", "alerts-rule-form-phone"),
+        ("/alerts/channels/new/", "alerts-channel-form-phone"),
+        ("/reports/", "reports-subscriptions-phone"),
     ):
         phone.goto(f"{app}{path}")
         if "rules" in path:
