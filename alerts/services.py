@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from alerts.charts import longest_firing, replay_words, rule_figure
 from alerts.evaluator import floor_minute, spec_of
@@ -46,8 +44,6 @@ def preview_rule(*, days: int = 14, **fields: Any) -> dict[str, Any]:
     in words ("would have fired 3 times in 14 days, longest 3 h"), its longest firing in
     minutes, and the chart the rule editor draws (a Plotly figure, None without traffic)."""
     rule = SimpleNamespace(**(RULE_DEFAULTS | {"tz": settings.TIME_ZONE} | fields))
-    if rule.metric == "anomaly" and importlib.util.find_spec("alerts.anomaly") is None:
-        raise ValidationError({"metric": ["anomaly detection is not installed in this build."]})
     end = floor_minute(timezone.now())
     start = end - timedelta(days=days)
     replayed = replay_with_series(
