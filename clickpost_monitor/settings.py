@@ -41,7 +41,13 @@ REQUEST_HEADER_SECONDS = env_int("REQUEST_HEADER_SECONDS", 10, minimum=1)
 # Daily partitions of raw events created ahead of time, so the hot path rarely runs DDL.
 PARTITIONS_AHEAD_DAYS = env_int("PARTITIONS_AHEAD_DAYS", 3, minimum=1)
 # Alerts (alerts/): links in notifications, how far a new evaluator catches up, outbox retries.
-ALERTS_BASE_URL = env_str("ALERTS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Links follow the server's HOST and PORT (`make run PORT=8080` links to 8080) unless set.
+ALERTS_BASE_URL = env_str(
+    "ALERTS_BASE_URL", f"http://{env_str('HOST', '127.0.0.1')}:{env_int('PORT', 8000, minimum=1)}"
+).rstrip("/")
+# Receivers inside the network a channel may reach (hosts and CIDRs); every other loopback,
+# private or link-local target is refused (alerts/targets.py).
+ALERTS_PRIVATE_TARGETS = env_list("ALERTS_PRIVATE_TARGETS", [])
 ALERTS_MAX_CATCHUP_MINUTES = env_int("ALERTS_MAX_CATCHUP_MINUTES", 60, minimum=1)
 ALERTS_MAX_ATTEMPTS = env_int("ALERTS_MAX_ATTEMPTS", 12, minimum=1)
 ALERTS_SEND_TIMEOUT_SECONDS = env_int("ALERTS_SEND_TIMEOUT_SECONDS", 10, minimum=1)
