@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ingest.catalog import BENIGN_CODES, SEED_BY_CODE
+from ingest.catalog import SEED_BY_CODE, is_already_done
 
 COURIERS = {
     4: "Delhivery",
@@ -232,7 +232,11 @@ class Shipment:
 
 
 class DemoTraffic:
-    def __init__(self, *, now: datetime, days: int, per_day: int, seed: int = 7):
+    def __init__(
+        self, *, now: datetime, days: int, per_day: int, seed: int = 7, first_seq: int = 0
+    ):
+        """`first_seq`: where shipment numbers (order ids, waybills) start, so that traffic
+        generated later (demo.trickle) does not reuse the ids of the traffic before it."""
         self.now, self.days, self.per_day = now, days, per_day
         self.rng = random.Random(seed)
         self.incidents = incidents(now, days)
@@ -240,7 +244,7 @@ class DemoTraffic:
         self.endpoint_weights = [ENDPOINTS[e][0] for e in self.endpoint_names]
         self.courier_ids = list(COURIERS)
         self.courier_weights = [1 / (i + 1.5) for i in range(len(self.courier_ids))]
-        self._seq = 0
+        self._seq = first_seq
         self._recent: dict[str, deque[Shipment]] = defaultdict(lambda: deque(maxlen=300))
         self._failed = False  # whether the last call made failed (a shipper would retry it)
 
@@ -362,7 +366,7 @@ class DemoTraffic:
         cp_id, account = shipment.cp_id, shipment.account
         http_status, code = self._outcome(at, endpoint, cp_id, account)
         info = SEED_BY_CODE.get(code)
-        self._failed = code not in BENIGN_CODES and (info is None or info.is_error)
+        self._failed = info is None or (info.is_error and not is_already_done(info.action))
         waybill = shipment.waybill if with_ids else ""
         order_id = shipment.order_id if endpoint != "webhook_register" else ""
         response, message = clickpost_response(code, http_status, waybill=waybill)

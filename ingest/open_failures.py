@@ -134,10 +134,11 @@ open_failures AS (
                        > (r.decided_ts, r.decided_id) AS newer) AS h
     )
     RETURNING stale
-)"""
+),
+open_failures_stale AS (SELECT 1 FROM open_failures WHERE stale)"""
 )
-# What the batch statement's final SELECT adds: how many rows need `recompute_stale`.
-STALE_COUNT = "(SELECT count(*) FILTER (WHERE stale) FROM open_failures)"
+# The CTE whose rows the batch statement counts: the rows `recompute_stale` must rebuild.
+STALE = "open_failures_stale"
 
 _RAW_CALLS_OF_REFS = """
 refs AS (SELECT DISTINCT endpoint, ref_kind, ref FROM {refs}),

@@ -18,10 +18,10 @@ from typing import Any, TypedDict
 
 from django.db import connection, transaction
 
-from clickpost_monitor.replica import read_connection
 from ingest.events import ENDPOINT_NAMES
 from ingest.open_failures import STATE_AS_OF
 from stats.errors import ReadError
+from stats.replica import read_connection
 from stats.reports import neutralised
 from stats.results import DismissalRow
 from stats.window import Filters, retention_window
