@@ -42,6 +42,11 @@ def answers(ok: dict, *codes: int) -> dict:
 READ_ERRORS, WRITE_ERRORS = (401, 403, 429), (400, 401, 403, 429)
 
 
+def is_staff(request, view) -> bool:
+    """A staff login or an `admin` token: those who see receivers' error texts."""
+    return CanAdmin().has_permission(request, view)
+
+
 class AdminWrites:
     """Reads for `read`, writes for `admin` (or staff)."""
 
@@ -51,6 +56,9 @@ class AdminWrites:
         if self.request.method in SAFE_METHODS:
             return [CanRead()]
         return [CanAdmin()]
+
+    def get_serializer_context(self):
+        return super().get_serializer_context() | {"staff": is_staff(self.request, self)}
 
 
 @extend_schema_view(
@@ -86,6 +94,9 @@ PreviewAnswer = inline_serializer(
         "firings": serializers.ListField(child=serializers.DictField()),
         "fired": serializers.IntegerField(),
         "resolved": serializers.IntegerField(),
+        "longest_minutes": serializers.IntegerField(allow_null=True),
+        "summary": serializers.CharField(),
+        "figure": serializers.DictField(allow_null=True),
     },
 )
 
@@ -198,6 +209,9 @@ class History(generics.ListAPIView):
     throttle_classes = [ReadThrottle]
     serializer_class = s.TransitionSerializer
     pagination_class = NewestFirst
+
+    def get_serializer_context(self):
+        return super().get_serializer_context() | {"staff": is_staff(self.request, self)}
 
     def get_queryset(self):
         return selectors.history()

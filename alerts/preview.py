@@ -21,30 +21,24 @@ from alerts.values import (
     WEEK,
     Question,
     anomaly_readings,
-    error_rate,
     labels_of,
     percent_change,
     reading_of,
 )
+from stats.rates import rate as stats_rate
 from stats.windowed import per_minute_counts
 
 MINUTE = timedelta(minutes=1)
 ANOMALY_STEP = timedelta(minutes=15)
 
 
-def replay(
-    *, question: Question, spec: Spec, start: datetime, end: datetime
-) -> list[dict[str, Any]]:
-    """Firings of the rule between start and end (whole UTC minutes): one dict per firing,
-    {"group", "fired_at", "resolved_at" (None if still firing), "severity", "peak"}, oldest
-    first, and the value series of the worst group (see `replay_with_series`)."""
-    return replay_with_series(question=question, spec=spec, start=start, end=end)["firings"]
-
-
 def replay_with_series(
     *, question: Question, spec: Spec, start: datetime, end: datetime
 ) -> dict[str, Any]:
-    """{"firings": [...], "series": {group key: [(minute, value), ...] every 15 minutes}}."""
+    """Firings of the rule between start and end (whole UTC minutes), oldest first, each
+    {"group", "fired_at", "resolved_at" (None if still firing), "severity", "peak"}, and the
+    value series: {"firings": [...], "series": {group key: [(minute, value), ...] every 15
+    minutes}}."""
     if question.metric == "anomaly":
         return _replay_anomaly(question, spec, _steps(start, end, ANOMALY_STEP))
     return _replay_counts(question, spec, start=start, end=end)
@@ -111,12 +105,13 @@ def _window(calls, errors, index: int, width: int) -> tuple[int, int]:
 
 def _value(metric, c, e, calls, errors, i, week, width) -> float | None:
     if metric == "error_rate":
-        return error_rate(c, e)
+        return stats_rate(e, c)
     if metric == "errors":
         return float(e)
     if metric == "calls":
         return float(c)
-    return percent_change(error_rate(c, e), error_rate(*_window(calls, errors, i - week, width)))
+    before_calls, before_errors = _window(calls, errors, i - week, width)
+    return percent_change(stats_rate(e, c), stats_rate(before_errors, before_calls))
 
 
 def _prefix(values: list[int]) -> list[int]:

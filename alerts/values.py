@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 from alerts.anomaly import assess_anomalies
 from alerts.machine import Reading
+from stats.rates import growth
+from stats.rates import rate as stats_rate
 from stats.window import Filters
 from stats.windowed import window_counts
 
@@ -82,13 +84,10 @@ def group_key(labels: dict[str, Any]) -> str:
     return json.dumps(labels, sort_keys=True, separators=(",", ":"))
 
 
-def error_rate(calls: int, errors: int) -> float:
-    """errors / calls rounded as the read API rounds it; 0 without calls."""
-    return round(errors / calls, 6) if calls else 0.0
-
-
 def percent_change(now: float, before: float) -> float | None:
-    return round((now - before) / before * 100, 4) if before else None
+    """The `change` metric: `stats.rates.growth` in percent, 4 decimals."""
+    rise = growth(now, before)
+    return None if rise is None else round(rise * 100, 4)
 
 
 Counts = dict[tuple, tuple[int, int]]
@@ -135,7 +134,7 @@ def reading_of(
 ) -> Reading:
     """The Reading of one group from its counts now (and a week before, for `change`)."""
     calls, errors = now
-    rate = error_rate(calls, errors)
+    rate = stats_rate(errors, calls)
     value: float | None
     if question.metric == "error_rate":
         value = rate
@@ -144,7 +143,8 @@ def reading_of(
     elif question.metric == "calls":
         value = float(calls)
     else:
-        value = percent_change(rate, error_rate(*before))
+        before_calls, before_errors = before
+        value = percent_change(rate, stats_rate(before_errors, before_calls))
     summary = f"{errors:,} of {calls:,} calls failed ({rate:.1%}) in the last {_span(question)}"
     return Reading(calls=calls, errors=errors, value=value, summary=summary)
 

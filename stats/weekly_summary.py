@@ -15,9 +15,9 @@ from datetime import datetime, time, timedelta
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
-from django.db import connection
-
 from stats.questions import counts, labeler
+from stats.rates import change_pct, rate
+from stats.replica import read_connection
 from stats.reports import parse_iso_week
 from stats.window import Filters, Window
 
@@ -76,7 +76,7 @@ def coverage(*, window: Window, now: datetime) -> Coverage:
     """Which part of the week holds data: first and last quarter hour with calls and the number
     of local days with calls. `complete` when the week is over and its calls run from its
     first hour to its last, with calls on every day."""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT min(bucket), max(bucket), count(DISTINCT (bucket AT TIME ZONE %s)::date)"
             " FROM ingest_rollup_category WHERE bucket >= %s AND bucket < %s AND events > 0",
@@ -110,11 +110,11 @@ def _row(section: str, key: str, label: str, now: tuple, before: tuple) -> Summa
         "label": label,
         "calls": calls,
         "errors": errors,
-        "error_rate": round(errors / calls, 6) if calls else 0.0,
+        "error_rate": rate(errors, calls),
         "prev_calls": prev_calls,
         "prev_errors": prev_errors,
         "change_errors": errors - prev_errors,
-        "change_pct": round((errors - prev_errors) / prev_errors * 100, 1) if prev_errors else None,
+        "change_pct": change_pct(errors, prev_errors),
     }
 
 

@@ -4,10 +4,11 @@ embedded server started by the settings)."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from ingest.catalog import forget_cached_catalog
-from ingest.store import forget_known_partitions
+from ingest.partitions import forget_known_partitions
 from tests import clock, read_dataset
 from tokens.auth import create_token
 
@@ -19,6 +20,14 @@ def pytest_runtest_setup(item):
     So are the days known to have a partition (a rolled-back test may have made some)."""
     forget_cached_catalog()
     forget_known_partitions()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_static_root(tmp_path_factory) -> None:
+    """The tests' requests run without collectstatic's files (the page tests name static files
+    without a manifest), so STATIC_ROOT is an empty folder of their own: whitenoise warns about
+    a missing one, and a staticfiles/ left by `make run` or a server test changes nothing."""
+    settings.STATIC_ROOT = tmp_path_factory.mktemp("static-root")
 
 
 @pytest.fixture

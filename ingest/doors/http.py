@@ -253,7 +253,8 @@ class ProtocolNegotiation(BaseContentNegotiation):
     `application/vnd.elasticsearch+json`, OTLP's for protobuf; DRF would answer 406."""
 
     def select_parser(self, request, parsers):
-        return None
+        """None for a door that parses nothing; the generic door's parser reads nothing."""
+        return parsers[0] if parsers else None
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type

@@ -17,7 +17,7 @@ from drf_spectacular.utils import (
 
 from stats import params as p
 from stats.api import serializers as s
-from stats.window import READ_PARAMS, ZONE_PARAM, Param
+from stats.querystring import READ_PARAMS, ZONE_PARAM, Param
 
 # The credential forms of an API token (tokens.auth), as OpenAPI security schemes. Every view
 # takes Bearer (or `Token`) and Basic whose password (or user name) is the token; a door whose
@@ -101,7 +101,6 @@ class QueryTokenScheme(_TokenScheme):
     accepts = ("queryToken", "token", "basicToken")
 
 
-_FORTNIGHT = '"fortnight" is not a valid choice (minute, hour, day, week).'
 BAD_PARAMETER = OpenApiResponse(
     s.ErrorOut,
     description="A bad parameter; `error` names it.",

@@ -31,9 +31,9 @@ from psycopg import sql
 
 from tests.clock import TRAVEL_ENV
 from tests.fault.harness import ensure_static_files
+from tests.shared import SHIPPERS_DIR  # noqa: F401  (the shippers' tests import it from here)
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPERS_DIR = Path(os.environ.get("SHIPPERS_DIR") or REPO.parent / "shared" / "shippers")
 START_TIMEOUT_S = 60
 
 
@@ -132,7 +132,7 @@ def _start_gunicorn(
         *runner,
         "clickpost_monitor.asgi:application",
         "-c",
-        "clickpost_monitor/gunicorn.conf.py",
+        "clickpost_monitor/gunicorn_conf.py",
         "-b",
         f"127.0.0.1:{port}",
         "--no-control-socket",  # gunicorn's default socket path is shared by every instance
