@@ -20,6 +20,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clickpost_monitor.error_shape import error_body
 from stats import open_failures, params, questions, reports, selectors
 from stats.api import schema
 from stats.api import serializers as s
@@ -228,13 +229,8 @@ class DismissView(ReadView):
     def post(self, request):
         refs = request.data.get("refs") if isinstance(request.data, dict) else None
         if isinstance(refs, list) and len(refs) > open_failures.MAX_DISMISS:
-            return Response(
-                {
-                    "error": f"refs: at most {open_failures.MAX_DISMISS} references per request.",
-                    "detail": {"refs": [f"at most {open_failures.MAX_DISMISS}."]},
-                },
-                status=413,
-            )
+            limit = f"at most {open_failures.MAX_DISMISS} references per request."
+            return Response(error_body(f"refs: {limit}", fields={"refs": [limit]}), status=413)
         body = s.DismissIn(data=request.data)
         body.is_valid(raise_exception=True)
         outcomes = open_failures.dismiss(
