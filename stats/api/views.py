@@ -15,12 +15,11 @@ from zoneinfo import ZoneInfo
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clickpost_monitor.error_shape import error_body
 from stats import open_failures, params, questions, reports, selectors
 from stats.api import schema
 from stats.api import serializers as s
@@ -220,6 +219,10 @@ class OpenFailureSummaryView(ReadView):
         return Response(s.OpenSummaryOut(_in_zone(answer, tz)).data)
 
 
+class TooManyRefs(APIException):
+    status_code = 413
+
+
 class DismissView(ReadView):
     """Staff or an `admin` token: references handled outside the product, with a note."""
 
@@ -229,8 +232,7 @@ class DismissView(ReadView):
     def post(self, request):
         refs = request.data.get("refs") if isinstance(request.data, dict) else None
         if isinstance(refs, list) and len(refs) > open_failures.MAX_DISMISS:
-            limit = f"at most {open_failures.MAX_DISMISS} references per request."
-            return Response(error_body(f"refs: {limit}", fields={"refs": [limit]}), status=413)
+            raise TooManyRefs({"refs": [f"at most {open_failures.MAX_DISMISS} per request."]})
         body = s.DismissIn(data=request.data)
         body.is_valid(raise_exception=True)
         outcomes = open_failures.dismiss(
