@@ -403,8 +403,16 @@ def _check_rollups_known(conn) -> None:
         )
 
 
-def load(name: str, *, events: int, jobs: int = 2, window: Window | None = None) -> dict:
-    """Recreate `name` and load `events` events over the 30 days ending at `window.end`."""
+def load(
+    name: str,
+    *,
+    events: int,
+    jobs: int = 2,
+    window: Window | None = None,
+    events_per_order_id: int = EVENTS_PER_ORDER_ID,
+) -> dict:
+    """Recreate `name` and load `events` events over the 30 days ending at `window.end`
+    (`events_per_order_id`: fewer makes more references, and so more open failures)."""
     window = window or Window.ending_today()
     started = time.perf_counter()
     phases: dict[str, float] = {}
@@ -434,7 +442,7 @@ def load(name: str, *, events: int, jobs: int = 2, window: Window | None = None)
                 **_incident_params(draws, day, n),
                 "day": day,
                 "events": count,
-                "orders": max(1, events // EVENTS_PER_ORDER_ID),
+                "orders": max(1, events // events_per_order_id),
                 "salt": f"{name}:{day:%Y%m%d}:",
             },
             day,

@@ -147,15 +147,23 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--events-per-order-id",
+        type=int,
+        default=load.EVENTS_PER_ORDER_ID,
+        help="fewer: more references and more open failures at the same number of events",
+    )
     parser.add_argument("--ingest-only", action="store_true")
     parser.add_argument("--reads-only", action="store_true")
     args = parser.parse_args()
     out: dict = {}
     if not args.ingest_only:
-        name = f"bench_open_{args.events}"
+        name = f"bench_open_{args.events}_{args.events_per_order_id}"
         if load.reusable(name, events=args.events) is None:
             common.log(f"loading {args.events:,} events into {name}")
-            out["load"] = load.load(name, events=args.events)
+            out["load"] = load.load(
+                name, events=args.events, events_per_order_id=args.events_per_order_id
+            )
         os.environ["DATABASE_URL"] = common.database_url(name)
         common.setup_django()
         out["reads"] = reads(name, args.runs)
