@@ -54,6 +54,7 @@ def staff(app, django_user_model):
 def test_open_page_lists_groups_opens_timelines_and_dismisses(page, app, staff, failing, console):
     log_in(page, app)
     tile = page.locator("[data-tile=open-failures]")
+    screenshot(page, "overview-open-tile", full_page=False)
     assert "3" in tile.inner_text() and "oldest waiting 1 d 2 h" in tile.inner_text()
     tile.click()
     page.wait_for_url(f"{app}/open/")
