@@ -258,17 +258,12 @@ class _Line:
 
 # ---------------------------------------------------------------- counts
 
-# Each dimension: its key and its label. The grouping sets are these one at a time, all of
-# them together (the total) and action with code ("what to do").
-_GROUPS = {
-    "action": ("coalesce(c.action, '')", "coalesce(c.action, '')"),
-    "code": ("o.code", "max(coalesce(c.meaning, ''))"),
-    "courier": ("o.cp_id", "max(o.courier)"),
-    "endpoint": ("o.endpoint", "o.endpoint"),
-    "account_code": ("o.account_code", "o.account_code"),
-}
+# The summary's grouping sets: each dimension alone, and the total. A code determines its
+# action, so the action rows and "what to do" (action x code) are sums of the code rows, made
+# in Python with the catalog: the scan of the open rows aggregates narrow columns only.
+_GROUPS = {"code": "o.code", "courier": "o.cp_id", "endpoint": "o.endpoint",
+           "account_code": "o.account_code"}  # fmt: skip
 _ALL = 2 ** len(_GROUPS) - 1  # grouping() of the total: no dimension grouped
-_WHAT_TO_DO = _ALL & ~0b11000  # action and code grouped
 
 
 def _mask(name: str) -> int:
@@ -281,51 +276,55 @@ def summary(*, where: OpenFilters, now: datetime, top: int = 50) -> Summary:
     1 h and over 24 h, the largest first, `top` per dimension), the total, and "what to do":
     the counts by action and code together."""
     conditions, args = _conditions(where, now=now)
-    keys = [key for key, _ in _GROUPS.values()]
-    labels = ", ".join(
-        f"CASE WHEN grouping({key}) = 0 THEN {label}::text END" for key, label in _GROUPS.values()
-    )
-    sets = ", ".join(f"({key})" for key in keys)
+    keys = list(_GROUPS.values())
     sql = (
-        f"SELECT grouping({', '.join(keys)}), {', '.join(f'{k}::text' for k in keys)}, "
-        f"{labels}, count(*), count(*) FILTER (WHERE o.first_failed_at <= %s), "
+        f"SELECT grouping({', '.join(keys)}), {', '.join(keys)}, max(o.courier), count(*), "
+        "count(*) FILTER (WHERE o.first_failed_at <= %s), "
         "count(*) FILTER (WHERE o.first_failed_at <= %s), min(o.first_failed_at) "
-        f"{_OPEN}{conditions} GROUP BY GROUPING SETS ((), {sets}, ({keys[0]}, {keys[1]}))"
+        f"{_OPEN}{conditions} GROUP BY GROUPING SETS ((), {', '.join(f'({k})' for k in keys)})"
     )
     with read_connection().cursor() as cursor:
         cursor.execute(sql, [now - HOUR, now - DAY, *args])
         rows = cursor.fetchall()
+        cursor.execute("SELECT code, action, meaning FROM ingest_codeentry")
+        catalog = {code: (action, meaning) for code, action, meaning in cursor.fetchall()}
     result = Summary(by={name: [] for name in SUMMARY_BY})
-    masks = {_mask(name): (index, name) for index, name in enumerate(SUMMARY_BY)}
-    width = len(_GROUPS)
-    for mask, *rest in rows:
-        values, names = rest[:width], rest[width : 2 * width]
-        count, over_1h, over_24h, oldest = rest[2 * width :]
+    names = {_mask(name): name for name in _GROUPS}
+    by_action: dict[str, list] = {}
+    for mask, code, cp_id, endpoint, account, courier, count, over_1h, over_24h, oldest in rows:
         counts = {"open": count, "over_1h": over_1h, "over_24h": over_24h}
         if mask == _ALL:
             result.open, result.over_1h, result.over_24h = count, over_1h, over_24h
             result.oldest_failed_at = oldest
-        elif mask == _WHAT_TO_DO:
+            continue
+        name = names[mask]
+        key, label = {
+            "code": (code, catalog.get(code, ("", ""))[1]),
+            "courier": (cp_id, courier),
+            "endpoint": (endpoint, endpoint),
+            "account_code": (account, account),
+        }[name]
+        row: SummaryRow = {"key": key, "label": label, **counts, "oldest_failed_at": oldest}  # type: ignore[typeddict-item]
+        result.by[name].append(row)
+        if name == "code":
+            action, meaning = catalog.get(code, ("", ""))
             result.what_to_do.append(
                 {
-                    "action": values[0],
-                    "code": int(values[1]),
-                    "meaning": names[1],
+                    "action": action,
+                    "code": code,
+                    "meaning": meaning,
                     **counts,  # type: ignore[typeddict-item]
                     "oldest_failed_at": oldest,
                 }
             )
-        else:
-            index, name = masks[mask]
-            key: Any = int(values[index]) if name in ("code", "courier") else values[index]
-            result.by[name].append(
-                {
-                    "key": key,
-                    "label": names[index] or "",
-                    **counts,  # type: ignore[typeddict-item]
-                    "oldest_failed_at": oldest,
-                }
-            )
+            total = by_action.setdefault(action, [0, 0, 0, oldest])
+            total[0], total[1], total[2] = total[0] + count, total[1] + over_1h, total[2] + over_24h
+            total[3] = min(total[3], oldest)
+    result.by["action"] = [
+        {"key": action, "label": action, "open": n, "over_1h": h, "over_24h": d,
+         "oldest_failed_at": oldest}
+        for action, (n, h, d, oldest) in by_action.items()
+    ]  # fmt: skip
     for grouped in result.by.values():
         grouped.sort(key=lambda r: (-r["open"], r["oldest_failed_at"]))
         del grouped[top:]
