@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 
-from ingest import store
+from ingest import partitions, store
 from ingest.pipeline import RawItem, ingest_items
 from tests import clock
 
@@ -190,5 +190,8 @@ def loaded(django_db_blocker) -> list[Gen]:
     events = generate()
     with django_db_blocker.unblock(), clock.travel(NOW):
         clear()
+        # The days' partitions, as `migrate` makes them before the real now: one request may
+        # start only a few new days (INGEST_MAX_NEW_PARTITIONS).
+        partitions.ensure_partitions_ahead(days_ahead=0, days_back=(NOW - START).days + 1)
         load(events)
     return events
