@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from alerts.machine import Change, Reading, Spec, State, step
 from alerts.messages import build_message
-from alerts.models import AlertState, Notification, Rule, Tick, Transition
+from alerts.models import AlertState, Delivery, Notification, Rule, Tick, Transition
 from alerts.silences import Quiet
 from alerts.values import Reader, group_key, labels_of, question_of
 from subscriptions.schedule import send_due_reports
@@ -268,6 +268,8 @@ class Writes:
     ) -> None:
         row = Transition(
             rule=rule,
+            rule_name=rule.name,
+            rule_metric=rule.metric,
             group_key=key_text,
             labels=labels,
             kind=change.kind,
@@ -288,12 +290,15 @@ class Writes:
         Transition.objects.bulk_create([row for row, *_ in self.transitions])
         outcome.transitions += len(self.transitions)
         notes = [note for entry in self.transitions for note in self._notifications(*entry)]
-        Notification.objects.bulk_create(notes)
+        Notification.objects.bulk_create([note for note, _ in notes])
+        Delivery.objects.bulk_create(
+            Delivery(notification=note, transition=row, channel=note.channel) for note, row in notes
+        )
         outcome.notifications += len(notes)
 
     def _notifications(
         self, row: Transition, rule: Rule, change: Change, state: State, reading: Reading
-    ) -> list[Notification]:
+    ) -> list[tuple[Notification, Transition]]:
         channels = [channel for channel in rule.channels.all() if channel.enabled]
         if not change.notify or not channels:
             return []
@@ -309,7 +314,7 @@ class Writes:
         )
         now = timezone.now()  # due at once, also when `at` is a replayed or future minute
         return [
-            Notification(transition=row, channel=channel, message=message, next_attempt_at=now)
+            (Notification(rule=rule, channel=channel, message=message, next_attempt_at=now), row)
             for channel in channels
         ]
 

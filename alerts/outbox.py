@@ -62,7 +62,7 @@ def _deliver_one(*, now: datetime, skip_channels: set[int]) -> tuple[bool, int] 
     with transaction.atomic():
         note = (
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("channel", "transition")
+            .select_related("channel")
             .filter(status=Notification.PENDING, next_attempt_at__lte=now)
             .exclude(channel_id__in=skip_channels)
             .order_by("next_attempt_at", "id")
@@ -91,7 +91,8 @@ def _failed(note: Notification, error: str, *, now: datetime) -> None:
     note.last_error = error
     note.save(update_fields=["status", "next_attempt_at", "last_error", "attempts"])
     text = f"{note.channel.name}: {error}" + (" (gave up)" if gave_up else "")
-    Rule.objects.filter(pk=note.transition.rule_id).update(last_error=text, last_error_at=now)
+    if note.rule_id is not None:  # a rule deleted since keeps its notifications, not its errors
+        Rule.objects.filter(pk=note.rule_id).update(last_error=text, last_error_at=now)
     log.warning(
         "alert notification %s to %s failed (attempt %s): %s; %s",
         note.pk,

@@ -8,16 +8,20 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from alerts.charts import longest_firing, replay_words, rule_figure
 from alerts.evaluator import floor_minute, spec_of
 from alerts.messages import build_message
-from alerts.models import Notification, Rule, Transition
+from alerts.models import Delivery, Notification, Rule, Transition
 from alerts.outbox import deliver_due
 from alerts.preview import replay_with_series
-from alerts.values import question_of
+from alerts.selectors import label_namer
+from alerts.values import labels_of, question_of
 
 
 def preview_rule(*, days: int = 14, **fields: Any) -> dict[str, Any]:
-    """When the (unsaved) rule would have fired and resolved over the last `days`."""
+    """When the (unsaved) rule would have fired and resolved over the last `days`; the replay
+    in words ("would have fired 3 times in 14 days, longest 3 h"), its longest firing in
+    minutes, and the chart the rule editor draws (a Plotly figure, None without traffic)."""
     fields.pop("channels", None)  # a replay sends nothing
     rule = Rule(**fields)  # never saved: the model's defaults fill what the body left out
     end = floor_minute(timezone.now())
@@ -26,6 +30,7 @@ def preview_rule(*, days: int = 14, **fields: Any) -> dict[str, Any]:
         question=question_of(rule), spec=spec_of(rule), start=start, end=end
     )
     firings = replayed["firings"]
+    longest = longest_firing(firings, end=end)
     return {
         "start": start,
         "end": end,
@@ -33,7 +38,14 @@ def preview_rule(*, days: int = 14, **fields: Any) -> dict[str, Any]:
         "fired": len(firings),
         "resolved": sum(1 for f in firings if f["resolved_at"] is not None),
         "firings": firings,
+        "longest_minutes": None if longest is None else int(longest.total_seconds() // 60),
+        "summary": replay_words(firings, days=days, end=end),
+        "figure": rule_figure(rule, replayed, name_of=_namer(rule, replayed)),
     }
+
+
+def _namer(rule: Any, replayed: dict[str, Any]):
+    return label_namer(labels_of(rule.group_by, key) for key in replayed["series"])
 
 
 def preview_series(rule: Rule, *, days: int = 1) -> dict[str, Any]:
@@ -51,6 +63,8 @@ def send_test(*, rule: Rule) -> dict[str, Any]:
     with transaction.atomic():
         transition = Transition.objects.create(
             rule=rule,
+            rule_name=rule.name,
+            rule_metric=rule.metric,
             group_key="{}",
             labels={},
             kind="test",
@@ -71,9 +85,13 @@ def send_test(*, rule: Rule) -> dict[str, Any]:
             summary=transition.summary,
             started_at=at,
         )
-        Notification.objects.bulk_create(
-            Notification(transition=transition, channel=c, message=message, next_attempt_at=at)
+        notes = Notification.objects.bulk_create(
+            Notification(rule=rule, channel=c, message=message, next_attempt_at=at)
             for c in channels
+        )
+        Delivery.objects.bulk_create(
+            Delivery(notification=note, transition=transition, channel=note.channel)
+            for note in notes
         )
     deliver_due()
     return {

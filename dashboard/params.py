@@ -19,7 +19,7 @@ from stats.benign import MODES as BENIGN_MODES
 from stats.errors import ReadError
 from stats.querystring import parse_read_params
 from stats.querystring import read_zone as read_zone_param
-from stats.window import Filters, Window, floor_to_grain
+from stats.window import Filters, Window, floor_to_grain, parse_time
 
 RANGES = {
     "1h": timedelta(hours=1),
@@ -83,7 +83,14 @@ def read_page_params(query: QueryDict, *, now: datetime) -> PageParams:
         params["start"] = iso(floor_to_grain(now - RANGES[chosen]))
         params["end"] = iso(now)
     window, filters = parse_read_params(params)
-    until = min(now, window.end) if chosen in RANGES else window.end
+    # The window counted is widened to whole quarter hours; the page names (and draws up to)
+    # the end asked for: now for a preset range or a custom one without an end, else the
+    # `end` given (a drill-down link from the overview ends where the overview did).
+    end_text = (query.get("end") or "").strip()
+    if chosen in RANGES or not end_text:
+        until = min(now, window.end)
+    else:
+        until = min(window.end, parse_time(end_text, tz=window.tz))
     return PageParams(range=chosen, window=window, filters=filters, until=until)
 
 

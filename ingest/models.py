@@ -22,8 +22,9 @@ class CodeEntry(models.Model):
     is_error = models.BooleanField(default=True)
     retryable = models.BooleanField(default=False)
     action = models.CharField(max_length=300, blank=True)
-    # "Already done" outcomes (303, 304, 323, 600): still errors by SPEC's definition, but the
-    # overview shows them apart so they do not drown the failures someone must act on.
+    # "Already done" outcomes (seeded from the action: catalog.is_already_done): still errors by
+    # SPEC's definition, but the overview shows them apart so they do not drown the failures
+    # someone must act on.
     benign = models.BooleanField(
         default=False, help_text="Counted as an error, but shown apart on the overview."
     )

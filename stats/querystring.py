@@ -9,6 +9,8 @@ edge maps a ReadError to a 400). Each endpoint's own parameters are stats.params
 Decisions a caller should know:
 - The window returned is widened to whole quarter hours (`Window.snapped`); it is the one
   actually counted (and echoed by the API as `start`/`end`).
+- `start` without `end` ends now; `end` without `start` starts 24 h before it; neither is the
+  last 24 h.
 - Each filter is repeatable (`code=500&code=503`) or comma-separated (`code=500,503`).
 - `cp_id=0` is "no courier" and `account_code` has no "none" spelling (rollups key it as '').
 - An empty optional parameter (`?tz=&code=`, as an HTML form sends it) means "not given",
@@ -183,10 +185,14 @@ def parse_read_params(params: Mapping[str, Any]) -> tuple[Window, Filters]:
 
 
 def _times(start_text: str | None, end_text: str | None, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """SPEC "Read API": a missing `end` is now (with or without `start`: never a future
+    stretch of zeros); a missing `start` is 24 h before the end."""
     start = _bounded_time("start", start_text, tz) if start_text else None
     end = _bounded_time("end", end_text, tz) if end_text else None
     if end is None:
-        end = start + DEFAULT_SPAN if start is not None else timezone.now()
+        end = timezone.now()
+        if start is not None and start >= end:
+            raise ReadError("start", "must be before now (the end when `end` is not given).")
     if start is None:
         start = end - DEFAULT_SPAN
     if end <= start:

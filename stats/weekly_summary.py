@@ -58,6 +58,9 @@ class Coverage(TypedDict):
     last: datetime | None
     days_with_data: int
     days: int
+    over: bool  # the week has ended
+    starts_late: bool  # its first calls are more than an hour after the week starts
+    ends_early: bool  # the week is over and its last calls are more than an hour before its end
     complete: bool
 
 
@@ -81,6 +84,9 @@ def coverage(*, window: Window, now: datetime) -> Coverage:
         )
         first, last, days_with_data = cursor.fetchone()
     days = round((window.end - window.start) / timedelta(days=1))
+    over = window.end <= now
+    starts_late = first is None or first > window.start + _EDGE
+    ends_early = over and (last is None or last < window.end - _EDGE - timedelta(minutes=15))
     return {
         "start": window.start,
         "end": window.end,
@@ -88,11 +94,10 @@ def coverage(*, window: Window, now: datetime) -> Coverage:
         "last": last.astimezone(window.tz) if last else None,
         "days_with_data": days_with_data,
         "days": days,
-        "complete": window.end <= now
-        and days_with_data >= days
-        and first is not None
-        and first <= window.start + _EDGE
-        and last >= window.end - _EDGE - timedelta(minutes=15),
+        "over": over,
+        "starts_late": starts_late,
+        "ends_early": ends_early,
+        "complete": over and days_with_data >= days and not starts_late and not ends_early,
     }
 
 

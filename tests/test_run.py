@@ -19,11 +19,19 @@ from tests.fault.harness import ROOT, ensure_static_files, free_port, wait_for
 from tests.ingest.test_ingest_api import server_database_url
 
 
-def test_the_launcher_starts_the_web_server_and_the_alert_evaluator():
+def test_the_launcher_starts_the_web_server_and_the_alert_evaluator(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://elsewhere/db")
     started = run.processes("127.0.0.1:1")
     assert set(started) == {"web", "alerts"}
     assert started["alerts"].endswith("manage.py run_alerts")
     assert "clickpost_monitor.asgi:application" in started["web"]
+
+
+def test_on_the_embedded_demo_database_the_demo_traffic_goes_on(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    started = run.processes("127.0.0.1:1")
+    assert set(started) == {"web", "alerts", "demo"}
+    assert started["demo"].endswith("manage.py demo_trickle")
 
 
 def _descendants(pid: int) -> list[psutil.Process]:
@@ -64,7 +72,10 @@ def test_stopping_the_launcher_stops_everything_it_started(stop_with, tmp_path):
             launcher.kill()
         log.close()
 
-    assert alive == [], f"left running: {alive}\n{(tmp_path / 'run.log').read_text()[-3000:]}"
+    output = (tmp_path / "run.log").read_text()
+    assert alive == [], f"left running: {alive}\n{output[-3000:]}"
+    assert launcher.returncode == 0, "a requested stop is no error (make: 'Error 143')"
+    assert "AXES" not in output and "warning" not in output.lower(), output[-3000:]
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=5)
 

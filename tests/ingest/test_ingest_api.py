@@ -917,7 +917,7 @@ def gunicorn_port(committed, tmp_path):
             str(Path(sys.executable).parent / "gunicorn"),
             "clickpost_monitor.asgi:application",
             "-c",
-            "clickpost_monitor/gunicorn.conf.py",
+            "clickpost_monitor/gunicorn_conf.py",
             "-b",
             f"127.0.0.1:{port}",
         ],
