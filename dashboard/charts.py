@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
-from dashboard.links import Drill, event_url
 from stats import results as stats_results
+from stats.links import Drill, event_url
 
 Figure = dict[str, Any]
 

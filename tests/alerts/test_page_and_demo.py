@@ -13,7 +13,8 @@ from django.utils import timezone
 from alerts import selectors
 from alerts.defaults import DEFAULT_RULES
 from alerts.demo import DEMO_RULE, setup_demo_alerts
-from alerts.evaluator import evaluate_minute, floor_minute
+from alerts.evaluator import evaluate_minute
+from alerts.leader import floor_minute
 from alerts.models import Notification, Rule, Transition
 from alerts.outbox import deliver_due
 from tests.alerts.conftest import make_rule
@@ -72,7 +73,7 @@ def test_selectors_for_the_overview(incident_now, webhook):
     evaluate_minute(incident_now)
 
     [alert] = selectors.firing_now()
-    assert alert.labels == {"cp_id": 7} and alert.status == "firing"
+    assert alert.labels == {"cp_id": 7, "courier": "Delhivery"} and alert.status == "firing"
     marks = selectors.firings_between(
         incident_now - timedelta(hours=1), incident_now + timedelta(minutes=1)
     )
