@@ -106,6 +106,9 @@ PreviewAnswer = inline_serializer(
         "firings": serializers.ListField(child=serializers.DictField()),
         "fired": serializers.IntegerField(),
         "resolved": serializers.IntegerField(),
+        "longest_minutes": serializers.IntegerField(allow_null=True),
+        "summary": serializers.CharField(),
+        "figure": serializers.DictField(allow_null=True),
     },
 )
 

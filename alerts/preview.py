@@ -25,22 +25,6 @@ MINUTE = timedelta(minutes=1)
 ANOMALY_STEP = timedelta(minutes=15)
 
 
-def replay(
-    *,
-    question: Question,
-    spec: Spec,
-    start: datetime,
-    end: datetime,
-    benign: frozenset[int] = frozenset(),
-) -> list[dict[str, Any]]:
-    """Firings of the rule between start and end (whole UTC minutes): one dict per firing,
-    {"group", "fired_at", "resolved_at" (None if still firing), "severity", "peak"}, oldest
-    first, and the value series of the worst group (see `replay_with_series`)."""
-    return replay_with_series(question=question, spec=spec, start=start, end=end, benign=benign)[
-        "firings"
-    ]
-
-
 def replay_with_series(
     *,
     question: Question,
@@ -49,8 +33,10 @@ def replay_with_series(
     end: datetime,
     benign: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
-    """{"firings": [...], "series": {group key: [(minute, value), ...] every 15 minutes}}.
-    `benign`: the catalog's benign codes, left out when the rule excludes them."""
+    """Firings of the rule between start and end (whole UTC minutes), oldest first, each
+    {"group", "fired_at", "resolved_at" (None if still firing), "severity", "peak"}, and the
+    value series: {"firings": [...], "series": {group key: [(minute, value), ...] every 15
+    minutes}}. `benign`: the catalog's benign codes, left out when the rule excludes them."""
     if question.metric == "anomaly":
         return _replay_anomaly(question, spec, _steps(start, end, ANOMALY_STEP), benign)
     return _replay_counts(question, spec, start=start, end=end, benign=benign)

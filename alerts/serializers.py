@@ -14,14 +14,14 @@ from alerts.models import (
     NOTIFY,
     AlertState,
     Channel,
-    MuteWindow,
     Rule,
     Silence,
     Transition,
     new_webhook_secret,
 )
 from ingest.catalog import CATEGORIES
-from stats.window import INT32_MAX, parse_zone
+from stats.querystring import INT32_MAX
+from stats.window import parse_zone
 
 FILTER_CHILDREN = {
     "endpoint": serializers.CharField(max_length=200),
@@ -192,12 +192,6 @@ class SilenceSerializer(serializers.ModelSerializer):
         if attrs["end"] <= attrs["start"]:
             raise serializers.ValidationError({"end": ["must be after start."]})
         return attrs
-
-
-class MuteWindowSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = MuteWindow
-        fields = ["id", "name", "rule", "days", "start_time", "end_time", "tz"]
 
 
 class AlertNowSerializer(serializers.ModelSerializer):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -10,16 +9,17 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
+from alerts.charts import longest_firing, replay_words, rule_figure
 from alerts.ending import end_rule_groups
 from alerts.evaluator import spec_of
 from alerts.leader import floor_minute
-from alerts.messages import Facts, alert_of, build_message
+from alerts.messages import test_message
 from alerts.models import Delivery, Notification, Rule, Transition
 from alerts.outbox import deliver_due
 from alerts.preview import replay_with_series
-from alerts.values import question_of
+from alerts.selectors import label_namer
+from alerts.values import labels_of, question_of
 from stats.benign import benign_codes
 
 RULE_DEFAULTS = {
@@ -45,16 +45,17 @@ RULE_DEFAULTS = {
 
 
 def preview_rule(*, days: int = 14, **fields: Any) -> dict[str, Any]:
-    """When the (unsaved) rule would have fired and resolved over the last `days`."""
+    """When the (unsaved) rule would have fired and resolved over the last `days`; the replay
+    in words ("would have fired 3 times in 14 days, longest 3 h"), its longest firing in
+    minutes, and the chart the rule editor draws (a Plotly figure, None without traffic)."""
     rule = SimpleNamespace(**(RULE_DEFAULTS | {"tz": settings.TIME_ZONE} | fields))
-    if rule.metric == "anomaly" and importlib.util.find_spec("alerts.anomaly") is None:
-        raise ValidationError({"metric": ["anomaly detection is not installed in this build."]})
     end = floor_minute(timezone.now())
     start = end - timedelta(days=days)
     replayed = replay_with_series(
         question=question_of(rule), spec=spec_of(rule), start=start, end=end, benign=benign_codes()
     )
     firings = replayed["firings"]
+    longest = longest_firing(firings, end=end)
     return {
         "start": start,
         "end": end,
@@ -62,7 +63,14 @@ def preview_rule(*, days: int = 14, **fields: Any) -> dict[str, Any]:
         "fired": len(firings),
         "resolved": sum(1 for f in firings if f["resolved_at"] is not None),
         "firings": firings,
+        "longest_minutes": None if longest is None else int(longest.total_seconds() // 60),
+        "summary": replay_words(firings, days=days, end=end),
+        "figure": rule_figure(rule, replayed, name_of=_namer(rule, replayed)),
     }
+
+
+def _namer(rule: Any, replayed: dict[str, Any]):
+    return label_namer(labels_of(rule.group_by, key) for key in replayed["series"])
 
 
 def preview_series(rule: Rule, *, days: int = 1) -> dict[str, Any]:
@@ -113,19 +121,9 @@ def send_test(*, rule: Rule) -> dict[str, Any]:
             summary=summary,
             notify=bool(channels),
         )
-        alert = alert_of(
-            rule,
-            labels={},
-            kind="test",
-            at=floor_minute(at),
-            value=rule.threshold,
-            severity="warning",
-            summary=summary,
-            started_at=at,
-            facts=Facts(),
+        message = test_message(
+            rule=rule, summary=summary, at=at, key=f"cpm-test-rule-{rule.pk}-{transition.pk}"
         )
-        message = build_message(rule=rule, alert=alert, test=True)
-        message["pagerduty_key"] = f"cpm-test-rule-{rule.pk}-{transition.pk}"
         notes = Notification.objects.bulk_create(
             Notification(rule=rule, channel=c, message=message, next_attempt_at=at)
             for c in channels

@@ -1,11 +1,9 @@
 """Routes of the protocol doors (SPEC "Protocol doors"), mounted at the site root (where the
-protocols' clients expect them), and the token-health API. `GET /` for Elasticsearch clients
-is ingest.doors.middleware."""
+protocols' clients expect them). `GET /` for Elasticsearch clients is ingest.doors.middleware."""
 
 from django.urls import path
 
 from ingest.doors import views
-from tokens.api import TokenHealthView
 
 otlp = views.OtlpLogsView.as_view()
 bulk = views.BulkView.as_view()
@@ -27,10 +25,9 @@ urlpatterns = [
     path("api/events/raw", views.SeqView.as_view(), name="seq-raw"),
     path("ingest/clef", views.SeqView.as_view(clef=True), name="seq-clef"),
     # Both spellings: a client's base URL may or may not end in "/", and APPEND_SLASH cannot
-    # redirect a POST.
+    # redirect a POST. The OpenAPI schema describes the one with the slash.
     path("betterstack/", betterstack, name="betterstack"),
-    path("betterstack", betterstack, name="betterstack-no-slash"),
+    path("betterstack", views.BetterStackView.as_view(schema=None), name="betterstack-no-slash"),
     path("logzio/", logzio, name="logzio"),
-    path("logzio", logzio, name="logzio-no-slash"),
-    path("api/v1/tokens/", TokenHealthView.as_view(), name="api-tokens"),
+    path("logzio", views.LogzioView.as_view(schema=None), name="logzio-no-slash"),
 ]
