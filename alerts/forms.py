@@ -21,8 +21,8 @@ from rest_framework import serializers
 from alerts.metrics import (
     UNIT_FIELDS,
     group_words,
-    metric,
     metric_choices,
+    shown,
     stored_value,
     typed_value,
 )
@@ -142,9 +142,9 @@ def _kind(name: str, f: serializers.Field) -> str:
 def _choices(name: str, f: serializers.Field, *, rule_id: int | None) -> list[tuple[str, str]]:
     """What a picker offers: what exists (couriers, codes, accounts seen), else the field's own."""
     if name == "metric":
-        return metric_choices()
+        return metric_choices(str(k) for k in getattr(f, "choices", {}))
     if name == "group_by":
-        return [(str(k), group_words(str(k))) for k in f.choices]
+        return [(str(k), group_words(str(k))) for k in getattr(f, "choices", {})]
     if name == "tz":
         return [(z, z) for z in dict.fromkeys([*ZONES, settings.TIME_ZONE])]
     if name in FILTERS:
@@ -196,7 +196,8 @@ def _defaults() -> dict[str, Any]:
             initial = f.default
         else:
             model_field = Rule._meta.get_field(name)
-            initial = model_field.default if model_field.has_default() else None
+            has = getattr(model_field, "has_default", lambda: False)()
+            initial = getattr(model_field, "default", None) if has else None
         defaults.setdefault(name, initial() if callable(initial) else initial)
     return defaults
 
@@ -247,7 +248,7 @@ def rule_sections(
     writable = _writable(RuleSerializer())
     placed = {name for _, names in SECTIONS for name in names}
     extra = tuple(name for name in writable if name not in placed)
-    unit = metric(values.get("metric")).unit
+    unit = shown(values.get("metric")).typed
     sections, focused = [], False
     for title, names in (*SECTIONS[:-1], (SECTIONS[-1][0], SECTIONS[-1][1] + extra)):
         fields = []
@@ -258,7 +259,7 @@ def rule_sections(
             if name in UNIT_FIELDS:
                 item.scaled, item.unit = True, unit.suffix
             if name == "metric":
-                item.help = metric(values.get("metric")).help
+                item.help = shown(values.get("metric")).help
             if item.errors and not focused:
                 item.focus = focused = True
             fields.append(item)

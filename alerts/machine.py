@@ -60,6 +60,12 @@ class Reading:
     value: float | None
     breach: bool | None = None  # set by metrics that decide breaching themselves (anomaly)
     summary: str = ""
+    top_code: int | None = None  # the code with most errors (the message's "what to do")
+    codes: tuple[int, ...] = ()  # the codes counted (a drill-down link lists them)
+
+    @property
+    def no_data(self) -> bool:
+        return self.calls == 0
 
 
 @dataclass(frozen=True)

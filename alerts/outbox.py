@@ -91,7 +91,8 @@ def _failed(note: Notification, error: str, *, now: datetime) -> None:
     note.last_error = error
     note.save(update_fields=["status", "next_attempt_at", "last_error", "attempts"])
     text = f"{note.channel.name}: {error}" + (" (gave up)" if gave_up else "")
-    Rule.objects.filter(pk=note.rule_id).update(last_error=text, last_error_at=now)
+    if note.rule_id is not None:  # a deleted rule's resolve has no rule to show it on
+        Rule.objects.filter(pk=note.rule_id).update(last_error=text, last_error_at=now)
     log.warning(
         "alert notification %s to %s failed (attempt %s): %s; %s",
         note.pk,

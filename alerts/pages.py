@@ -8,7 +8,6 @@ submitted form into the API's body), so the page and the API accept the same thi
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import wraps
@@ -22,7 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from alerts.channels import SendFailed, channel_sender
+from alerts import services
 from alerts.forms import (
     KIND_WORDS,
     channel_body,
@@ -33,9 +32,8 @@ from alerts.forms import (
     rule_sections,
     rule_values,
 )
-from alerts.messages import build_message
 from alerts.metrics import units_for_script
-from alerts.models import CHANNEL_KINDS, AlertState, Channel, MuteWindow, Rule, Silence
+from alerts.models import CHANNEL_KINDS, METRICS, AlertState, Channel, MuteWindow, Rule, Silence
 from alerts.serializers import ChannelSerializer, RuleSerializer, SilenceSerializer
 from stats.window import parse_zone
 
@@ -84,7 +82,7 @@ def _save_rule(request: HttpRequest, *, rule: Rule | None) -> HttpResponse:
     if not serializer.is_valid():
         errors = serializer.errors
         return _rule_form(request, values=form_values(request.POST), rule=rule, errors=errors)
-    saved = serializer.save()
+    saved = services.save_rule(serializer)  # as the API saves: resolves what the edit ended
     messages.success(request, f"Saved the rule “{saved.name}”.")
     return redirect(f"/alerts/#rule-{saved.pk}")
 
@@ -100,7 +98,7 @@ def _rule_form(
         "sections": sections,
         "general_errors": [str(e) for e in errors.get("non_field_errors", [])],
         "error_fields": [f for s in sections for f in s.fields if f.errors],
-        "units": units_for_script(),
+        "units": units_for_script(METRICS),
     }
     return render(request, "alerts/rule_form.html", context, status=400 if errors else 200)
 
@@ -113,7 +111,7 @@ def rule_enable(request: HttpRequest, id: int) -> HttpResponse:
     enabled = request.POST.get("enabled") == "1"
     serializer = RuleSerializer(rule, data={"enabled": enabled}, partial=True)
     if serializer.is_valid():
-        serializer.save()
+        services.save_rule(serializer)  # disabling resolves its firing groups, once
         messages.success(request, f"{'Enabled' if enabled else 'Disabled'} “{rule.name}”.")
     else:
         messages.error(request, f"“{rule.name}” is not valid any more: {serializer.errors}")
@@ -124,7 +122,7 @@ def rule_enable(request: HttpRequest, id: int) -> HttpResponse:
 @require_POST
 def rule_delete(request: HttpRequest, id: int) -> HttpResponse:
     rule = get_object_or_404(Rule, pk=id)
-    rule.delete()
+    services.delete_rule(rule)  # its firing groups resolve ("rule deleted"), its history stays
     messages.success(request, f"Deleted the rule “{rule.name}”.")
     return redirect("/alerts/#rules")
 
@@ -188,21 +186,8 @@ def channel_delete(request: HttpRequest, id: int) -> HttpResponse:
 def channel_test(request: HttpRequest, id: int) -> HttpResponse:
     """Sends one message marked as a test to this channel now, and says what the receiver did."""
     channel = get_object_or_404(Channel, pk=id)
-    probe = Rule(id=None, name="Test from the alerts page", metric="error_rate", threshold=0.05)
-    now = timezone.now()
-    message = build_message(
-        rule=probe,
-        labels={},
-        kind="test",
-        at=now.replace(second=0, microsecond=0),
-        value=None,
-        severity="warning",
-        summary=f"Test message to the channel {channel.name!r}; nothing is wrong.",
-        started_at=now,
-    )
-    try:
-        channel_sender(channel).send(message, message_id=f"cpm-test-{uuid.uuid4().hex}")
-    except SendFailed as failure:
+    failure = services.send_channel_test(channel=channel)
+    if failure:
         messages.error(request, f"The test to “{channel.name}” failed: {failure}")
     else:
         messages.success(request, f"Sent a test to “{channel.name}”: the receiver took it.")

@@ -196,12 +196,16 @@ class SilenceSerializer(serializers.ModelSerializer):
 class AlertNowSerializer(serializers.ModelSerializer):
     rule = serializers.SerializerMethodField()
     threshold = serializers.FloatField(source="rule.threshold")
+    where = serializers.CharField(read_only=True)
+    value_text = serializers.CharField(read_only=True)
+    threshold_text = serializers.CharField(read_only=True)
 
     class Meta:
         model = AlertState
         fields = [
-            "id", "rule", "labels", "status", "severity", "value", "threshold", "calls",
-            "errors", "summary", "since", "started_at", "silenced", "evaluated_at",
+            "id", "rule", "labels", "where", "status", "severity", "value", "value_text",
+            "threshold", "threshold_text", "calls", "errors", "summary", "since", "started_at",
+            "silenced", "inhibited", "evaluated_at",
         ]  # fmt: skip
 
     def get_rule(self, state: AlertState) -> dict[str, Any]:
@@ -211,12 +215,15 @@ class AlertNowSerializer(serializers.ModelSerializer):
 class TransitionSerializer(serializers.ModelSerializer):
     rule = serializers.SerializerMethodField()
     notifications = serializers.SerializerMethodField()
+    where = serializers.CharField(read_only=True)
+    value_text = serializers.CharField(read_only=True)
 
     class Meta:
         model = Transition
         fields = [
-            "id", "rule", "labels", "kind", "reason", "at", "value", "threshold", "severity",
-            "summary", "started_at", "silenced", "inhibited", "notify", "notifications",
+            "id", "rule", "labels", "where", "kind", "reason", "at", "value", "value_text",
+            "threshold", "severity", "summary", "started_at", "silenced", "inhibited", "notify",
+            "notifications",
         ]  # fmt: skip
 
     def get_rule(self, transition: Transition) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -10,14 +11,18 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from alerts.channels import SendFailed, channel_sender
 from alerts.charts import longest_firing, replay_words, rule_figure
-from alerts.evaluator import floor_minute, spec_of
-from alerts.messages import build_message
-from alerts.models import Delivery, Notification, Rule, Transition
+from alerts.ending import end_rule_groups
+from alerts.evaluator import spec_of
+from alerts.leader import floor_minute
+from alerts.messages import Facts, alert_of, build_message
+from alerts.models import Channel, Delivery, Notification, Rule, Transition
 from alerts.outbox import deliver_due
 from alerts.preview import replay_with_series
 from alerts.selectors import label_namer
 from alerts.values import labels_of, question_of
+from stats.benign import benign_codes
 
 RULE_DEFAULTS = {
     "endpoint": [],
@@ -36,6 +41,8 @@ RULE_DEFAULTS = {
     "keep_firing_minutes": 0,
     "repeat_minutes": 0,
     "weeks": 8,
+    "exclude_benign": False,
+    "notify": "together",
 }
 
 
@@ -47,7 +54,7 @@ def preview_rule(*, days: int = 14, **fields: Any) -> dict[str, Any]:
     end = floor_minute(timezone.now())
     start = end - timedelta(days=days)
     replayed = replay_with_series(
-        question=question_of(rule), spec=spec_of(rule), start=start, end=end
+        question=question_of(rule), spec=spec_of(rule), start=start, end=end, benign=benign_codes()
     )
     firings = replayed["firings"]
     longest = longest_firing(firings, end=end)
@@ -72,14 +79,35 @@ def preview_series(rule: Rule, *, days: int = 1) -> dict[str, Any]:
     """A saved rule's replay for its page chart: firings and the value every 15 minutes."""
     end = floor_minute(timezone.now())
     start = end - timedelta(days=days)
-    return replay_with_series(question=question_of(rule), spec=spec_of(rule), start=start, end=end)
+    return replay_with_series(
+        question=question_of(rule), spec=spec_of(rule), start=start, end=end, benign=benign_codes()
+    )
+
+
+def save_rule(serializer: Any) -> Rule:
+    """Save a rule from a validated serializer (create or edit) and, in the same transaction,
+    resolve the groups it no longer has: all of them when it was disabled (alerts.ending)."""
+    with transaction.atomic():
+        rule = serializer.save()
+        end_rule_groups(rule)
+    return rule
+
+
+def delete_rule(rule: Rule) -> None:
+    """Delete a rule; its firing groups are resolved first (alerts.ending's pre_delete) and its
+    history stays, marked "rule deleted"."""
+    with transaction.atomic():
+        rule.delete()
 
 
 def send_test(*, rule: Rule) -> dict[str, Any]:
     """One test message to each of the rule's channels, through the outbox (so it shows in
-    the history like any notification); returns each channel's outcome."""
+    the history like any notification), marked as a test in every channel (webhook `"test":
+    true`, "TEST" in chat and e-mail, PagerDuty `info` on a test key resolved at once);
+    returns each channel's outcome."""
     at = timezone.now()
     channels = list(rule.channels.filter(enabled=True))
+    summary = f"Test notification for the rule {rule.name!r}; nothing is wrong."
     with transaction.atomic():
         transition = Transition.objects.create(
             rule=rule,
@@ -92,19 +120,22 @@ def send_test(*, rule: Rule) -> dict[str, Any]:
             value=rule.threshold,
             threshold=rule.threshold,
             severity="warning",
-            summary=f"Test notification for the rule {rule.name!r}; nothing is wrong.",
+            summary=summary,
             notify=bool(channels),
         )
-        message = build_message(
-            rule=rule,
+        alert = alert_of(
+            rule,
             labels={},
             kind="test",
             at=floor_minute(at),
             value=rule.threshold,
             severity="warning",
-            summary=transition.summary,
+            summary=summary,
             started_at=at,
+            facts=Facts(),
         )
+        message = build_message(rule=rule, alert=alert, test=True)
+        message["pagerduty_key"] = f"cpm-test-rule-{rule.pk}-{transition.pk}"
         notes = Notification.objects.bulk_create(
             Notification(rule=rule, channel=c, message=message, next_attempt_at=at)
             for c in channels
@@ -121,3 +152,26 @@ def send_test(*, rule: Rule) -> dict[str, Any]:
             for n in transition.notifications.select_related("channel")
         ],
     }
+
+
+def send_channel_test(*, channel: Channel) -> str | None:
+    """One message marked as a test, sent to this channel now (not through the outbox: the
+    page waits for the receiver's answer); None when the receiver took it, else why not."""
+    at = timezone.now()
+    probe = Rule(
+        name="Test from the alerts page", metric="error_rate", threshold=0.05,
+        tz=settings.TIME_ZONE, window_minutes=15,
+    )  # fmt: skip
+    summary = f"Test message to the channel {channel.name!r}; nothing is wrong."
+    alert = alert_of(
+        probe, labels={}, kind="test", at=floor_minute(at), value=None, severity="warning",
+        summary=summary, started_at=at, facts=Facts(),
+    )  # fmt: skip
+    message = build_message(rule=probe, alert=alert, test=True)
+    message_id = f"cpm-test-channel-{channel.pk}-{uuid.uuid4().hex}"
+    message["pagerduty_key"] = message_id
+    try:
+        channel_sender(channel).send(message, message_id=message_id)
+    except SendFailed as failure:
+        return str(failure)
+    return None

@@ -17,8 +17,8 @@ from html import escape
 from typing import Any
 
 from dashboard import bidi
-from dashboard.links import Drill, event_url
 from stats import results as stats_results
+from stats.links import Drill, event_url
 
 Figure = dict[str, Any]
 

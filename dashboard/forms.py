@@ -12,11 +12,11 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 
-from dashboard.links import zone_name
 from dashboard.params import CUSTOM, GROUPS, RANGE_LABELS, PageParams, local_input
 from ingest.catalog import CATEGORIES
 from ingest.events import ENDPOINT_NAMES
 from ingest.models import Courier
+from stats.links import zone_name
 
 ZONES = ("UTC", "Asia/Kolkata", "Asia/Dubai", "Asia/Singapore", "Europe/London")
 

@@ -17,13 +17,13 @@ from django.utils import timezone
 from alerts.selectors import firing_now, firings_between
 from dashboard import charts, params
 from dashboard.forms import filter_fields, group_links, zone_choices
-from dashboard.links import Drill, zone_name
 from stats import questions, reports, selectors
 from stats.benign import benign_codes, benign_filters, benign_totals
 from stats.codes import with_shares
 from stats.couriers import MIN_CALLS, courier_health, courier_matrix
 from stats.elapsed import totals_until
 from stats.errors import ReadError
+from stats.links import Drill, zone_name
 from stats.shipments import shipment_matches
 from stats.weekly_summary import (
     Coverage,
@@ -113,9 +113,7 @@ def _alert_marks(window: Window) -> list[charts.AlertMark]:
     return [
         charts.AlertMark(
             at=firing.at.astimezone(window.tz),
-            text=" ".join(
-                [f"{firing.rule.name} fired", *(f"{k} {v}" for k, v in firing.labels.items())]
-            ),
+            text=f"{firing.rule_name} fired: {firing.where}",
         )
         for firing in firings_between(window.start, window.end)
     ]
