@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.metrics import format_value, shown
+from alerts.metrics import format_value, metric
 from alerts.values import group_key, labels_of
 
 MAX_GROUPS = 3
@@ -79,7 +79,7 @@ def rule_figure(
             "line": {"color": "#c0392b", "dash": "dash", "width": 1},
         }
     ]
-    reads = shown(rule.metric)
+    shown = metric(rule.metric)
     for firing in replayed["firings"]:
         end = firing["resolved_at"] or max(t for s in series.values() for t, _ in s)
         shapes.append(
@@ -119,9 +119,9 @@ def rule_figure(
         # sits on a tick label at any width.
         "xaxis": {"title": {"text": f"time ({tz.key})", "font": {"size": 11}}, "automargin": True},
         "yaxis": {
-            "title": {"text": reads.axis, "font": {"size": 11}},
+            "title": {"text": shown.axis, "font": {"size": 11}},
             "automargin": True,
-            "tickformat": reads.typed.tickformat,
+            "tickformat": shown.unit.tickformat,
             "rangemode": "tozero",
         },
         "paper_bgcolor": "rgba(0,0,0,0)",

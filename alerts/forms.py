@@ -21,8 +21,8 @@ from rest_framework import serializers
 from alerts.metrics import (
     UNIT_FIELDS,
     group_words,
+    metric,
     metric_choices,
-    shown,
     stored_value,
     typed_value,
 )
@@ -142,9 +142,9 @@ def _kind(name: str, f: serializers.Field) -> str:
 def _choices(name: str, f: serializers.Field, *, rule_id: int | None) -> list[tuple[str, str]]:
     """What a picker offers: what exists (couriers, codes, accounts seen), else the field's own."""
     if name == "metric":
-        return metric_choices(str(k) for k in getattr(f, "choices", {}))
+        return metric_choices()
     if name == "group_by":
-        return [(str(k), group_words(str(k))) for k in getattr(f, "choices", {})]
+        return [(str(k), group_words(str(k))) for k in f.choices]
     if name == "tz":
         return [(z, z) for z in dict.fromkeys([*ZONES, settings.TIME_ZONE])]
     if name in FILTERS:
@@ -196,8 +196,7 @@ def _defaults() -> dict[str, Any]:
             initial = f.default
         else:
             model_field = Rule._meta.get_field(name)
-            has = getattr(model_field, "has_default", lambda: False)()
-            initial = getattr(model_field, "default", None) if has else None
+            initial = model_field.default if model_field.has_default() else None
         defaults.setdefault(name, initial() if callable(initial) else initial)
     return defaults
 
@@ -248,7 +247,7 @@ def rule_sections(
     writable = _writable(RuleSerializer())
     placed = {name for _, names in SECTIONS for name in names}
     extra = tuple(name for name in writable if name not in placed)
-    unit = shown(values.get("metric")).typed
+    unit = metric(values.get("metric")).unit
     sections, focused = [], False
     for title, names in (*SECTIONS[:-1], (SECTIONS[-1][0], SECTIONS[-1][1] + extra)):
         fields = []
@@ -259,7 +258,7 @@ def rule_sections(
             if name in UNIT_FIELDS:
                 item.scaled, item.unit = True, unit.suffix
             if name == "metric":
-                item.help = shown(values.get("metric")).help
+                item.help = metric(values.get("metric")).help
             if item.errors and not focused:
                 item.focus = focused = True
             fields.append(item)

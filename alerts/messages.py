@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 
 from alerts.labels import identity, where_text
-from alerts.metrics import METRICS, format_value
+from alerts.metrics import format_value, metric
 from alerts.values import filters_of, group_key
 from stats.links import Drill
 from stats.questions import courier_label
@@ -165,7 +165,7 @@ def _alert_body(rule: Any, alert: Alert) -> dict[str, Any]:
 
 
 def _how_bad(rule: Any, alert: Alert) -> str:
-    words = METRICS[rule.metric].words if rule.metric in METRICS else rule.metric
+    words = metric(rule.metric).words or rule.metric
     if alert.reason == "no data":
         return f"no calls (threshold {format_value(rule.metric, rule.threshold)})"
     return (
@@ -346,3 +346,22 @@ def message_text(message: dict[str, Any]) -> str:
         lines += [f"- {line_text(line)}: {line['url']}" for line in message["lines"]]
     lines.append(f"Events: {body['url']}")
     return "\n".join(lines)
+
+
+def test_message(*, rule: Any, summary: str, at: datetime, key: str) -> dict[str, Any]:
+    """A test notification, marked as one in every channel (webhook `"test": true`, "[TEST]" in
+    chat and e-mail, PagerDuty `info` on `key`, a key of its own that is resolved at once)."""
+    alert = alert_of(
+        rule,
+        labels={},
+        kind="test",
+        at=at.replace(second=0, microsecond=0),
+        value=rule.threshold,
+        severity="warning",
+        summary=summary,
+        started_at=at,
+        facts=Facts(),
+    )
+    message = build_message(rule=rule, alert=alert, test=True)
+    message["pagerduty_key"] = key
+    return message

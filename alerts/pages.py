@@ -8,6 +8,7 @@ submitted form into the API's body), so the page and the API accept the same thi
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import wraps
@@ -22,6 +23,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from alerts import services
+from alerts.channels import SendFailed, channel_sender
 from alerts.forms import (
     KIND_WORDS,
     channel_body,
@@ -32,8 +34,9 @@ from alerts.forms import (
     rule_sections,
     rule_values,
 )
+from alerts.messages import test_message
 from alerts.metrics import units_for_script
-from alerts.models import CHANNEL_KINDS, METRICS, AlertState, Channel, MuteWindow, Rule, Silence
+from alerts.models import CHANNEL_KINDS, AlertState, Channel, MuteWindow, Rule, Silence
 from alerts.serializers import ChannelSerializer, RuleSerializer, SilenceSerializer
 from stats.window import parse_zone
 
@@ -82,7 +85,7 @@ def _save_rule(request: HttpRequest, *, rule: Rule | None) -> HttpResponse:
     if not serializer.is_valid():
         errors = serializer.errors
         return _rule_form(request, values=form_values(request.POST), rule=rule, errors=errors)
-    saved = services.save_rule(serializer)  # as the API saves: resolves what the edit ended
+    saved = services.save_rule(serializer)  # resolves the groups an edit ended
     messages.success(request, f"Saved the rule “{saved.name}”.")
     return redirect(f"/alerts/#rule-{saved.pk}")
 
@@ -98,7 +101,7 @@ def _rule_form(
         "sections": sections,
         "general_errors": [str(e) for e in errors.get("non_field_errors", [])],
         "error_fields": [f for s in sections for f in s.fields if f.errors],
-        "units": units_for_script(METRICS),
+        "units": units_for_script(),
     }
     return render(request, "alerts/rule_form.html", context, status=400 if errors else 200)
 
@@ -111,7 +114,7 @@ def rule_enable(request: HttpRequest, id: int) -> HttpResponse:
     enabled = request.POST.get("enabled") == "1"
     serializer = RuleSerializer(rule, data={"enabled": enabled}, partial=True)
     if serializer.is_valid():
-        services.save_rule(serializer)  # disabling resolves its firing groups, once
+        services.save_rule(serializer)  # disabling resolves what fires
         messages.success(request, f"{'Enabled' if enabled else 'Disabled'} “{rule.name}”.")
     else:
         messages.error(request, f"“{rule.name}” is not valid any more: {serializer.errors}")
@@ -122,7 +125,7 @@ def rule_enable(request: HttpRequest, id: int) -> HttpResponse:
 @require_POST
 def rule_delete(request: HttpRequest, id: int) -> HttpResponse:
     rule = get_object_or_404(Rule, pk=id)
-    services.delete_rule(rule)  # its firing groups resolve ("rule deleted"), its history stays
+    rule.delete()
     messages.success(request, f"Deleted the rule “{rule.name}”.")
     return redirect("/alerts/#rules")
 
@@ -186,8 +189,17 @@ def channel_delete(request: HttpRequest, id: int) -> HttpResponse:
 def channel_test(request: HttpRequest, id: int) -> HttpResponse:
     """Sends one message marked as a test to this channel now, and says what the receiver did."""
     channel = get_object_or_404(Channel, pk=id)
-    failure = services.send_channel_test(channel=channel)
-    if failure:
+    probe = Rule(id=None, name="Test from the alerts page", metric="error_rate", threshold=0.05)
+    now = timezone.now()
+    message = test_message(
+        rule=probe,
+        summary=f"Test message to the channel {channel.name!r}; nothing is wrong.",
+        at=now,
+        key=f"cpm-test-channel-{channel.pk}-{uuid.uuid4().hex[:12]}",
+    )
+    try:
+        channel_sender(channel).send(message, message_id=f"cpm-test-{uuid.uuid4().hex}")
+    except SendFailed as failure:
         messages.error(request, f"The test to “{channel.name}” failed: {failure}")
     else:
         messages.success(request, f"Sent a test to “{channel.name}”: the receiver took it.")

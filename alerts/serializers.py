@@ -20,7 +20,8 @@ from alerts.models import (
     new_webhook_secret,
 )
 from ingest.catalog import CATEGORIES
-from stats.window import INT32_MAX, parse_zone
+from stats.querystring import INT32_MAX
+from stats.window import parse_zone
 
 FILTER_CHILDREN = {
     "endpoint": serializers.CharField(max_length=200),

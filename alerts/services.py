@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -11,13 +10,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from alerts.channels import SendFailed, channel_sender
 from alerts.charts import longest_firing, replay_words, rule_figure
 from alerts.ending import end_rule_groups
 from alerts.evaluator import spec_of
 from alerts.leader import floor_minute
-from alerts.messages import Facts, alert_of, build_message
-from alerts.models import Channel, Delivery, Notification, Rule, Transition
+from alerts.messages import test_message
+from alerts.models import Delivery, Notification, Rule, Transition
 from alerts.outbox import deliver_due
 from alerts.preview import replay_with_series
 from alerts.selectors import label_namer
@@ -123,19 +121,9 @@ def send_test(*, rule: Rule) -> dict[str, Any]:
             summary=summary,
             notify=bool(channels),
         )
-        alert = alert_of(
-            rule,
-            labels={},
-            kind="test",
-            at=floor_minute(at),
-            value=rule.threshold,
-            severity="warning",
-            summary=summary,
-            started_at=at,
-            facts=Facts(),
+        message = test_message(
+            rule=rule, summary=summary, at=at, key=f"cpm-test-rule-{rule.pk}-{transition.pk}"
         )
-        message = build_message(rule=rule, alert=alert, test=True)
-        message["pagerduty_key"] = f"cpm-test-rule-{rule.pk}-{transition.pk}"
         notes = Notification.objects.bulk_create(
             Notification(rule=rule, channel=c, message=message, next_attempt_at=at)
             for c in channels
@@ -152,26 +140,3 @@ def send_test(*, rule: Rule) -> dict[str, Any]:
             for n in transition.notifications.select_related("channel")
         ],
     }
-
-
-def send_channel_test(*, channel: Channel) -> str | None:
-    """One message marked as a test, sent to this channel now (not through the outbox: the
-    page waits for the receiver's answer); None when the receiver took it, else why not."""
-    at = timezone.now()
-    probe = Rule(
-        name="Test from the alerts page", metric="error_rate", threshold=0.05,
-        tz=settings.TIME_ZONE, window_minutes=15,
-    )  # fmt: skip
-    summary = f"Test message to the channel {channel.name!r}; nothing is wrong."
-    alert = alert_of(
-        probe, labels={}, kind="test", at=floor_minute(at), value=None, severity="warning",
-        summary=summary, started_at=at, facts=Facts(),
-    )  # fmt: skip
-    message = build_message(rule=probe, alert=alert, test=True)
-    message_id = f"cpm-test-channel-{channel.pk}-{uuid.uuid4().hex}"
-    message["pagerduty_key"] = message_id
-    try:
-        channel_sender(channel).send(message, message_id=message_id)
-    except SendFailed as failure:
-        return str(failure)
-    return None

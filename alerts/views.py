@@ -17,7 +17,7 @@ from django.utils import timezone
 from alerts import selectors, services
 from alerts.charts import group_text, rule_figure
 from alerts.forms import ZONES, matchers_text
-from alerts.metrics import format_value, group_words, shown
+from alerts.metrics import format_value, group_words, metric
 from alerts.models import Channel, MuteWindow, Rule, Silence
 from alerts.pages import SILENCE_HOURS
 from alerts.values import labels_of
@@ -31,11 +31,17 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 @login_required
 def alerts_page(request: HttpRequest) -> HttpResponse:
     rules = list(Rule.objects.prefetch_related("channels").order_by("-enabled", "name"))
+    alerts = list(selectors.alerts_now())
     silences = list(Silence.objects.filter(end__gt=timezone.now()).select_related("rule"))
-    history = selectors.history()[:HISTORY_ROWS]
+    history = list(selectors.history()[:HISTORY_ROWS])
     channels = list(Channel.objects.all())
     routed = [{k: v} for c in channels for k, vs in (c.matchers or {}).items() for v in vs]
-    name_of = selectors.label_namer([s.matchers for s in silences] + routed)
+    name_of = selectors.label_namer(
+        [a.labels for a in alerts]
+        + [s.matchers for s in silences]
+        + [t.labels for t in history]
+        + routed
+    )
     context = {
         "nav": "alerts",
         "can_act": request.user.is_staff,
@@ -43,7 +49,7 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
         "zones": list(dict.fromkeys([*ZONES, settings.TIME_ZONE])),
         "silence_hours": SILENCE_HOURS,
         "weekdays": list(enumerate(WEEKDAYS)),
-        "alerts": selectors.alerts_now(),
+        "alerts": [_alert_row(a, name_of) for a in alerts],
         "rules": [_rule_row(rule, chart=n < MAX_CHARTS) for n, rule in enumerate(rules)],
         "channels": [
             {
@@ -58,16 +64,33 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
             {"window": w, "days": ", ".join(WEEKDAYS[d] for d in w.days if d in range(7))}
             for w in MuteWindow.objects.select_related("rule")
         ],
-        "history": history,
+        "history": [_history_row(t, name_of) for t in history],
     }
     return render(request, "alerts/alerts.html", context)
+
+
+def _alert_row(alert: Any, name_of: Any) -> dict[str, Any]:
+    return {
+        "alert": alert,
+        "group": group_text(alert.labels, name_of),
+        "value": format_value(alert.rule.metric, alert.value),
+        "threshold": format_value(alert.rule.metric, alert.rule.threshold),
+    }
+
+
+def _history_row(transition: Any, name_of: Any) -> dict[str, Any]:
+    return {
+        "t": transition,
+        "group": group_text(transition.labels, name_of),
+        "value": format_value(transition.rule_metric, transition.value),
+    }
 
 
 def _rule_row(rule: Rule, *, chart: bool) -> dict[str, Any]:
     figure = _figure(rule) if chart else None
     return {
         "rule": rule,
-        "metric": shown(rule.metric).label,
+        "metric": metric(rule.metric).label,
         "per": group_words(rule.group_by),
         "threshold": format_value(rule.metric, rule.threshold),
         "warning": None if rule.warning is None else format_value(rule.metric, rule.warning),

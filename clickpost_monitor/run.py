@@ -1,5 +1,6 @@
-"""`make run`'s processes, side by side and supervised: the web server, the alert evaluator and
-the report scheduler.
+"""`make run`'s processes, side by side and supervised: the web server, the alert evaluator,
+the report scheduler, and on the embedded demo database (DATABASE_URL unset) the demo's live
+traffic (demo.trickle).
 
     python -m clickpost_monitor.run [--bind 127.0.0.1:8000]
 
@@ -9,7 +10,7 @@ process supervisor of the Python world) runs them: a process that dies, however 
 again while the others keep serving; one that dies again within `STARTSECS` is retried with a
 growing delay (supervisord's backoff: 1 s, 2 s, 3 s, ...). Stopping the launcher (Ctrl-C's
 SIGINT, or SIGTERM) stops every process with its whole process group (gunicorn's workers
-too), then kills what is left after 10 s.
+too), then kills what is left after 10 s; a stop asked for that way exits 0.
 
 Links in notifications follow the address served (ALERTS_BASE_URL, unless set).
 """
@@ -40,7 +41,11 @@ def processes(bind: str) -> dict[str, str]:
         ),
         "alerts": f"{python} manage.py run_alerts",  # one leads at a time: any number may run
         "reports": f"{python} manage.py run_reports",  # the weekly report subscriptions
-    }
+    } | (
+        {}
+        if os.environ.get("DATABASE_URL")
+        else {"demo": f"{python} manage.py demo_trickle"}  # the embedded demo's live traffic
+    )
 
 
 def supervisord_config(bind: str, *, folder: Path) -> str:

@@ -36,6 +36,8 @@ INGEST_MAX_NEW_PARTITIONS = env_int("INGEST_MAX_NEW_PARTITIONS", 3, minimum=1)
 # GUNICORN_TIMEOUT, gunicorn's bound on one silent read, so that the 408 comes first).
 WEB_THREADS = env_int("WEB_THREADS", 2, minimum=1)
 REQUEST_BODY_SECONDS = env_int("REQUEST_BODY_SECONDS", 25, minimum=1)
+# Read by the server's worker (clickpost_monitor/header_deadline.py); checked here at start-up.
+REQUEST_HEADER_SECONDS = env_int("REQUEST_HEADER_SECONDS", 10, minimum=1)
 # Daily partitions of raw events created ahead of time, so the hot path rarely runs DDL.
 PARTITIONS_AHEAD_DAYS = env_int("PARTITIONS_AHEAD_DAYS", 3, minimum=1)
 # Alerts (alerts/): links in notifications, how far a new evaluator catches up, outbox retries.
@@ -142,7 +144,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: answers a locked-out login
 ]
 
-# A streaming replica for pages, the read API and reports (clickpost_monitor/replica.py): read
+# A streaming replica for pages, the read API and reports (stats/replica.py): read
 # from while it is healthy and its replay lag is at most REPLICA_MAX_LAG_SECONDS; ingest, alerts,
 # tokens, sessions and every write use the primary. Checked at most every REPLICA_CHECK_SECONDS.
 DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
@@ -160,8 +162,8 @@ if DATABASE_REPLICA_URL:
     # A replica that does not answer quickly is down: the primary answers instead.
     _replica_options.setdefault("connect_timeout", 2)
     _replica_options.setdefault("options", "-c statement_timeout=25000")
-    DATABASE_ROUTERS = ["clickpost_monitor.replica.ReplicaRouter"]
-    MIDDLEWARE.append("clickpost_monitor.replica.ReplicaReadsMiddleware")  # after sessions, auth
+    DATABASE_ROUTERS = ["stats.replica.ReplicaRouter"]
+    MIDDLEWARE.append("stats.replica.ReplicaReadsMiddleware")  # after sessions, auth
 
 ROOT_URLCONF = "clickpost_monitor.urls"
 WSGI_APPLICATION = "clickpost_monitor.wsgi.application"

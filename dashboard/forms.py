@@ -1,7 +1,7 @@
 """The filter bar: which inputs to draw and what each currently holds.
 
 Plain descriptors rendered by templates/pages/_filters.html; the values are read back by
-params.read_page_params (through stats.window), so the bar and the API agree on meaning.
+params.read_page_params (through stats.querystring), so the bar and the API agree on meaning.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """What a page reads from its address: a time range (preset or custom), the shared filters
-(through stats.window.parse_read_params, like the API) and a few page-specific fields.
+(through stats.querystring.parse_read_params, like the API) and a few page-specific fields.
 
 Everything a page shows is in its URL, so a link shows a colleague the same view.
 """
@@ -17,8 +17,9 @@ from stats import reports
 from stats.benign import MODES as BENIGN_MODES
 from stats.errors import ReadError
 from stats.links import filter_pairs, iso, zone_name
-from stats.window import Filters, Window, floor_to_grain, parse_read_params
-from stats.window import read_zone as read_zone_param
+from stats.querystring import parse_read_params
+from stats.querystring import read_zone as read_zone_param
+from stats.window import Filters, Window, floor_to_grain
 
 RANGES = {
     "1h": timedelta(hours=1),

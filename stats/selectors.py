@@ -24,10 +24,10 @@ from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from clickpost_monitor.replica import read_connection
 from ingest.catalog import current_catalog
 from ingest.models import Courier
 from stats.errors import ReadError
+from stats.replica import read_connection
 from stats.results import EventCount, EventDetail, EventRow, Timeline, TimelineSummary
 from stats.sql import RAW, readable, sql_conditions
 from stats.window import Filters, Window, retention_window

@@ -20,9 +20,10 @@ from tests.fault.harness import ROOT, ensure_static_files, free_port, wait_for
 from tests.ingest.test_ingest_api import server_database_url
 
 
-def test_the_launcher_starts_the_web_server_the_alert_evaluator_and_the_reports():
+def test_the_launcher_starts_the_web_server_the_alert_evaluator_and_the_reports(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://elsewhere/db")
     started = run.processes("127.0.0.1:1")
-    assert {"web", "alerts", "reports"} <= set(started)
+    assert set(started) == {"web", "alerts", "reports"}
     assert started["alerts"].endswith("manage.py run_alerts")
     assert started["reports"].endswith("manage.py run_reports")
     assert "clickpost_monitor.asgi:application" in started["web"]
@@ -31,6 +32,13 @@ def test_the_launcher_starts_the_web_server_the_alert_evaluator_and_the_reports(
 def test_links_follow_the_address_served():
     assert run.base_url("127.0.0.1:8080") == "http://127.0.0.1:8080"
     assert run.base_url("0.0.0.0:9000") == "http://127.0.0.1:9000"
+
+
+def test_on_the_embedded_demo_database_the_demo_traffic_goes_on(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    started = run.processes("127.0.0.1:1")
+    assert set(started) == {"web", "alerts", "reports", "demo"}
+    assert started["demo"].endswith("manage.py demo_trickle")
 
 
 def _descendants(pid: int) -> list[psutil.Process]:

@@ -267,4 +267,3 @@ class IngestDoor(APIView):
     permission_classes = [CanIngest]
     throttle_classes = [IngestThrottle]
     parser_classes: list = []  # the body is the decoder's, not DRF's
-    schema = None  # protocol endpoints are documented in docs/SHIPPERS.md, not in OpenAPI

@@ -25,9 +25,9 @@ urlpatterns = [
     path("api/events/raw", views.SeqView.as_view(), name="seq-raw"),
     path("ingest/clef", views.SeqView.as_view(clef=True), name="seq-clef"),
     # Both spellings: a client's base URL may or may not end in "/", and APPEND_SLASH cannot
-    # redirect a POST.
+    # redirect a POST. The OpenAPI schema describes the one with the slash.
     path("betterstack/", betterstack, name="betterstack"),
-    path("betterstack", betterstack, name="betterstack-no-slash"),
+    path("betterstack", views.BetterStackView.as_view(schema=None), name="betterstack-no-slash"),
     path("logzio/", logzio, name="logzio"),
-    path("logzio", logzio, name="logzio-no-slash"),
+    path("logzio", views.LogzioView.as_view(schema=None), name="logzio-no-slash"),
 ]

@@ -130,7 +130,7 @@ def test_a_group_whose_calls_stop_resolves_as_no_calls_not_as_zero(db, base, web
 
     assert statuses(receiver) == [("firing", None), ("resolved", "no data")]
     [alert] = receiver.received[1].json()["alerts"]
-    assert alert["value"] is None and alert["value_text"] == "n/a"
+    assert alert["value"] is None and alert["value_text"] == "—"
     assert alert["summary"] == "no calls: no calls in the last 5 minutes"
     resolved = Transition.objects.get(kind="resolved")
     assert (resolved.reason, resolved.value_text) == ("no data", "no calls")
