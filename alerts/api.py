@@ -22,12 +22,9 @@ from rest_framework.views import APIView
 from alerts import selectors, services
 from alerts import serializers as s
 from alerts.models import Channel, Rule, Silence
+from stats.api.serializers import ErrorOut  # the API's one error shape
 from tokens.auth import CanAdmin, CanRead, ReadThrottle
 
-ErrorOut = inline_serializer(
-    "AlertsError",
-    {"error": serializers.CharField(), "detail": serializers.JSONField(required=False)},
-)
 _WHY = {
     400: "A field is wrong: `error` names it, `detail` lists every field's reasons.",
     401: "No session and no token, or a bad one.",

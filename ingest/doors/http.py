@@ -28,6 +28,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clickpost_monitor.error_shape import error_body
 from ingest import pipeline
 from ingest.framing import FramingError
 from tokens.auth import ApiTokenAuthentication, CanIngest, IngestThrottle, request_token
@@ -226,9 +227,9 @@ def ingest(request: Any, items: Sequence[pipeline.RawItem]) -> pipeline.IngestOu
 
 
 def refusal(request: Any, error: FramingError) -> Response:
-    """A request refused as a whole: JSON `{"error": ...}` with its status, kept on the token."""
+    """A request refused as a whole: the API's error shape with its status, kept on the token."""
     pipeline.record_refused_request(token_id(request), error.message)
-    return Response({"error": error.message}, status=error.status)
+    return Response(error_body(error.message), status=error.status)
 
 
 # ---------------------------------------------------------------- DRF plumbing
