@@ -17,8 +17,9 @@ from html import escape
 from typing import Any
 
 from dashboard import bidi
-from dashboard.links import Drill, event_url
 from stats import results as stats_results
+from stats.links import Drill, event_url
+from stats.rates import fraction
 
 Figure = dict[str, Any]
 
@@ -277,7 +278,7 @@ def share_text(
     *, label: str, errors: int, bucket_calls: int, bucket: Bucket, min_calls: int = 0
 ) -> str:
     """What a stacked bar's height means, in words (its hover text)."""
-    share = errors / bucket_calls if bucket_calls else 0.0
+    share = fraction(errors, bucket_calls)
     text = f"{label}: {share:.2%} of all calls<br>{errors:,} errors of {bucket_calls:,} calls"
     if bucket_calls < min_calls:
         text += f"<br>under {min_calls:,} calls: too few to rate"
@@ -306,7 +307,7 @@ def _share_trace(
         "type": "bar",
         "name": label,
         "x": [b.x for b in buckets],
-        "y": [p["errors"] / calls if calls else 0.0 for p, calls, _ in picked],
+        "y": [fraction(p["errors"], calls) for p, calls, _ in picked],
         "text": [
             share_text(
                 label=label, errors=p["errors"], bucket_calls=calls, bucket=b, min_calls=min_calls
@@ -371,12 +372,14 @@ def heatmap_figure(matrix: Mapping[str, Any], *, drill: Drill) -> Figure | None:
         return None
     floor = int(matrix.get("min_calls", 0))
     columns = [j for j, _ in enumerate(categories) if any(row[j] for row in errors)]
-    rated, low, text, links = [], [], [], []
+    rated: list[list[float | None]] = []
+    low: list[list[int | None]] = []
+    text: list[list[str]] = []
+    links: list[list[str | None]] = []
     for courier, row in zip(couriers, errors, strict=True):
         calls, enough = courier["events"], courier["events"] >= floor
-        rates = [row[j] / calls if calls else 0.0 for j in columns]
-        rated.append(rates if enough else [None] * len(columns))
-        low.append([None] * len(columns) if enough else [1 if row[j] else 0 for j in columns])
+        rated.append([fraction(row[j], calls) if enough else None for j in columns])
+        low.append([None if enough else 1 if row[j] else 0 for j in columns])
         text.append([_rate_text(row[j], calls, enough=enough) for j in columns])
         links.append(
             [
@@ -441,7 +444,7 @@ def _rate_text(errors: int, calls: int, *, enough: bool = True) -> str:
     """A heatmap cell's hover: the counts, and the rate when the courier has enough calls."""
     if not enough:
         return f"{errors:,} errors of {calls:,} calls (too few calls to rate)"
-    rate = errors / calls if calls else 0.0
+    rate = fraction(errors, calls)
     return f"{rate:.1%} of the courier's calls<br>{errors:,} errors of {calls:,} calls"
 
 

@@ -15,8 +15,9 @@ from datetime import datetime, time, timedelta
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
-from clickpost_monitor.replica import read_connection
 from stats.questions import counts, labeler
+from stats.rates import change_pct, rate
+from stats.replica import read_connection
 from stats.reports import parse_iso_week
 from stats.window import Filters, Window
 
@@ -109,11 +110,11 @@ def _row(section: str, key: str, label: str, now: tuple, before: tuple) -> Summa
         "label": label,
         "calls": calls,
         "errors": errors,
-        "error_rate": round(errors / calls, 6) if calls else 0.0,
+        "error_rate": rate(errors, calls),
         "prev_calls": prev_calls,
         "prev_errors": prev_errors,
         "change_errors": errors - prev_errors,
-        "change_pct": round((errors - prev_errors) / prev_errors * 100, 1) if prev_errors else None,
+        "change_pct": change_pct(errors, prev_errors),
     }
 
 

@@ -18,7 +18,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest.doors import betterstack, elastic, hec, logzio, loki, otlp, seq
+from ingest.doors import betterstack, elastic, hec, logzio, loki, otlp, schema, seq
 from ingest.doors.http import (
     IngestDoor,
     ProtocolNegotiation,
@@ -42,6 +42,7 @@ DEFAULT_INDEX = "clickpost"
 class OtlpLogsView(IngestDoor):
     """`POST /v1/logs`: OTLP/HTTP logs; 200 with `partialSuccess` counting rejected records."""
 
+    @schema.otlp
     def post(self, request):
         try:
             body = request_body(request)
@@ -57,6 +58,7 @@ class OtlpLogsView(IngestDoor):
 class LokiPushView(IngestDoor):
     """`POST /loki/api/v1/push`: 204 as Loki answers; 400 with the counts when all were refused."""
 
+    @schema.loki
     def post(self, request):
         try:
             body = request_body(request)
@@ -78,8 +80,6 @@ class LokiPushView(IngestDoor):
 class ElasticsearchView(APIView):
     """Every Elasticsearch answer says it is one: ES 8 clients check this header."""
 
-    schema = None
-
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         response[elastic.PRODUCT_HEADER[0]] = elastic.PRODUCT_HEADER[1]
@@ -89,6 +89,7 @@ class ElasticsearchView(APIView):
 class BulkView(ElasticsearchView, IngestDoor):
     """`POST /_bulk`, `/<index>/_bulk`: Elasticsearch's reply, a status per item."""
 
+    @schema.bulk
     def post(self, request, index: str | None = None):
         started = time.monotonic()
         try:
@@ -112,6 +113,8 @@ class BulkView(ElasticsearchView, IngestDoor):
 
 class ElasticsearchReadView(ElasticsearchView):
     """Read-only probes: no token needed, but a token that is sent must be valid (401)."""
+
+    schema = None  # Elasticsearch's own probes, listed on /api/docs/ but not an API of ours
 
     content_negotiation_class = ProtocolNegotiation
     authentication_classes = [ApiTokenAuthentication]
@@ -148,6 +151,7 @@ class SplunkHecView(IngestDoor):
 
     authentication_classes = [SplunkAuthentication]
 
+    @schema.hec
     def post(self, request):
         try:
             body = request_body(request)
@@ -175,6 +179,7 @@ class SeqView(IngestDoor):
     authentication_classes = [SeqApiKeyAuthentication]
     clef = False
 
+    @schema.seq
     def post(self, request):
         try:
             body = request_body(request)
@@ -192,6 +197,7 @@ class SeqView(IngestDoor):
 class BetterStackView(IngestDoor):
     """`POST /betterstack/`: 202 with the counts, as Better Stack answers a stored batch."""
 
+    @schema.betterstack
     def post(self, request):
         try:
             body = request_body(request)
@@ -211,6 +217,7 @@ class LogzioView(IngestDoor):
 
     authentication_classes = [QueryTokenAuthentication]
 
+    @schema.logzio
     def post(self, request):
         try:
             body = request_body(request)
