@@ -136,7 +136,11 @@ def _overview(state: params.PageParams, *, group: str, benign: str) -> dict:
     filters = benign_filters(filters=state.filters, window=window, mode=benign)
     drill = drill_for(state.shown, filters)
     series = questions.timeseries(
-        window=window, interval=params.interval_for(window), group_by=group, filters=filters
+        window=window,
+        interval=params.interval_for(window),
+        group_by=group,
+        filters=filters,
+        limit=charts.MAX_SERIES,  # the rest summed by the read room, drawn as one grey series
     )
     top = questions.breakdown(window=window, by="code", limit=TOP_CODES, filters=filters)
     codes = questions.code_counts(window=window, filters=filters)
