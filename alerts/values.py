@@ -25,6 +25,7 @@ from alerts.machine import Reading
 from alerts.metrics import metric
 from alerts.models import Rule
 from stats.benign import benign_filters
+from stats.rates import fraction
 from stats.window import Filters, Window
 from stats.windowed import window_counts
 
@@ -197,7 +198,7 @@ def reading_of(question: Question, now: Tally, before: Tally = Tally()) -> Readi
         return Reading(calls=0, errors=0, value=measure.absent, summary=summary)
     assert measure.value is not None
     value = measure.value(now.pair, before.pair)
-    share = f"{now.errors / now.calls * 100:.1f} %"
+    share = f"{fraction(now.errors, now.calls) * 100:.1f} %"
     summary = f"{now.errors:,} of {now.calls:,} calls failed ({share}) in the last "
     summary += _span(question)
     return Reading(
