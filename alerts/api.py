@@ -22,12 +22,9 @@ from rest_framework.views import APIView
 from alerts import selectors, services
 from alerts import serializers as s
 from alerts.models import Channel, Rule, Silence
+from stats.api.serializers import ErrorOut  # the API's one error shape
 from tokens.auth import CanAdmin, CanRead, ReadThrottle
 
-ErrorOut = inline_serializer(
-    "AlertsError",
-    {"error": serializers.CharField(), "detail": serializers.JSONField(required=False)},
-)
 _WHY = {
     400: "A field is wrong: `error` names it, `detail` lists every field's reasons.",
     401: "No session and no token, or a bad one.",
@@ -50,7 +47,7 @@ def is_staff(request, view) -> bool:
     return CanAdmin().has_permission(request, view)
 
 
-class AdminWrites:
+class AdminWrites(generics.GenericAPIView):
     """Reads for `read`, writes for `admin` (or staff)."""
 
     throttle_classes = [ReadThrottle]
@@ -61,8 +58,8 @@ class AdminWrites:
         return [CanAdmin()]
 
     def get_serializer_context(self):
-        context = super().get_serializer_context()  # type: ignore[misc]
-        return context | {"staff": is_staff(self.request, self)}  # type: ignore[attr-defined]
+        context = super().get_serializer_context()
+        return context | {"staff": is_staff(self.request, self)}
 
 
 @extend_schema_view(

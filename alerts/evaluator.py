@@ -40,7 +40,7 @@ from stats.questions import labeler
 log = logging.getLogger(__name__)
 
 
-def spec_of(rule: Any) -> Spec:
+def spec_of(rule: Rule) -> Spec:
     return Spec(
         threshold=rule.threshold,
         warning=rule.warning,

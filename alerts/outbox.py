@@ -41,7 +41,7 @@ def deliver_due(
     for their own retry), and a round stops after `budget_seconds`, so a receiver that hangs
     until the timeout cannot hold up the next minute's evaluation.
     """
-    sent, failing = 0, set()
+    sent, failing = 0, set[int]()
     deadline = time.monotonic() + budget_seconds
     for _ in range(limit):
         outcome = _deliver_one(now=now or timezone.now(), skip_channels=failing)

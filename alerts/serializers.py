@@ -23,7 +23,7 @@ from ingest.catalog import CATEGORIES
 from stats.querystring import INT32_MAX
 from stats.window import parse_zone
 
-FILTER_CHILDREN = {
+FILTER_CHILDREN: dict[str, serializers.Field] = {
     "endpoint": serializers.CharField(max_length=200),
     "category": serializers.ChoiceField(choices=CATEGORIES),
     "code": serializers.IntegerField(min_value=0, max_value=INT32_MAX),

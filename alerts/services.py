@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,33 +20,14 @@ from alerts.selectors import label_namer
 from alerts.values import labels_of, question_of
 from stats.benign import benign_codes
 
-RULE_DEFAULTS = {
-    "endpoint": [],
-    "category": [],
-    "code": [],
-    "cp_id": [],
-    "account_code": [],
-    "group_by": "none",
-    "window_minutes": 15,
-    "warning": None,
-    "direction": "above",
-    "min_calls": 0,
-    "min_errors": 0,
-    "for_minutes": 0,
-    "resolve_threshold": None,
-    "keep_firing_minutes": 0,
-    "repeat_minutes": 0,
-    "weeks": 8,
-    "exclude_benign": False,
-    "notify": "together",
-}
-
 
 def preview_rule(*, days: int = 14, **fields: Any) -> dict[str, Any]:
     """When the (unsaved) rule would have fired and resolved over the last `days`; the replay
     in words ("would have fired 3 times in 14 days, longest 3 h"), its longest firing in
     minutes, and the chart the rule editor draws (a Plotly figure, None without traffic)."""
-    rule = SimpleNamespace(**(RULE_DEFAULTS | {"tz": settings.TIME_ZONE} | fields))
+    fields.pop("channels", None)  # a replay sends nothing
+    fields.pop("inhibited_by", None)  # nor is it muted by another rule
+    rule = Rule(**fields)  # never saved: the model's defaults fill what the body left out
     end = floor_minute(timezone.now())
     start = end - timedelta(days=days)
     replayed = replay_with_series(

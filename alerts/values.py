@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from alerts.anomaly import assess_anomalies
 from alerts.machine import Reading
 from alerts.metrics import metric
+from alerts.models import Rule
 from stats.benign import benign_filters
 from stats.window import Filters, Window
 from stats.windowed import edge_ranges, read_edges, window_counts
@@ -53,8 +54,8 @@ class Question:
         return timedelta(minutes=self.window_minutes)
 
 
-def filters_of(source: Any) -> Filters:
-    """The read room's Filters from a Rule (or anything with the five filter attributes)."""
+def filters_of(source: Rule) -> Filters:
+    """The read room's Filters from a rule's five filter lists."""
     return Filters(
         endpoint=tuple(str(v) for v in source.endpoint),
         category=tuple(str(v) for v in source.category),
@@ -64,7 +65,7 @@ def filters_of(source: Any) -> Filters:
     )
 
 
-def question_of(rule: Any) -> Question:
+def question_of(rule: Rule) -> Question:
     return Question(
         metric=rule.metric,
         filters=filters_of(rule),

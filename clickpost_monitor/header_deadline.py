@@ -57,5 +57,5 @@ class HeaderDeadlineWorker(gasgi.ASGIWorker):
         # under a shifted clock (libfaketime), a year old.
         self.notify()
         HeaderDeadlineProtocol.head_seconds = env_int("REQUEST_HEADER_SECONDS", 10, minimum=1)
-        gasgi.ASGIProtocol = HeaderDeadlineProtocol  # type: ignore[misc]
+        gasgi.ASGIProtocol = HeaderDeadlineProtocol
         super().init_process()

@@ -6,6 +6,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -90,7 +91,7 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": {
         **dj_database_url.parse(_database_url(), conn_max_age=60, conn_health_checks=True),
         "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME") or None},

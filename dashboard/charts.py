@@ -372,12 +372,14 @@ def heatmap_figure(matrix: Mapping[str, Any], *, drill: Drill) -> Figure | None:
         return None
     floor = int(matrix.get("min_calls", 0))
     columns = [j for j, _ in enumerate(categories) if any(row[j] for row in errors)]
-    rated, low, text, links = [], [], [], []
+    rated: list[list[float | None]] = []
+    low: list[list[int | None]] = []
+    text: list[list[str]] = []
+    links: list[list[str | None]] = []
     for courier, row in zip(couriers, errors, strict=True):
         calls, enough = courier["events"], courier["events"] >= floor
-        rates = [fraction(row[j], calls) for j in columns]
-        rated.append(rates if enough else [None] * len(columns))
-        low.append([None] * len(columns) if enough else [1 if row[j] else 0 for j in columns])
+        rated.append([fraction(row[j], calls) if enough else None for j in columns])
+        low.append([None if enough else 1 if row[j] else 0 for j in columns])
         text.append([_rate_text(row[j], calls, enough=enough) for j in columns])
         links.append(
             [

@@ -268,9 +268,9 @@ class DemoTraffic:
                     order += 1
                     heapq.heappush(pending, (when, order, endpoint, None))
             while pending and pending[0][0] < at + timedelta(minutes=1):
-                when, _, endpoint, shipment = heapq.heappop(pending)
+                when, _, endpoint, owner = heapq.heappop(pending)
                 if start <= when < end:
-                    yield self._call(when, endpoint, shipment)
+                    yield self._call(when, endpoint, owner)
 
     def _life(self, at: datetime) -> Iterator[tuple[datetime, str, Shipment]]:
         rng = self.rng

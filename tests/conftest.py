@@ -66,6 +66,7 @@ def read_dataset_loaded(django_db_setup, django_db_blocker):
     yield loaded
     with django_db_blocker.unblock():
         read_dataset.clear()
+        read_dataset.drop_days_past_the_horizon()
 
 
 @pytest.fixture

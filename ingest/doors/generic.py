@@ -8,13 +8,14 @@ bunyan's `msg` as the event's `message`.
 from __future__ import annotations
 
 from django.conf import settings
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from ingest import framing, pipeline
 from ingest.doors import python_logging
 from ingest.doors.http import IngestDoor, LeaveBodyParser, ingest, refusal, request_body
 from ingest.doors.records import adopt_msg
+from tokens.auth import ApiTokenAuthentication
 
 
 def read_items(request) -> list[pipeline.RawItem]:
@@ -47,7 +48,7 @@ class GenericDoor(IngestDoor):
     nothing: the body is the door's, and the CSRF check touching `request.POST` must not be 415.
     """
 
-    authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     parser_classes = [LeaveBodyParser]
 
     def post(self, request) -> Response:

@@ -19,13 +19,15 @@ way (SPEC "Ingest"):
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol, cast
 
 from django.conf import settings
+from rest_framework.exceptions import APIException
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from ingest import pipeline
@@ -226,9 +228,19 @@ def ingest(request: Any, items: Sequence[pipeline.RawItem]) -> pipeline.IngestOu
 
 
 def refusal(request: Any, error: FramingError) -> Response:
-    """A request refused as a whole: JSON `{"error": ...}` with its status, kept on the token."""
+    """A request refused as a whole, kept on the token and answered by the API's exception
+    handler (settings' EXCEPTION_HANDLER), so in the API's one error shape with its status."""
     pipeline.record_refused_request(token_id(request), error.message)
-    return Response({"error": error.message}, status=error.status)
+    handler = cast(Callable[..., Response], api_settings.EXCEPTION_HANDLER)
+    return handler(Refused(error), {"request": request})
+
+
+class Refused(APIException):
+    """A body refused as a whole (a FramingError), with the refusal's own status."""
+
+    def __init__(self, error: FramingError) -> None:
+        super().__init__(error.message)
+        self.status_code = error.status
 
 
 # ---------------------------------------------------------------- DRF plumbing

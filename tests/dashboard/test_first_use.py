@@ -10,12 +10,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.apps import apps as django_apps
 from django.utils import timezone
 
 from dashboard import bidi, charts
 from ingest.catalog import ALREADY_DONE
 from ingest.models import CodeEntry
+from stats import selectors
 from stats.benign import benign_codes
 from stats.links import Drill
 from stats.window import Filters
@@ -304,3 +306,26 @@ def test_a_text_response_is_shown_decoded_as_the_message_is(user_client):
     assert shown == "&lt;html&gt;\r\n&lt;body&gt;502 Bad Gateway&lt;/body&gt;\r\n&lt;/html&gt;"
     assert "\\r\\n" not in html
     assert "(text, as received)" in html
+
+
+# ---------------------------------------------------------------- the events page's count
+
+
+@pytest.mark.django_db
+def test_the_events_page_counts_as_the_overview_does_and_shows_its_window(user_client, monkeypatch):
+    monkeypatch.setattr(selectors, "COUNT_CAP", 5)  # stands for 10,000
+    calls = [call(n, minutes_ago=3 + n, message=f"timeout {n}") for n in range(8)]
+    calls += [call(20 + n, minutes_ago=40 + n, code=500, message="boom") for n in range(4)]
+    store(*calls)
+    with time_machine.travel(timezone.now(), tick=False):  # one "now" for both pages
+        overview = user_client.get("/?range=24h")
+        events = user_client.get("/events/?range=24h")
+    assert events.context["matches"] == {"count": 12, "capped": False}
+    assert overview.context["totals"]["events"] == 12
+    assert events.context["window_text"] == overview.context["window_text"]
+    failures = user_client.get(overview.context["all_failures_url"])
+    assert failures.context["matches"] == {"count": 4, "capped": False}
+    assert failures.context["window_text"] == overview.context["window_text"]  # not widened
+    searched = user_client.get("/events/", {"range": "24h", "q": "timeout"})
+    assert searched.context["matches"] == {"count": 5, "capped": True}  # raw rows: capped
+    assert 'data-count="5">5+ calls' in searched.content.decode()

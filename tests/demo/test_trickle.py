@@ -12,7 +12,8 @@ from django.utils import timezone
 from demo.management.commands.demo_trickle import send
 from demo.management.commands.generate_demo_data import demo_token
 from demo.trickle import DAY, Trickle
-from ingest.models import ApiToken, Event
+from ingest.models import Event
+from tokens.models import ApiToken
 
 START = datetime(2031, 3, 4, 9, 17, tzinfo=UTC)  # pure generation: no database, any date
 
