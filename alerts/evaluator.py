@@ -196,6 +196,7 @@ def inhibited(rule: Rule, labels: dict[str, Any], firing: dict[int, list[dict]])
 def _ask(rules: list[Rule], *, reader: Reader, outcome: MinuteOutcome) -> dict[int, dict]:
     """Rule id -> its readings at `at`; a rule whose question failed is reported and left out."""
     answers = {}
+    reader.share_edges(question_of(rule) for rule in rules)
     for rule in rules:
         outcome.rules += 1
         try:

@@ -254,7 +254,9 @@ def build_grouped_message(
     count = f"{len(alerts)} group{'s' if len(alerts) != 1 else ''}"
     if rule.group_by == "cp_id":
         count = f"{len(alerts)} courier{'s' if len(alerts) != 1 else ''}"
-    verb = "TEST" if test else ("Resolved" if status == "resolved" else _verb(alerts[0].kind))
+    kinds = {a.kind for a in alerts}
+    kind = "repeat" if kinds == {"repeat"} else "resolved" if status == "resolved" else "firing"
+    verb = "TEST" if test else _verb(kind)
     names = ", ".join(where_text(a.labels) for a in ordered[:3])
     names += f" and {len(ordered) - 3} more" if len(ordered) > 3 else ""
     single = ordered[0] if len(ordered) == 1 else None
@@ -285,7 +287,7 @@ def build_grouped_message(
     }
     lines = [_line(rule, alert) for alert in ordered]
     return {
-        "kind": alerts[0].kind,
+        "kind": kind,
         "test": test,
         "title": f"[{verb}] {rule.name}: {names}",
         "headline": headline,
