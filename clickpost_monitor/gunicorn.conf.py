@@ -17,7 +17,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 
 # The WSGI entry point cannot run on the asyncio worker: started with it (an older command
 # line), gunicorn falls back to the sync workers, which slow clients can hold; say so.
 SERVES_WSGI = any(arg.startswith("clickpost_monitor.wsgi") for arg in sys.argv[1:])
-worker_class = "sync" if SERVES_WSGI else "asgi"
+# The asyncio worker, answering what its HTTP parser refuses (a malformed chunked body) in JSON.
+worker_class = "sync" if SERVES_WSGI else "clickpost_monitor.server.Worker"
 if SERVES_WSGI:
     print(
         "gunicorn.conf.py: clickpost_monitor.wsgi runs on sync workers, which slow clients can "
