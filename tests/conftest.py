@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from ingest.catalog import forget_cached_catalog
 from ingest.partitions import forget_known_partitions
-from tokens.auth import create_token
+from tokens.auth import create_token, forget_cached_tokens
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -18,6 +18,7 @@ def pytest_runtest_setup(item):
     So are the days known to have a partition (a rolled-back test may have made some)."""
     forget_cached_catalog()
     forget_known_partitions()
+    forget_cached_tokens()
 
 
 @pytest.fixture

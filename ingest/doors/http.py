@@ -37,7 +37,14 @@ from rest_framework.views import APIView
 from ingest import pipeline
 from ingest.framing import FramingError
 from ingest.models import ApiToken
-from tokens.auth import ApiTokenAuthentication, CanIngest, IngestThrottle, TokenUser, request_token
+from tokens.auth import (
+    ApiTokenAuthentication,
+    CanIngest,
+    IngestThrottle,
+    TokenUser,
+    request_token,
+    token_by_digest,
+)
 
 try:  # gunicorn (the deployed server) raises its own errors for a malformed chunked body
     from gunicorn.http.errors import ParseException as _ServerParseError
@@ -313,7 +320,7 @@ class IngestDoor(Door, APIView):
 
 def _token_for(secret: str) -> tuple[TokenUser, ApiToken]:
     """The active token whose secret this is; 401 otherwise."""
-    token = ApiToken.objects.filter(digest=ApiToken.digest_of(secret)).first()
+    token = token_by_digest(ApiToken.digest_of(secret))
     if token is None:
         raise exceptions.AuthenticationFailed("Invalid token.")
     if not token.is_active:
