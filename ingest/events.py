@@ -34,8 +34,8 @@ from typing import Any
 import orjson
 
 from ingest.catalog import CodeInfo, clickpost_code, tag
-from ingest.redaction import CACHED_CHARS, REDACTED, redact, redact_text, redacted
-from ingest.storable import Refused, json_problem, key_problem
+from ingest.redaction import CACHED_CHARS, REDACTED, is_secret_name, redact, redact_text, redacted
+from ingest.storable import MAX_DEPTH, Refused, json_problem, key_problem, text_problem
 from ingest.times import TIME_FORMS, to_time
 
 __all__ = [  # REDACTED, redact and TIME_FORMS are re-exported: callers met them here first
@@ -143,14 +143,187 @@ def clean_event(
     where the event's own keys win.
     """
     event = _as_object(raw)
-    reader = _Reader(event)
     oldest = horizon or retention_horizon(now)
+    if default_timestamp is None and not context:
+        fast = _plain_event(event, now=now, horizon=oldest, catalog=catalog)
+        if fast is not None:
+            return fast
+    return _clean_carefully(
+        event,
+        now=now,
+        horizon=oldest,
+        catalog=catalog,
+        default_timestamp=default_timestamp,
+        context=context,
+    )
+
+
+def _clean_carefully(
+    event: dict,
+    *,
+    now: datetime,
+    horizon: datetime,
+    catalog: Mapping[int, CodeInfo],
+    default_timestamp: datetime | None,
+    context: Mapping[str, Any] | None,
+) -> CleanEvent:
+    """Every rule, field by field: what `clean_event` does for any event `_plain_event` does
+    not take, and what it must equal for those it does (tests/ingest/test_plain_events.py)."""
+    reader = _Reader(event)
+    oldest = horizon
     fields = _read_fields(reader, now=now, horizon=oldest, default_timestamp=default_timestamp)
     fields["extra"] = reader.extra(context or {})
     code = _choose_code(reader, event, fields)
     if reader.errors or code is None:  # no code: _choose_code filed why
         raise InvalidEvent(reader.errors)
     return _build(fields, code=code, catalog=catalog)
+
+
+# --- the plain event: most events, read without the careful walk ---
+
+# Each key a plain event may name its fields by -> the field (`_read_fields`' aliases).
+_FIELD_OF_KEY: dict[str, str] = {
+    **dict.fromkeys(_TIME_KEYS, "ts"),
+    **dict.fromkeys(_ENDPOINT_KEYS, "endpoint"),
+    **dict.fromkeys(_HTTP_STATUS_KEYS, "http_status"),
+    "code": "raw_code",
+    "cp_id": "cp_id",
+    "courier": "courier",
+    **dict.fromkeys(_WAYBILL_KEYS, "waybill"),
+    **dict.fromkeys(_ORDER_ID_KEYS, "order_id"),
+    "account_code": "account_code",
+    "latency_ms": "latency_ms",
+    "event_id": "event_id",
+    "message": "message",
+    "request": "request",
+    "response": "response",
+}
+_PLAIN_DEFAULTS: dict[str, Any] = {
+    "ts": None,
+    "endpoint": None,
+    "http_status": None,
+    "raw_code": None,
+    "cp_id": None,
+    "courier": "",
+    "waybill": "",
+    "order_id": "",
+    "account_code": "",
+    "latency_ms": None,
+    "event_id": None,
+    "message": "",
+    "request": None,
+    "response": None,
+}
+_PLAIN_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "endpoint": lambda v: _to_endpoint(v),  # the parsers are defined further down
+    "http_status": lambda v: _to_int(v, 100, 599),
+    "raw_code": lambda v: _to_int(v, 0, INT32_MAX),
+    "cp_id": lambda v: _to_int(v, 0, INT32_MAX),
+    "courier": lambda v: _to_text(v, TEXT_MAX_CHARS),
+    "waybill": lambda v: _to_text(v, TEXT_MAX_CHARS),
+    "order_id": lambda v: _to_text(v, TEXT_MAX_CHARS),
+    "account_code": lambda v: _to_text(v, TEXT_MAX_CHARS),
+    "latency_ms": lambda v: _to_latency(v),
+    "event_id": lambda v: _to_text(v, EVENT_ID_MAX_CHARS),
+}
+# orjson serializes these natively; a JSON value never holds one, so each sends the event to
+# the careful reader (which names it "not a JSON value").
+_STRICT_JSON = (
+    orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+# In a compact JSON text holding no escaped quote: every string, and every key (a string that
+# a colon follows: a value is followed by a comma or a bracket).
+_QUOTED = re.compile(r'"([^"]*)"')
+_KEY = re.compile(r'"([^"]*)":')
+
+
+def _plain_event(
+    event: dict, *, now: datetime, horizon: datetime, catalog: Mapping[int, CodeInfo]
+) -> CleanEvent | None:
+    """The clean event, when `event` is plain: each field named once, valid, and nothing for
+    redaction to change (proved from the compact JSON text, which the store needs anyway);
+    None for anything else (an alias twice, a blank or bad value, a possible secret, NUL, deep
+    nesting, a value JSON has no form for), which `_clean_carefully` then reads. It never
+    refuses an event: every error comes from the careful reader, in its words."""
+    fields = dict(_PLAIN_DEFAULTS)
+    seen: set[str] = set()
+    extra: dict[str, Any] = {}
+    texts: dict[str, str] = {}
+    for key, value in event.items():
+        name = _FIELD_OF_KEY.get(key)
+        if name is None:
+            extra[key] = value
+            continue
+        if name in seen or value is None or (value.__class__ is str and not value.strip()):
+            return None  # named twice, or absent (null, blank): the careful reader's rules
+        seen.add(name)
+        if name in ("request", "response"):
+            text = _unredactable_json(value)
+            if text is None:
+                return None
+            fields[name], texts[name] = value, text
+            continue
+        if name == "message" and value.__class__ is not str:
+            return None
+        if value.__class__ is str:
+            if text_problem(value):
+                return None
+        elif json_problem(value, depth=1):
+            return None
+        try:
+            if name == "ts":
+                fields["ts"] = to_time(value, now=now, horizon=horizon)
+            elif name != "message":
+                fields[name] = _PLAIN_PARSERS[name](value)
+            else:
+                fields["message"] = value
+        except Refused:
+            return None
+    if "ts" not in seen or "endpoint" not in seen:
+        return None
+    extra_text = _unredactable_json(extra)
+    if extra_text is None:
+        return None
+    fields["extra"], texts["extra"] = extra, extra_text
+    code = clickpost_code(
+        code=fields["raw_code"],
+        meta_status=_meta_status(_meta(fields["response"])),
+        http_status=fields["http_status"],
+    )
+    if code is None:
+        return None
+    return _build(fields, code=code, catalog=catalog, texts=texts)
+
+
+def _unredactable_json(value: Any) -> str | None:
+    """The compact JSON text of `value` when redaction would leave it as it is and PostgreSQL
+    can store it (what `redacted(value, check=True)` would return unchanged); else None.
+
+    Redaction only changes a value under a secret-looking name (a key, or the `name`/`key` of a
+    {"name", "value"} pair), or text holding `=`, a quote or "bearer": with no `=`, no escaped
+    quote and no "bearer" in the text, it is enough that no string in it is a secret name.
+    """
+    try:
+        text = orjson.dumps(value, option=_STRICT_JSON).decode()
+    except (orjson.JSONEncodeError, TypeError):  # lone surrogates, big integers, not JSON
+        return None
+    if "=" in text or '\\"' in text or "\\u0000" in text or "earer" in text.lower():
+        return None
+    if text.count("{") + text.count("[") >= MAX_DEPTH - 2:
+        return None  # maybe too deep: the careful reader says
+    if "null" in text and json_problem(value, depth=1):
+        return None  # orjson writes NaN and Infinity as null
+    # Only keys can be secret names, and the `name` of a {"name", "value"} pair ("key" is a
+    # secret name itself): every string is looked at when there is a "name" key.
+    strings = _QUOTED.findall(text) if '"name":' in text else _KEY.findall(text)
+    for string in strings:
+        if "\\" in string:
+            string = orjson.loads(f'"{string}"')  # the name as sent, escapes undone
+        if is_secret_name(string):
+            return None
+    return text
 
 
 def endpoint_name(value: str) -> str:
@@ -320,15 +493,23 @@ def _choose_code(reader: _Reader, event: dict, fields: dict[str, Any]) -> int | 
     return code
 
 
-def _build(fields: dict[str, Any], *, code: int, catalog: Mapping[int, CodeInfo]) -> CleanEvent:
-    """The CleanEvent from checked fields: tag, message fallback, caps and the event key."""
+def _build(
+    fields: dict[str, Any],
+    *,
+    code: int,
+    catalog: Mapping[int, CodeInfo],
+    texts: Mapping[str, str] | None = None,
+) -> CleanEvent:
+    """The CleanEvent from checked fields: tag, message fallback, caps and the event key.
+    `texts`: the compact JSON of `request`, `response` or `extra` where already made."""
+    known = texts or {}
     event_id = fields.pop("event_id")
     fields.pop("raw_code")
     message = fields["message"] or _meta_message(_meta(fields["response"]))
     fields["message"] = redact_text(message.strip())[:MESSAGE_MAX_CHARS]
-    fields["request"], request_json = _capped(fields["request"])
-    fields["response"], response_json = _capped(fields["response"])
-    fields["extra"], extra_json = _capped(fields["extra"])
+    fields["request"], request_json = _capped(fields["request"], known.get("request"))
+    fields["response"], response_json = _capped(fields["response"], known.get("response"))
+    fields["extra"], extra_json = _capped(fields["extra"], known.get("extra"))
     fields["code"] = code
     event_key = "id:" + event_id if event_id else _content_key(fields)
     found = tag(
@@ -459,12 +640,13 @@ def _compact(value: Any) -> str:
     return _COMPACT.encode(value)
 
 
-def _capped(value: Any) -> tuple[Any, str | None]:
+def _capped(value: Any, text: str | None = None) -> tuple[Any, str | None]:
     """(the value, its compact JSON), the value becoming {"truncated": true, "text": ...} when
-    that JSON passes 16 KB; (None, None) for None."""
+    that JSON passes 16 KB; (None, None) for None. `text`: that JSON, when already made."""
     if value is None:
         return None, None
-    text = _storage_json(value)
+    if text is None:
+        text = _storage_json(value)
     size = len(text) if text.isascii() else len(text.encode("utf-8"))
     if size <= BODY_MAX_BYTES:
         return value, text
