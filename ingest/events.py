@@ -16,7 +16,10 @@ Decisions a caller should know:
   compact JSON: past that, the value is kept as {"truncated": true, "text": <its first 16 KB>}
   (see `_capped`), so the event is stored and the overflow shows, rather than rejected.
 - `event_key` leaves out `category` and `is_error`: they follow from the catalog, which operators
-  edit, and a shipper's retry after an edit must still be a duplicate.
+  edit, and a shipper's retry after an edit must still be a duplicate. A content key is "h2:"
+  (orjson's sorted-key JSON, a tenth of the time of the first version); an event at a time
+  when the first version ("h:", json's) may have stored it also carries that key
+  (`legacy_key`), and the store counts a match on either as a duplicate.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 # The content hash's JSON: sorted keys and ASCII only, so one event always hashes the same.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+_CANONICAL_TEXT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,8 @@ class CleanEvent:
     request_json: str | None = field(default=None, compare=False, repr=False)
     response_json: str | None = field(default=None, compare=False, repr=False)
     extra_json: str | None = field(default=None, compare=False, repr=False)
+    # The first version's content key, for an event old enough that it may be stored under it.
+    legacy_key: str | None = field(default=None, compare=False, repr=False)
 
 
 class InvalidEvent(Exception):
@@ -134,18 +140,22 @@ def clean_event(
     default_timestamp: datetime | None = None,
     context: Mapping[str, Any] | None = None,
     horizon: datetime | None = None,
+    legacy_before: datetime | None = None,
 ) -> CleanEvent:
     """The clean, tagged, redacted event, or InvalidEvent listing every bad field.
 
     `now` (aware) bounds the future and `horizon` the past (default: RETENTION_DAYS before
     `now`); `default_timestamp` stands in when the event has no time (protocol doors pass the
     log record's own time); `context` (Loki labels, OTLP attributes) is merged into `extra`,
-    where the event's own keys win.
+    where the event's own keys win; an event before `legacy_before` (when the store may hold
+    events under the first key version) also gets that version's key (`legacy_key`).
     """
     event = _as_object(raw)
     oldest = horizon or retention_horizon(now)
     if default_timestamp is None and not context:
-        fast = _plain_event(event, now=now, horizon=oldest, catalog=catalog)
+        fast = _plain_event(
+            event, now=now, horizon=oldest, catalog=catalog, legacy_before=legacy_before
+        )
         if fast is not None:
             return fast
     return _clean_carefully(
@@ -155,6 +165,7 @@ def clean_event(
         catalog=catalog,
         default_timestamp=default_timestamp,
         context=context,
+        legacy_before=legacy_before,
     )
 
 
@@ -166,6 +177,7 @@ def _clean_carefully(
     catalog: Mapping[int, CodeInfo],
     default_timestamp: datetime | None,
     context: Mapping[str, Any] | None,
+    legacy_before: datetime | None = None,
 ) -> CleanEvent:
     """Every rule, field by field: what `clean_event` does for any event `_plain_event` does
     not take, and what it must equal for those it does (tests/ingest/test_plain_events.py)."""
@@ -176,7 +188,7 @@ def _clean_carefully(
     code = _choose_code(reader, event, fields)
     if reader.errors or code is None:  # no code: _choose_code filed why
         raise InvalidEvent(reader.errors)
-    return _build(fields, code=code, catalog=catalog)
+    return _build(fields, code=code, catalog=catalog, legacy_before=legacy_before)
 
 
 # --- the plain event: most events, read without the careful walk ---
@@ -240,7 +252,12 @@ _KEY = re.compile(r'"([^"]*)":')
 
 
 def _plain_event(
-    event: dict, *, now: datetime, horizon: datetime, catalog: Mapping[int, CodeInfo]
+    event: dict,
+    *,
+    now: datetime,
+    horizon: datetime,
+    catalog: Mapping[int, CodeInfo],
+    legacy_before: datetime | None = None,
 ) -> CleanEvent | None:
     """The clean event, when `event` is plain: each field named once, valid, and nothing for
     redaction to change (proved from the compact JSON text, which the store needs anyway);
@@ -294,7 +311,7 @@ def _plain_event(
     )
     if code is None:
         return None
-    return _build(fields, code=code, catalog=catalog, texts=texts)
+    return _build(fields, code=code, catalog=catalog, texts=texts, legacy_before=legacy_before)
 
 
 def _unredactable_json(value: Any) -> str | None:
@@ -499,6 +516,7 @@ def _build(
     code: int,
     catalog: Mapping[int, CodeInfo],
     texts: Mapping[str, str] | None = None,
+    legacy_before: datetime | None = None,
 ) -> CleanEvent:
     """The CleanEvent from checked fields: tag, message fallback, caps and the event key.
     `texts`: the compact JSON of `request`, `response` or `extra` where already made."""
@@ -512,6 +530,9 @@ def _build(
     fields["extra"], extra_json = _capped(fields["extra"], known.get("extra"))
     fields["code"] = code
     event_key = "id:" + event_id if event_id else _content_key(fields)
+    legacy_key = None
+    if not event_id and legacy_before is not None and fields["ts"] < legacy_before:
+        legacy_key = _legacy_content_key(fields)
     found = tag(
         code=code, http_status=fields["http_status"], endpoint=fields["endpoint"], catalog=catalog
     )
@@ -523,15 +544,28 @@ def _build(
         request_json=request_json,
         response_json=response_json,
         extra_json=extra_json,
+        legacy_key=legacy_key,
     )
 
 
 def _content_key(fields: dict[str, Any]) -> str:
-    """ "h:" + 32 hex of SHA-256 over the canonical JSON of the event's content.
+    """ "h2:" + 32 hex of SHA-256 over the sorted-key JSON of the event's content (orjson's;
+    json's, not ASCII-escaped, for the rare content orjson has no form for: an integer past 64
+    bits). The same content always takes the same branch, so it always hashes the same.
 
     Only what the shipper sent counts (not the catalog's category), so a retried batch hashes
     the same even after an operator edits the catalog.
     """
+    content = {**fields, "ts": fields["ts"].isoformat()}
+    try:
+        canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        canonical = _CANONICAL_TEXT.encode(content).encode()
+    return "h2:" + hashlib.sha256(canonical).hexdigest()[:32]
+
+
+def _legacy_content_key(fields: dict[str, Any]) -> str:
+    """The first version: "h:" + 32 hex of SHA-256 over json's sorted-key, ASCII-only JSON."""
     content = {**fields, "ts": fields["ts"].isoformat()}
     canonical = _CANONICAL.encode(content)
     return "h:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
