@@ -7,7 +7,7 @@ What is timed, and what is not:
 - Events are DemoTraffic records (demo.traffic) at evenly spaced, distinct millisecond
   timestamps over the last `--span-hours`, no `event_id` (the app derives the content hash),
   pre-encoded as 1,000-event gzip NDJSON bodies. Encoding is not timed.
-- The app: gunicorn with the deploy config (clickpost_monitor/gunicorn.conf.py), WEB_CONCURRENCY
+- The app: gunicorn with the deploy config (clickpost_monitor/gunicorn_conf.py), WEB_CONCURRENCY
   `--workers` (or the fastest of the `--sweep` pairs, each timed once on the first
   `--sweep-events` events), on the fresh migrated database `bench_ingest`; `--clients` threads
   take the next batch from one shared queue (so concurrent batches are neighbours in time and

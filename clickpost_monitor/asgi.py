@@ -1,14 +1,15 @@
-"""The app as gunicorn serves it (worker_class "asgi", clickpost_monitor/gunicorn.conf.py):
+"""The app as gunicorn serves it (worker_class "asgi", clickpost_monitor/gunicorn_conf.py):
 Django behind `BufferedApp` (clickpost_monitor/buffered.py says why). Importing this module
 builds the application, so a production server without its static manifest refuses to start."""
 
 from __future__ import annotations
 
 import os
+from typing import cast
 
 from django.core.asgi import get_asgi_application
 
-from clickpost_monitor.buffered import BufferedApp
+from clickpost_monitor.buffered import ASGIApp, BufferedApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clickpost_monitor.settings")
 
@@ -21,8 +22,10 @@ def _application() -> BufferedApp:
 
     require_static_manifest()
 
+    # django-stubs types the scope as a dict and messages as read-only Mappings; at run time
+    # they are the same ASGI dicts BufferedApp passes on.
     return BufferedApp(
-        django_app,
+        cast(ASGIApp, django_app),
         threads=settings.WEB_THREADS,
         max_body_bytes=settings.INGEST_MAX_BYTES,
         body_seconds=settings.REQUEST_BODY_SECONDS,

@@ -2,7 +2,7 @@
 clickpost_monitor/asgi.py under gunicorn's "asgi" worker; importable without starting Django).
 
 Why ASGI for a synchronous Django app: a client that trickles its headers or its body must not
-hold anything the next client needs (issue 13, #3). gunicorn's asyncio worker reads every
+hold anything the next client needs. gunicorn's asyncio worker reads every
 connection in its event loop, and `BufferedApp` below receives the whole body (capped, within a
 deadline) before the request is given to Django. Only complete requests reach the app threads,
 so a thousand slow clients cost a thousand idle sockets, not a thousand workers, and no database
@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext
+
+from clickpost_monitor.error_shape import error_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -161,7 +163,7 @@ def _size_of(body) -> int:
 
 async def _refuse(send: Send, status: int, error: str) -> None:
     """A JSON refusal like the API's own, and the connection closed (the body is unread)."""
-    content = json.dumps({"error": error}).encode()
+    content = json.dumps(error_body(error)).encode()
     await send(
         {
             "type": "http.response.start",

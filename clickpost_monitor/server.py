@@ -1,10 +1,11 @@
-"""gunicorn's asyncio worker, answering the requests its own HTTP parser refuses in JSON.
+"""The server's worker: gunicorn's asyncio worker with the head deadline (header_deadline.py),
+answering the requests its own HTTP parser refuses in the API's JSON error shape.
 
 A request gunicorn cannot parse (a malformed chunked body: a bad chunk size or a missing chunk
 terminator; a request line or headers too long) never reaches the app, and gunicorn answers it
-with a short text/plain body. Shippers read the API's errors as JSON (`{"error": ...}`, as
-clickpost_monitor/errors.py answers everything else), so this worker writes the same status,
-reason and message as that JSON shape. gunicorn.conf.py names `Worker` as its worker class.
+with a short text/plain body. Shippers read the API's errors as JSON, so this protocol writes
+the same status, reason and message as `error_shape.error_body`. gunicorn_conf.py names
+`Worker` as its worker class.
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ import json
 from http import HTTPStatus
 
 from gunicorn.asgi import protocol as gunicorn_protocol
-from gunicorn.workers import gasgi
+
+from clickpost_monitor.error_shape import error_body
+from clickpost_monitor.header_deadline import HeaderDeadlineProtocol, HeaderDeadlineWorker
 
 
-class JsonErrorProtocol(gunicorn_protocol.ASGIProtocol):
+class JsonErrorProtocol(HeaderDeadlineProtocol):
     def _send_error_response(self, status, message, extra_headers=()):
-        body = json.dumps({"error": message}).encode()
-        reason = _reason(status)
+        body = json.dumps(error_body(message)).encode()
         extra = "".join(f"{name}: {value}\r\n" for name, value in extra_headers)
         head = (
-            f"HTTP/1.1 {status} {reason}\r\n"
+            f"HTTP/1.1 {status} {_reason(status)}\r\n"
             "Content-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n"
             f"{extra}"
@@ -42,13 +44,5 @@ def _reason(status: int) -> str:
         return "Error"
 
 
-class Worker(gasgi.ASGIWorker):
-    """`ASGIWorker` serving every connection with `JsonErrorProtocol`.
-
-    gunicorn builds each connection's protocol from the name `ASGIProtocol` in its worker
-    module; it offers no setting for it, so the name is pointed at the subclass when a worker of
-    this class starts (in the worker process only, never in the arbiter)."""
-
-    def init_process(self) -> None:
-        gasgi.ASGIProtocol = JsonErrorProtocol
-        super().init_process()
+class Worker(HeaderDeadlineWorker):
+    protocol_class = JsonErrorProtocol

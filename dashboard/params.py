@@ -1,5 +1,5 @@
 """What a page reads from its address: a time range (preset or custom), the shared filters
-(through stats.window.parse_read_params, like the API) and a few page-specific fields.
+(through stats.querystring.parse_read_params, like the API) and a few page-specific fields.
 
 Everything a page shows is in its URL, so a link shows a colleague the same view.
 """
@@ -7,18 +7,19 @@ Everything a page shows is in its URL, so a link shows a colleague the same view
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.http import QueryDict
 
-from dashboard.links import filter_pairs, iso, zone_name
 from stats import reports
 from stats.benign import MODES as BENIGN_MODES
 from stats.errors import ReadError
-from stats.window import Filters, Window, floor_to_grain, parse_read_params
-from stats.window import read_zone as read_zone_param
+from stats.links import filter_pairs, iso, zone_name
+from stats.querystring import parse_read_params
+from stats.querystring import read_zone as read_zone_param
+from stats.window import Filters, Window, floor_to_grain, parse_time
 
 RANGES = {
     "1h": timedelta(hours=1),
@@ -82,7 +83,14 @@ def read_page_params(query: QueryDict, *, now: datetime) -> PageParams:
         params["start"] = iso(floor_to_grain(now - RANGES[chosen]))
         params["end"] = iso(now)
     window, filters = parse_read_params(params)
-    until = min(now, window.end) if chosen in RANGES else window.end
+    # The window counted is widened to whole quarter hours; the page names (and draws up to)
+    # the end asked for: now for a preset range or a custom one without an end, else the
+    # `end` given (a drill-down link from the overview ends where the overview did).
+    end_text = (query.get("end") or "").strip()
+    if chosen in RANGES or not end_text:
+        until = min(now, window.end)
+    else:
+        until = min(window.end, parse_time(end_text, tz=window.tz))
     return PageParams(range=chosen, window=window, filters=filters, until=until)
 
 
@@ -135,15 +143,12 @@ def window_text(window: Window) -> str:
     return f"{start} → {end} ({zone_name(window.tz)})"
 
 
-def default_week(*, today: date) -> str:
-    """The last complete ISO week before `today`, as "2026-W47"."""
-    return reports.last_whole_week(today=today)
-
-
 def read_week(query: QueryDict, *, now: datetime) -> tuple[str, Window]:
     """The report page's ISO week (default the last complete one) and zone, as a window."""
     tz = read_zone(query)
-    week = (query.get("week") or "").strip() or default_week(today=now.astimezone(tz).date())
+    week = (query.get("week") or "").strip() or reports.last_whole_week(
+        today=now.astimezone(tz).date()
+    )
     return week, reports.parse_iso_week(week, tz)  # ReadError on `week`
 
 

@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from django import template
+from django.utils.safestring import SafeString, mark_safe
+
+from dashboard import bidi
 
 register = template.Library()
 DASH = "—"
@@ -57,7 +60,34 @@ def label(value: Any) -> str:
 
 @register.filter
 def pretty_json(value: Any) -> str:
-    """Stored JSON, indented for reading (the template escapes it like any text)."""
+    """Stored JSON, indented for reading (the template escapes it like any text). A body that
+    was text (an HTML error page, a plain message) is shown as that text, its line breaks as
+    line breaks, not as one quoted JSON string full of `\r\n`."""
     if value is None:
         return "(none stored)"
+    if isinstance(value, str):
+        return value
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@register.filter(needs_autoescape=True)
+def visible(value: Any, autoescape: bool = True) -> SafeString:
+    """Text from the data, escaped, with bidi controls shown as markers instead of applied."""
+    if value is None:
+        return mark_safe("")
+    if isinstance(value, SafeString):
+        return value
+    text = str(value)
+    return mark_safe(bidi.html(text) if autoescape else bidi.plain(text))
+
+
+@register.filter
+def visible_text(value: Any) -> str:
+    """As `visible`, as plain text (for an attribute such as a title; the template escapes)."""
+    return "" if value is None else bidi.plain(str(value))
+
+
+@register.filter
+def is_text(value: Any) -> bool:
+    """Whether a stored body is text rather than JSON structure (see pretty_json)."""
+    return isinstance(value, str)

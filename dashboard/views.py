@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from functools import wraps
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -17,15 +18,17 @@ from django.utils import timezone
 from alerts.selectors import firing_now, firings_between
 from dashboard import charts, params
 from dashboard.forms import filter_fields, group_links, zone_choices
-from dashboard.links import Drill, zone_name
 from stats import questions, reports, selectors
 from stats.benign import benign_codes, benign_filters, benign_totals
 from stats.codes import with_shares
-from stats.couriers import courier_health, courier_matrix
+from stats.couriers import MIN_CALLS, courier_health, courier_matrix
 from stats.elapsed import totals_until
 from stats.errors import ReadError
+from stats.links import Drill, zone_name
+from stats.results import BreakdownRow, CodeRow, EventCount, EventRow, Totals
 from stats.shipments import shipment_matches
 from stats.weekly_summary import (
+    Coverage,
     coverage,
     previous_week,
     summary_csv_lines,
@@ -37,6 +40,7 @@ from tokens.health import token_health
 
 LATEST_FAILURES = 10
 TOP_CODES = 10
+HEALTH_ROWS = 10  # couriers in the overview's health table until "show all" is asked for
 EVENTS_PER_PAGE = 50
 MAX_SEARCH = 100
 REPORT_PREVIEW_ROWS = 50
@@ -88,9 +92,16 @@ def _filtered(state: params.PageParams, *, nav: str, extra: Sequence = ()) -> di
 def overview(request: HttpRequest) -> HttpResponse:
     state = params.read_page_params(request.GET, now=timezone.now())
     group, benign = params.read_group(request.GET), params.read_benign(request.GET)
+    all_couriers = params.flag(request.GET, "all_couriers")
+    kept = [("group", group), ("benign", benign), ("all_couriers", "true" if all_couriers else "")]
+    shown = _overview(state, group=group, benign=benign)
+    health = shown.pop("health")
     context = {
-        **_filtered(state, nav="overview", extra=[("group", group), ("benign", benign)]),
-        **_overview(state, group=group, benign=benign),
+        **_filtered(state, nav="overview", extra=kept),
+        **shown,
+        "health": health if all_couriers else health[:HEALTH_ROWS],
+        "health_total": len(health),
+        "all_couriers": all_couriers,
         "group": group,
         "group_links": group_links(state=state, group=group, benign=benign),
         "benign": benign,
@@ -104,15 +115,13 @@ def _alert_marks(window: Window) -> list[charts.AlertMark]:
     return [
         charts.AlertMark(
             at=firing.at.astimezone(window.tz),
-            text=" ".join(
-                [f"{firing.rule.name} fired", *(f"{k} {v}" for k, v in firing.labels.items())]
-            ),
+            text=f"{firing.rule_name} fired: {firing.where}",
         )
         for firing in firings_between(window.start, window.end)
     ]
 
 
-def _totals(state: params.PageParams, filters: Filters) -> dict:
+def _totals(state: params.PageParams, filters: Filters) -> Totals:
     """A preset range compares the elapsed time with as long before it; custom: questions'."""
     if state.range in params.RANGES:
         return totals_until(
@@ -135,10 +144,15 @@ def _overview(state: params.PageParams, *, group: str, benign: str) -> dict:
     return {
         "totals": _totals(state, filters),
         "benign_totals": benign_totals(window=window, filters=state.filters),
+        "min_calls": MIN_CALLS,
         "alerts": firing_now(),
         "rate_figure": charts.mark_alerts(
             charts.error_rate_figure(
-                series, drill=drill, until=state.until, window_start=window.start
+                series,
+                drill=drill,
+                until=state.until,
+                window_start=window.start,
+                min_calls=MIN_CALLS,
             ),
             _alert_marks(window),
         ),
@@ -154,20 +168,21 @@ def _overview(state: params.PageParams, *, group: str, benign: str) -> dict:
 
 
 def _health_rows(window: Window, filters: Filters, drill: Drill) -> list[dict]:
-    """The courier ranking, each row with the link to that courier's failures."""
+    """The courier ranking (every courier with calls), each row with the link to that
+    courier's failures; the page shows the first HEALTH_ROWS unless asked for all."""
     return [
         {**row, "events_url": drill.url(cp_id=row["cp_id"])}
-        for row in courier_health(window=window, filters=filters)
+        for row in courier_health(window=window, filters=filters, limit=None)
     ]
 
 
-def with_catalog(top: Sequence[dict], codes: Sequence[dict]) -> list[dict]:
+def with_catalog(top: Sequence[BreakdownRow], codes: Sequence[CodeRow]) -> list[dict[str, Any]]:
     """Breakdown rows by code, each with its catalog row (category, meaning, action)."""
-    by_code = {row["code"]: row for row in codes}
+    by_code: dict[object, CodeRow] = {row["code"]: row for row in codes}
     return [{**by_code.get(row["key"], {}), **row} for row in top]
 
 
-def code_rows(rows: Sequence[dict], *, drill: Drill, key: str) -> list[dict]:
+def code_rows(rows: Sequence[Mapping[str, Any]], *, drill: Drill, key: str) -> list[dict[str, Any]]:
     """Rows of codes, each with the link to its events (`events_url`): the failing ones, or
     every call when the code had no failures (a success code)."""
     return [
@@ -184,7 +199,7 @@ def _events(
     limit: int,
     search: dict[str, str] | None = None,
     cursor: str | None = None,
-) -> tuple[list[dict], str | None]:
+) -> tuple[list[EventRow], str | None]:
     """A page of events; `search` may hold q, waybill and order_id."""
     search = search or {}
     return selectors.event_page(
@@ -199,7 +214,7 @@ def _events(
     )
 
 
-def _count(state: params.PageParams, search: dict[str, str], *, errors_only: bool) -> dict:
+def _count(state: params.PageParams, search: dict[str, str], *, errors_only: bool) -> EventCount:
     """How many events the page lists (exact up to 10,000); `q` reads as the event list reads
     it: a stored waybill or order id exactly, else a substring of the message."""
     return selectors.count_events(
@@ -313,6 +328,8 @@ def codes(request: HttpRequest) -> HttpResponse:
 def weekly_report(request: HttpRequest) -> HttpResponse:
     week, window = params.read_week(request.GET, now=timezone.now())
     rows = list(reports.weekly_rows(week=week, tz=window.tz))
+    this_week = coverage(window=window, now=timezone.now())
+    week_before = coverage(window=previous_week(window), now=timezone.now())
     query = urlencode({"week": week, "tz": zone_name(window.tz)})
     context = {
         "nav": "reports",
@@ -326,10 +343,34 @@ def weekly_report(request: HttpRequest) -> HttpResponse:
         "csv_url": f"{reverse('api-weekly-report')}?{query}",
         "summary_url": f"{reverse('reports-summary')}?{query}",
         "summary": _summary_sections(week, window),
-        "coverage": coverage(window=window, now=timezone.now()),
-        "previous_coverage": coverage(window=previous_week(window), now=timezone.now()),
+        "coverage": this_week,
+        "coverage_notes": coverage_notes(this_week),
+        "previous_coverage": week_before,
+        "previous_coverage_notes": coverage_notes(week_before),
     }
     return render(request, "pages/reports.html", context)
+
+
+def coverage_notes(week: Coverage) -> list[str]:
+    """Why a week's data is incomplete, in words: when its data starts (or stops), days without
+    calls, or that the week is not over yet."""
+    when = "%Y-%m-%d %H:%M"
+    if week["first"] is None or week["last"] is None:
+        return ["no calls are stored for it" if week["over"] else "no calls yet"]
+    notes = []
+    if week["starts_late"]:
+        notes.append(
+            f"the data starts {week['first']:{when}}, after the week began ({week['start']:{when}})"
+        )
+    if week["ends_early"]:
+        notes.append(
+            f"its calls stop at {week['last']:{when}}, before the week ended ({week['end']:{when}})"
+        )
+    if not week["over"]:
+        notes.append(f"the week is not over (calls up to {week['last']:{when}})")
+    if week["days_with_data"] < week["days"]:
+        notes.append(f"calls on {week['days_with_data']} of {week['days']} days")
+    return notes
 
 
 def _summary_sections(week: str, window: Window) -> dict[str, list]:

@@ -21,12 +21,10 @@ from weakref import WeakSet
 
 import psycopg
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from ingest import partitions
 from ingest.events import CleanEvent
-from ingest.models import ApiToken
 from ingest.times import MAX_FUTURE
 
 
@@ -374,14 +372,18 @@ def _count_on_token(
 def record_token_use(
     token_id: int, *, accepted: int, duplicates: int, rejected: int, error: str = ""
 ) -> None:
-    """Add to a token's counts and last use outside any batch: a request refused whole."""
-    now = timezone.now()
-    changes = {
-        "accepted": F("accepted") + accepted,
-        "duplicates": F("duplicates") + duplicates,
-        "rejected": F("rejected") + rejected,
-        "last_used_at": now,
-    }
-    if error:
-        changes.update(last_error=error[:2000], last_error_at=now)
-    ApiToken.objects.filter(pk=token_id).update(**changes)
+    """Add to a token's counts and last use outside any batch: a request refused whole. The
+    same UPDATE as a batch whose events were all rejected, so this module is the counts' one
+    writer."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COUNT_ON_TOKEN,
+            {
+                "accepted": accepted,
+                "duplicates": duplicates,
+                "rejected": rejected,
+                "now": timezone.now(),
+                "error": error[:2000],
+                "token_id": token_id,
+            },
+        )

@@ -12,6 +12,7 @@ from typing import TypedDict
 
 from ingest.models import CodeEntry
 from stats.questions import counts
+from stats.rates import fraction
 from stats.window import Filters, Window
 
 MODES = ("", "only", "hide")
@@ -28,7 +29,9 @@ class BenignTotals(TypedDict):
 
 
 def benign_codes() -> frozenset[int]:
-    """The codes flagged benign in the catalog."""
+    """The codes flagged benign in the catalog: the one benign set of every reader (pages,
+    alerts, reports). The column is seeded from each code's "already done" action
+    (ingest.catalog.is_already_done) and stays editable in the admin."""
     return frozenset(CodeEntry.objects.filter(benign=True).values_list("code", flat=True))
 
 
@@ -70,5 +73,5 @@ def benign_totals(*, window: Window, filters: Filters) -> BenignTotals:
         "errors": errors,
         "other_errors": other,
         "events": events,
-        "share_of_errors": errors / (errors + other) if errors + other else 0.0,
+        "share_of_errors": fraction(errors, errors + other),
     }

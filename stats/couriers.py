@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import TypedDict
 
 from stats.questions import DEFAULT_HEATMAP_COURIERS, ERROR_CATEGORIES, counts, labeler
-from stats.rates import rate
+from stats.rates import fraction, rate
 from stats.results import OTHER
 from stats.window import Filters, Window
 
@@ -106,8 +106,11 @@ def courier_matrix(
     }
 
 
-def courier_health(*, window: Window, filters: Filters, limit: int = 10) -> list[CourierHealth]:
-    """The couriers most above their usual error rate in the window, worst first.
+def courier_health(
+    *, window: Window, filters: Filters, limit: int | None = 10
+) -> list[CourierHealth]:
+    """The couriers most above their usual error rate in the window, worst first (the first
+    `limit`, or every courier with calls in the window when `limit` is None).
 
     `usual_rate` is the courier's error rate in the 7 days before the window (None without
     calls then); `excess_errors` = errors - usual_rate x calls, the failures beyond normal, so
@@ -151,7 +154,7 @@ def _health(
 ) -> CourierHealth:
     events, errors = now
     usual_events, usual_errors = usual
-    usual_rate = usual_errors / usual_events if usual_events else None
+    usual_rate = fraction(usual_errors, usual_events) if usual_events else None
     expected = (usual_rate or 0.0) * events
     return {
         "cp_id": cp_id,

@@ -3,7 +3,7 @@
 Each `*_query` function reads one endpoint's query (a QueryDict or a plain mapping) and returns
 a frozen dataclass, or raises ReadError naming the parameter at fault. The `Param` tuples are
 also what stats.api.schema describes in the OpenAPI document, so the schema and the parsing
-cannot drift apart. Window, zone and filters: stats.window.
+cannot drift apart. The window, zone and filters every read shares: stats.querystring.
 """
 
 from __future__ import annotations
@@ -14,19 +14,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from stats.buckets import INTERVALS, check_interval
-from stats.questions import BREAKDOWNS, DEFAULT_SERIES, GROUPS, MAX_SERIES
-from stats.reports import parse_iso_week
-from stats.selectors import decode_cursor
-from stats.window import (
+from stats.querystring import (
     READ_PARAMS,
     ZONE_PARAM,
-    Filters,
     Param,
-    Window,
     parse_read_params,
     read_values,
     read_zone,
 )
+from stats.questions import BREAKDOWNS, DEFAULT_SERIES, GROUPS, MAX_SERIES
+from stats.reports import parse_iso_week
+from stats.selectors import decode_cursor
+from stats.window import Filters, Window
 
 BIGINT_MAX = 2**63 - 1
 MAX_EVENTS_PER_PAGE = 500

@@ -4,11 +4,13 @@ embedded server started by the settings)."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from ingest.catalog import forget_cached_catalog
 from ingest.partitions import forget_known_partitions
 from ingest.store import forget_key_version
+from tests import clock, read_dataset
 from tokens.auth import create_token, forget_cached_tokens
 
 
@@ -22,6 +24,14 @@ def pytest_runtest_setup(item):
     forget_known_partitions()
     forget_cached_tokens()
     forget_key_version()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_static_root(tmp_path_factory) -> None:
+    """The tests' requests run without collectstatic's files (the page tests name static files
+    without a manifest), so STATIC_ROOT is an empty folder of their own: whitenoise warns about
+    a missing one, and a staticfiles/ left by `make run` or a server test changes nothing."""
+    settings.STATIC_ROOT = tmp_path_factory.mktemp("static-root")
 
 
 @pytest.fixture
@@ -53,12 +63,18 @@ def read_client(db, read_token) -> APIClient:
 
 
 @pytest.fixture(scope="module")
-def events(django_db_setup, django_db_blocker):
+def read_dataset_loaded(django_db_setup, django_db_blocker):
     """The read tests' generated data set (tests/read_dataset.py), committed once per module
     that asks for it and cleared after that module."""
-    from tests import read_dataset
-
     loaded = read_dataset.loaded(django_db_blocker)
     yield loaded
     with django_db_blocker.unblock():
         read_dataset.clear()
+        read_dataset.drop_days_past_the_horizon()
+
+
+@pytest.fixture
+def events(read_dataset_loaded):
+    """The read data set, and the clock at its NOW for the test (its dates are fixed)."""
+    with clock.travel(read_dataset.NOW):
+        yield read_dataset_loaded

@@ -10,16 +10,27 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponseBase
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 
 from ingest import framing, pipeline
 from ingest.doors import python_logging
-from ingest.doors.http import Decoded, Door
+from ingest.doors.http import Decoded, IngestDoor, LeaveBodyParser
 from ingest.doors.records import adopt_msg
+from tokens.auth import ApiTokenAuthentication
 
 
-class GenericDoor(Door):
-    """Answers 200 when anything was stored or was a duplicate, 400 when all were rejected."""
+class GenericDoor(IngestDoor):
+    """The generic door as a view: the project's `/api/v1/events/` hands it every POST.
+    Answers 200 when anything was stored or was a duplicate, 400 when all were rejected.
+
+    It hears a session as the rest of the API does (a browser's POST is refused by the CSRF
+    check, then for its missing `ingest` scope, not as unauthenticated), and its parser reads
+    nothing: the body is the door's, and the CSRF check touching `request.POST` must not be 415.
+    """
+
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+    parser_classes = [LeaveBodyParser]
 
     def decode(self, request: Any, body: bytes, **kwargs: Any) -> Decoded:
         content_type = request.META.get("CONTENT_TYPE")
@@ -30,10 +41,3 @@ class GenericDoor(Door):
 
     def reply(self, decoded: Decoded, outcome: pipeline.IngestOutcome) -> HttpResponseBase:
         return Response(outcome.as_json(), status=400 if outcome.all_rejected else 200)
-
-
-_GENERIC = GenericDoor()  # no state of its own: one serves every request
-
-
-def ingest_generic(request: Any) -> HttpResponseBase:
-    return _GENERIC.answer(request)

@@ -10,41 +10,33 @@ way (SPEC "Ingest"):
 - `within_limit` is the event-count cap (413); `check_content_type` (415) stays beside the JSON
   framing it protects (`ingest.framing`), and doors with their own media types refuse theirs.
 - `Door.answer` is the one shape of every door (body, decode, limit, pipeline, reply); a refused
-  request is recorded on the token (is my shipper working?) and answered as JSON unless the
-  door's protocol has its own refusal shape.
+  request is recorded on the token (is my shipper working?) and answered by the API's exception
+  handler (its one error shape) unless the door's protocol has its own refusal shape.
 - `IngestDoor` is the DRF view every protocol door derives from: token auth with the `ingest`
   scope, the per-token throttle, no DRF body parsing. Doors whose clients send the token
-  elsewhere (Splunk's `Authorization: Splunk`, Seq's `X-Seq-ApiKey`, Logz.io's `?token=`) use
-  the authentication classes below; a token is read from a query string only where SPEC says
-  so.
+  elsewhere (Splunk's `Authorization: Splunk`, Seq's `X-Seq-ApiKey`, Logz.io's `?token=`) name
+  that form's authentication class from `tokens.auth`, which owns every credential form.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from django.conf import settings
 from django.http import HttpResponseBase
-from rest_framework import exceptions
+from rest_framework.exceptions import APIException
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from ingest import pipeline
 from ingest.framing import FramingError
-from ingest.models import ApiToken
-from tokens.auth import (
-    ApiTokenAuthentication,
-    CanIngest,
-    IngestThrottle,
-    TokenUser,
-    request_token,
-    token_by_digest,
-)
+from tokens.auth import ApiTokenAuthentication, CanIngest, IngestThrottle, request_token
 
 try:  # gunicorn (the deployed server) raises its own errors for a malformed chunked body
     from gunicorn.http.errors import ParseException as _ServerParseError
@@ -239,6 +231,14 @@ def ingest(request: Any, items: Sequence[pipeline.RawItem]) -> pipeline.IngestOu
     return pipeline.ingest_items(items, token_id=token_id(request))
 
 
+class Refused(APIException):
+    """A body refused as a whole (a FramingError), with the refusal's own status."""
+
+    def __init__(self, error: FramingError) -> None:
+        super().__init__(error.message)
+        self.status_code = error.status
+
+
 # ---------------------------------------------------------------- DRF plumbing
 
 
@@ -260,7 +260,8 @@ class ProtocolNegotiation(BaseContentNegotiation):
     `application/vnd.elasticsearch+json`, OTLP's for protobuf; DRF would answer 406."""
 
     def select_parser(self, request, parsers):
-        return None
+        """None for a door that parses nothing; the generic door's parser reads nothing."""
+        return parsers[0] if parsers else None
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
@@ -287,7 +288,7 @@ class Door:
             within_limit(decoded.items)
         except FramingError as error:
             pipeline.record_refused_request(token_id(request), error.message)
-            return self.refuse(error)
+            return self.refuse(request, error)
         return self.reply(decoded, ingest(request, decoded.items))
 
     def before_body(self, request: Any) -> None:
@@ -299,9 +300,11 @@ class Door:
     def reply(self, decoded: Decoded, outcome: pipeline.IngestOutcome) -> HttpResponseBase:
         raise NotImplementedError
 
-    def refuse(self, error: FramingError) -> HttpResponseBase:
-        """A request refused whole: JSON `{"error": ...}` with its status."""
-        return Response({"error": error.message}, status=error.status)
+    def refuse(self, request: Any, error: FramingError) -> HttpResponseBase:
+        """A request refused whole, answered by the API's exception handler (settings'
+        EXCEPTION_HANDLER), so in the API's one error shape with its status."""
+        handler = cast(Callable[..., Response], api_settings.EXCEPTION_HANDLER)
+        return handler(Refused(error), {"request": request})
 
 
 class IngestDoor(Door, APIView):
@@ -312,53 +315,6 @@ class IngestDoor(Door, APIView):
     permission_classes = [CanIngest]
     throttle_classes = [IngestThrottle]
     parser_classes: list = []  # the body is the decoder's, not DRF's
-    schema = None  # protocol endpoints are documented in docs/SHIPPERS.md, not in OpenAPI
 
     def post(self, request: Any, **kwargs: Any) -> HttpResponseBase:
         return self.answer(request, **kwargs)
-
-
-def _token_for(secret: str) -> tuple[TokenUser, ApiToken]:
-    """The active token whose secret this is; 401 otherwise."""
-    token = token_by_digest(ApiToken.digest_of(secret))
-    if token is None:
-        raise exceptions.AuthenticationFailed("Invalid token.")
-    if not token.is_active:
-        raise exceptions.AuthenticationFailed("This token has been revoked.")
-    return TokenUser(token), token
-
-
-class SplunkAuthentication(ApiTokenAuthentication):
-    """`Authorization: Splunk <token>` (HEC's scheme), else the usual Bearer/Token/Basic."""
-
-    def authenticate(self, request):
-        scheme, _, secret = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
-        if scheme.lower() == "splunk" and secret.strip():
-            return _token_for(secret.strip())
-        return super().authenticate(request)
-
-    def authenticate_header(self, request) -> str:
-        return 'Splunk realm="clickpost-monitor"'
-
-
-class SeqApiKeyAuthentication(ApiTokenAuthentication):
-    """Seq's `X-Seq-ApiKey` header, or `?apiKey=` as Seq itself takes it; else the usual."""
-
-    def authenticate(self, request):
-        secret = request.META.get("HTTP_X_SEQ_APIKEY") or request.GET.get("apiKey")
-        if secret and secret.strip():
-            return _token_for(secret.strip())
-        return super().authenticate(request)
-
-
-class QueryTokenAuthentication(ApiTokenAuthentication):
-    """Logz.io's listener takes the token from `?token=` only (its clients send no header).
-
-    The query string is redacted from gunicorn's access log (clickpost_monitor.access_log).
-    """
-
-    def authenticate(self, request):
-        secret = request.GET.get("token")
-        if secret and secret.strip():
-            return _token_for(secret.strip())
-        return super().authenticate(request)

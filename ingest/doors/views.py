@@ -14,27 +14,31 @@ import time
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseBase
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_view
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest.doors import betterstack, elastic, hec, logzio, loki, otlp, seq
+from ingest.doors import betterstack, elastic, hec, logzio, loki, otlp, schema, seq
 from ingest.doors.http import (
     Decoded,
     IngestDoor,
     ProtocolNegotiation,
-    QueryTokenAuthentication,
-    SeqApiKeyAuthentication,
-    SplunkAuthentication,
 )
 from ingest.doors.records import rejection_summary
 from ingest.framing import FramingError, check_content_type
 from ingest.pipeline import IngestOutcome
-from tokens.auth import ApiTokenAuthentication
+from tokens.auth import (
+    ApiTokenAuthentication,
+    QueryTokenAuthentication,
+    SeqApiKeyAuthentication,
+    SplunkAuthentication,
+)
 
 DEFAULT_INDEX = "clickpost"
 
 
+@extend_schema_view(post=schema.otlp)
 class OtlpLogsView(IngestDoor):
     """`POST /v1/logs`: OTLP/HTTP logs; 200 with `partialSuccess` counting rejected records."""
 
@@ -48,6 +52,7 @@ class OtlpLogsView(IngestDoor):
         return HttpResponse(content, content_type=content_type)
 
 
+@extend_schema_view(post=schema.loki)
 class LokiPushView(IngestDoor):
     """`POST /loki/api/v1/push`: 204 as Loki answers; 400 with the counts when all were refused."""
 
@@ -67,14 +72,13 @@ class LokiPushView(IngestDoor):
 class ElasticsearchView(APIView):
     """Every Elasticsearch answer says it is one: ES 8 clients check this header."""
 
-    schema = None
-
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         response[elastic.PRODUCT_HEADER[0]] = elastic.PRODUCT_HEADER[1]
         return response
 
 
+@extend_schema_view(post=schema.bulk)
 class BulkView(ElasticsearchView, IngestDoor):
     """`POST /_bulk`, `/<index>/_bulk`: Elasticsearch's reply, a status per item."""
 
@@ -103,6 +107,8 @@ class BulkView(ElasticsearchView, IngestDoor):
 
 class ElasticsearchReadView(ElasticsearchView):
     """Read-only probes: no token needed, but a token that is sent must be valid (401)."""
+
+    schema = None  # Elasticsearch's own probes, listed on /api/docs/ but not an API of ours
 
     content_negotiation_class = ProtocolNegotiation
     authentication_classes = [ApiTokenAuthentication]
@@ -134,6 +140,7 @@ class ClusterHealthView(ElasticsearchReadView):
         return Response(elastic.cluster_health())
 
 
+@extend_schema_view(post=schema.hec)
 class SplunkHecView(IngestDoor):
     """`POST /services/collector(/event)`: HEC's `{"text": "Success", "code": 0}`."""
 
@@ -146,7 +153,7 @@ class SplunkHecView(IngestDoor):
         content, status = hec.reply(outcome)
         return Response(content, status=status)
 
-    def refuse(self, error: FramingError) -> HttpResponseBase:
+    def refuse(self, request, error: FramingError) -> HttpResponseBase:
         content, status = hec.framing_refusal(error)
         return Response(content, status=status)
 
@@ -160,6 +167,7 @@ class SplunkHecView(IngestDoor):
         return response
 
 
+@extend_schema_view(post=schema.seq)
 class SeqView(IngestDoor):
     """`POST /api/events/raw` and `/ingest/clef`: 201 `{"MinimumLevelAccepted": null}`."""
 
@@ -174,6 +182,7 @@ class SeqView(IngestDoor):
         return Response(content, status=status)
 
 
+@extend_schema_view(post=schema.betterstack)
 class BetterStackView(IngestDoor):
     """`POST /betterstack/`: 202 with the counts, as Better Stack answers a stored batch."""
 
@@ -184,6 +193,7 @@ class BetterStackView(IngestDoor):
         return Response(outcome.as_json(), status=400 if outcome.all_rejected else 202)
 
 
+@extend_schema_view(post=schema.logzio)
 class LogzioView(IngestDoor):
     """`POST /logzio/?token=`: exactly 200 (the Logz.io handlers take nothing else as success)."""
 

@@ -16,9 +16,10 @@ from django.utils import timezone
 from ingest import events, partitions, pipeline, store
 from ingest.catalog import current_catalog
 from ingest.framing import Unparsable
-from ingest.models import ApiToken, Event
+from ingest.models import Event
 from ingest.pipeline import MAX_LISTED_ERRORS, IngestOutcome, RawItem, ingest_items
 from tokens.auth import create_token
+from tokens.models import ApiToken
 
 pytestmark = pytest.mark.django_db  # the catalog is read from the database
 

@@ -14,8 +14,9 @@ from django.utils import timezone
 from ingest import partitions, store
 from ingest.catalog import SEED_BY_CODE
 from ingest.events import CleanEvent, clean_event
-from ingest.models import ApiToken, Courier
+from ingest.models import Courier
 from ingest.times import EPOCH
+from tokens.models import ApiToken
 
 # The rollups' buckets are counted from this origin (date_bin in store.py).
 BUCKET_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)

@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from ingest.models import ApiToken
 from tokens import auth
 from tokens.auth import create_token
+from tokens.models import ApiToken
 
 
 class Clock:

@@ -6,9 +6,10 @@ from django.utils import timezone
 
 from demo.traffic import DemoTraffic
 from ingest import store
-from ingest.models import ApiToken, Event
+from ingest.models import Event
 from ingest.pipeline import RawItem, ingest_items
 from tokens.auth import create_token
+from tokens.models import ApiToken
 
 BATCH = 2000
 DEMO_TOKEN = "demo-shipper"
@@ -42,7 +43,7 @@ class Command(BaseCommand):
                 "Run with --reset to replace them with fresh demo data."
             )
         now = timezone.now()
-        token = _demo_token()
+        token = demo_token()
         traffic = DemoTraffic(now=now, days=days, per_day=per_day, seed=seed)
         accepted = duplicates = 0
         batch: list[RawItem] = []
@@ -68,7 +69,7 @@ class Command(BaseCommand):
             )
 
 
-def _demo_token() -> ApiToken:
+def demo_token() -> ApiToken:
     """The demo shipper's token (its secret is not shown: the demo sends in-process)."""
     existing = ApiToken.objects.filter(name=DEMO_TOKEN).first()
     return existing or create_token(name=DEMO_TOKEN, scopes=["ingest"])[0]

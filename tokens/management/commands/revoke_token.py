@@ -2,8 +2,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from ingest.models import ApiToken
 from tokens.auth import forget_cached_tokens
+from tokens.models import ApiToken
 
 
 class Command(BaseCommand):

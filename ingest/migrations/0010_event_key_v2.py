@@ -19,6 +19,6 @@ SELECT 2, CASE WHEN EXISTS (SELECT 1 FROM ingest_event) THEN now() END;
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ingest", "0006_dash_codeentry_benign")]
+    dependencies = [("ingest", "0009_merge_benign_and_cache_sweep")]
 
     operations = [migrations.RunSQL(CREATE, "DROP TABLE ingest_keyversion")]
