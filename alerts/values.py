@@ -22,10 +22,9 @@ from zoneinfo import ZoneInfo
 
 from alerts.anomaly import assess_anomalies
 from alerts.machine import Reading
-from alerts.metrics import metric
+from alerts.metrics import error_rate, format_value, metric
 from alerts.models import Rule
 from stats.benign import benign_filters
-from stats.rates import fraction
 from stats.window import Filters, Window
 from stats.windowed import edge_ranges, read_edges, window_counts
 
@@ -221,7 +220,7 @@ def reading_of(question: Question, now: Tally, before: Tally = Tally()) -> Readi
         return Reading(calls=0, errors=0, value=measure.absent, summary=summary)
     assert measure.value is not None
     value = measure.value(now.pair, before.pair)
-    share = f"{fraction(now.errors, now.calls) * 100:.1f} %"
+    share = format_value("error_rate", error_rate(now.calls, now.errors))
     summary = f"{now.errors:,} of {now.calls:,} calls failed ({share}) in the last "
     summary += _span(question)
     return Reading(
