@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from alerts.ending import end_rule_groups
 from alerts.models import (
     AlertState,
     Channel,
@@ -19,6 +20,12 @@ class RuleAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     filter_horizontal = ("channels", "inhibited_by")
     readonly_fields = ("last_error", "last_error_at", "created_at", "updated_at")
+
+    def save_related(self, request, form, formsets, change):
+        """After the rule and its relations are saved: resolve the groups it no longer has
+        (deleting is alerts.ending's pre_delete, for one rule or many)."""
+        super().save_related(request, form, formsets, change)
+        end_rule_groups(form.instance)
 
 
 @admin.register(Channel)

@@ -47,7 +47,7 @@ def is_staff(request, view) -> bool:
     return CanAdmin().has_permission(request, view)
 
 
-class AdminWrites:
+class AdminWrites(generics.GenericAPIView):
     """Reads for `read`, writes for `admin` (or staff)."""
 
     throttle_classes = [ReadThrottle]
@@ -58,7 +58,8 @@ class AdminWrites:
         return [CanAdmin()]
 
     def get_serializer_context(self):
-        return super().get_serializer_context() | {"staff": is_staff(self.request, self)}
+        context = super().get_serializer_context()
+        return context | {"staff": is_staff(self.request, self)}
 
 
 @extend_schema_view(
@@ -68,7 +69,7 @@ class AdminWrites:
 class RuleList(AdminWrites, generics.ListCreateAPIView):
     """Alert rules; POST creates one (400 names the field at fault)."""
 
-    queryset = Rule.objects.prefetch_related("channels")
+    queryset = Rule.objects.prefetch_related("channels", "inhibited_by")
     serializer_class = s.RuleSerializer
     pagination_class = None
 
@@ -79,10 +80,18 @@ class RuleList(AdminWrites, generics.ListCreateAPIView):
     delete=extend_schema(responses=answers({204: None}, *READ_ERRORS, 404)),
 )
 class RuleDetail(AdminWrites, generics.RetrieveUpdateDestroyAPIView):
-    queryset = Rule.objects.prefetch_related("channels")
+    """A rule; disabling, editing or deleting it resolves the groups it no longer has."""
+
+    queryset = Rule.objects.prefetch_related("channels", "inhibited_by")
     serializer_class = s.RuleSerializer
     http_method_names = ["get", "patch", "delete"]
     lookup_url_kwarg = "id"
+
+    def perform_update(self, serializer):
+        services.save_rule(serializer)
+
+    def perform_destroy(self, instance):
+        services.delete_rule(instance)
 
 
 PreviewAnswer = inline_serializer(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import models
 from django.http import QueryDict
 from rest_framework import serializers
 
@@ -143,7 +144,7 @@ def _choices(name: str, f: serializers.Field, *, rule_id: int | None) -> list[tu
     """What a picker offers: what exists (couriers, codes, accounts seen), else the field's own."""
     if name == "metric":
         return metric_choices()
-    if name == "group_by":
+    if name == "group_by" and isinstance(f, serializers.ChoiceField):
         return [(str(k), group_words(str(k))) for k in f.choices]
     if name == "tz":
         return [(z, z) for z in dict.fromkeys([*ZONES, settings.TIME_ZONE])]
@@ -196,6 +197,7 @@ def _defaults() -> dict[str, Any]:
             initial = f.default
         else:
             model_field = Rule._meta.get_field(name)
+            assert isinstance(model_field, models.Field)  # a rule's own column, not a relation
             initial = model_field.default if model_field.has_default() else None
         defaults.setdefault(name, initial() if callable(initial) else initial)
     return defaults

@@ -18,7 +18,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from alerts.labels import where_text
 from alerts.lines import RULE_LINE_FIELDS, rule_errors
+from alerts.metrics import format_value
 
 METRICS = ("error_rate", "errors", "calls", "change", "anomaly", "open_failures")
 GROUP_BYS = ("none", "cp_id", "account_code", "endpoint", "code", "category")
@@ -170,6 +172,18 @@ class AlertState(models.Model):
     def __str__(self) -> str:
         return f"{self.rule} {self.group_key}: {self.status}"
 
+    @property
+    def where(self) -> str:
+        return where_text(self.labels)
+
+    @property
+    def value_text(self) -> str:
+        return format_value(self.rule.metric, self.value)
+
+    @property
+    def threshold_text(self) -> str:
+        return format_value(self.rule.metric, self.rule.threshold)
+
 
 class Transition(models.Model):
     """One change of an alert (or a repeat of a firing one): the history. It outlives its rule:
@@ -209,6 +223,16 @@ class Transition(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.rule_name} {self.group_key} {self.kind}"
 
+    @property
+    def where(self) -> str:
+        return where_text(self.labels)
+
+    @property
+    def value_text(self) -> str:
+        return (
+            "no calls" if self.reason == "no data" else format_value(self.rule_metric, self.value)
+        )
+
 
 class Notification(models.Model):
     """The outbox: one message to one channel, telling one transition or several (a rule's
@@ -220,7 +244,7 @@ class Notification(models.Model):
     rule = models.ForeignKey(
         Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
     )
-    transitions = models.ManyToManyField(
+    transitions: models.ManyToManyField[Transition, Delivery] = models.ManyToManyField(
         Transition, through="Delivery", related_name="notifications"
     )
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="notifications")

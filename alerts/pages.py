@@ -22,6 +22,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from alerts import services
 from alerts.channels import SendFailed, channel_sender
 from alerts.forms import (
     KIND_WORDS,
@@ -33,7 +34,7 @@ from alerts.forms import (
     rule_sections,
     rule_values,
 )
-from alerts.messages import build_message
+from alerts.messages import test_message
 from alerts.metrics import units_for_script
 from alerts.models import CHANNEL_KINDS, AlertState, Channel, MuteWindow, Rule, Silence
 from alerts.serializers import ChannelSerializer, RuleSerializer, SilenceSerializer
@@ -84,7 +85,7 @@ def _save_rule(request: HttpRequest, *, rule: Rule | None) -> HttpResponse:
     if not serializer.is_valid():
         errors = serializer.errors
         return _rule_form(request, values=form_values(request.POST), rule=rule, errors=errors)
-    saved = serializer.save()
+    saved = services.save_rule(serializer)  # resolves the groups an edit ended
     messages.success(request, f"Saved the rule “{saved.name}”.")
     return redirect(f"/alerts/#rule-{saved.pk}")
 
@@ -113,7 +114,7 @@ def rule_enable(request: HttpRequest, id: int) -> HttpResponse:
     enabled = request.POST.get("enabled") == "1"
     serializer = RuleSerializer(rule, data={"enabled": enabled}, partial=True)
     if serializer.is_valid():
-        serializer.save()
+        services.save_rule(serializer)  # disabling resolves what fires
         messages.success(request, f"{'Enabled' if enabled else 'Disabled'} “{rule.name}”.")
     else:
         messages.error(request, f"“{rule.name}” is not valid any more: {serializer.errors}")
@@ -190,15 +191,11 @@ def channel_test(request: HttpRequest, id: int) -> HttpResponse:
     channel = get_object_or_404(Channel, pk=id)
     probe = Rule(id=None, name="Test from the alerts page", metric="error_rate", threshold=0.05)
     now = timezone.now()
-    message = build_message(
+    message = test_message(
         rule=probe,
-        labels={},
-        kind="test",
-        at=now.replace(second=0, microsecond=0),
-        value=None,
-        severity="warning",
         summary=f"Test message to the channel {channel.name!r}; nothing is wrong.",
-        started_at=now,
+        at=now,
+        key=f"cpm-test-channel-{channel.pk}-{uuid.uuid4().hex[:12]}",
     )
     try:
         channel_sender(channel).send(message, message_id=f"cpm-test-{uuid.uuid4().hex}")

@@ -23,7 +23,7 @@ from ingest.catalog import CATEGORIES
 from stats.querystring import INT32_MAX
 from stats.window import parse_zone
 
-FILTER_CHILDREN = {
+FILTER_CHILDREN: dict[str, serializers.Field] = {
     "endpoint": serializers.CharField(max_length=200),
     "category": serializers.ChoiceField(choices=CATEGORIES),
     "code": serializers.IntegerField(min_value=0, max_value=INT32_MAX),
@@ -197,12 +197,16 @@ class SilenceSerializer(serializers.ModelSerializer):
 class AlertNowSerializer(serializers.ModelSerializer):
     rule = serializers.SerializerMethodField()
     threshold = serializers.FloatField(source="rule.threshold")
+    where = serializers.CharField(read_only=True)
+    value_text = serializers.CharField(read_only=True)
+    threshold_text = serializers.CharField(read_only=True)
 
     class Meta:
         model = AlertState
         fields = [
-            "id", "rule", "labels", "status", "severity", "value", "threshold", "calls",
-            "errors", "summary", "since", "started_at", "silenced", "evaluated_at",
+            "id", "rule", "labels", "where", "status", "severity", "value", "value_text",
+            "threshold", "threshold_text", "calls", "errors", "summary", "since", "started_at",
+            "silenced", "inhibited", "evaluated_at",
         ]  # fmt: skip
 
     def get_rule(self, state: AlertState) -> dict[str, Any]:
@@ -212,12 +216,15 @@ class AlertNowSerializer(serializers.ModelSerializer):
 class TransitionSerializer(serializers.ModelSerializer):
     rule = serializers.SerializerMethodField()
     notifications = serializers.SerializerMethodField()
+    where = serializers.CharField(read_only=True)
+    value_text = serializers.CharField(read_only=True)
 
     class Meta:
         model = Transition
         fields = [
-            "id", "rule", "labels", "kind", "reason", "at", "value", "threshold", "severity",
-            "summary", "started_at", "silenced", "inhibited", "notify", "notifications",
+            "id", "rule", "labels", "where", "kind", "reason", "at", "value", "value_text",
+            "threshold", "severity", "summary", "started_at", "silenced", "inhibited", "notify",
+            "notifications",
         ]  # fmt: skip
 
     def get_rule(self, transition: Transition) -> dict[str, Any]:

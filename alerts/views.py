@@ -82,7 +82,7 @@ def _history_row(transition: Any, name_of: Any) -> dict[str, Any]:
     return {
         "t": transition,
         "group": group_text(transition.labels, name_of),
-        "value": format_value(transition.rule_metric, transition.value),
+        "value": transition.value_text,  # "no calls" for a group whose calls stopped
     }
 
 

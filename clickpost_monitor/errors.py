@@ -130,7 +130,7 @@ def json_exception_handler(exc, context):
     else:  # one sentence (DRF's {"detail": "..."}): no field is at fault
         fields = {}
         message = _summary(data.get("detail", data) if isinstance(data, dict) else data)
-    retry_after = exc.wait if isinstance(exc, Throttled) else None
+    retry_after = exc.wait if isinstance(exc, Throttled) else None  # type: ignore[attr-defined]
     response.data = error_body(message, fields=fields, retry_after=retry_after)
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         response["WWW-Authenticate"] = 'Bearer realm="clickpost-monitor"'

@@ -19,8 +19,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 
 # line), gunicorn falls back to the sync workers, which slow clients can hold; say so.
 SERVES_WSGI = any(arg.startswith("clickpost_monitor.wsgi") for arg in sys.argv[1:])
 # gunicorn's "asgi" worker, with a deadline on a new connection's request head
-# (REQUEST_HEADER_SECONDS; clickpost_monitor/header_deadline.py).
-worker_class = "sync" if SERVES_WSGI else "clickpost_monitor.header_deadline.HeaderDeadlineWorker"
+# (REQUEST_HEADER_SECONDS; clickpost_monitor/header_deadline.py), answering what its HTTP
+# parser refuses (a malformed chunked body) in JSON (clickpost_monitor/server.py).
+worker_class = "sync" if SERVES_WSGI else "clickpost_monitor.server.Worker"
 if SERVES_WSGI:
     print(
         "gunicorn_conf.py: clickpost_monitor.wsgi runs on sync workers, which slow clients can "

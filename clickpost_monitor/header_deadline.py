@@ -51,11 +51,13 @@ class HeaderDeadlineProtocol(ASGIProtocol):
 
 
 class HeaderDeadlineWorker(gasgi.ASGIWorker):
+    protocol_class: type[HeaderDeadlineProtocol] = HeaderDeadlineProtocol
+
     def init_process(self) -> None:
         # Alive from the fork: the arbiter's first look must not find the heartbeat file's
         # creation time, which is on another clock than the heartbeats (time.monotonic) and,
         # under a shifted clock (libfaketime), a year old.
         self.notify()
         HeaderDeadlineProtocol.head_seconds = env_int("REQUEST_HEADER_SECONDS", 10, minimum=1)
-        gasgi.ASGIProtocol = HeaderDeadlineProtocol  # type: ignore[misc]
+        gasgi.ASGIProtocol = self.protocol_class
         super().init_process()

@@ -6,6 +6,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -25,6 +26,9 @@ INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 10_000, minimum=1)
 INGEST_RATE_PER_MINUTE = env_int("INGEST_RATE_PER_MINUTE", 1200, minimum=1)
 READ_RATE_PER_MINUTE = env_int("READ_RATE_PER_MINUTE", 1200, minimum=1)
+# How long a worker process trusts a token it looked up (tokens.auth.token_by_digest): a
+# revocation made elsewhere takes effect within this many seconds; 0 looks it up every request.
+TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 5, minimum=0)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90, minimum=1)
 # New daily partitions of raw events one ingest request may create (older days, within the
 # retention horizon, go on in later requests): each new day is a CREATE TABLE under a lock, so
@@ -90,7 +94,7 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": {
         **dj_database_url.parse(_database_url(), conn_max_age=60, conn_health_checks=True),
         "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME") or None},

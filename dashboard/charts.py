@@ -17,8 +17,8 @@ from html import escape
 from typing import Any
 
 from dashboard import bidi
-from dashboard.links import Drill, event_url
 from stats import results as stats_results
+from stats.links import Drill, event_url
 from stats.rates import fraction
 
 Figure = dict[str, Any]
@@ -171,10 +171,16 @@ def error_rate_figure(
     series = [s for s in timeseries["series"] if any(p["errors"] for p in s["points"])]
     if not series or not buckets:
         return None
-    shown, rest = series[:MAX_SERIES], series[MAX_SERIES:]
+    # The read room sums the groups beyond its `limit` into one SUMMED series (labelled with
+    # how many it holds): drawn as it is, grey. Groups beyond MAX_SERIES are summed here.
+    summed = [s for s in series if s["key"] == SUMMED]
+    own = [s for s in series if s["key"] != SUMMED]
+    shown, rest = own[:MAX_SERIES], own[MAX_SERIES:]
     if rest:
-        shown.append(_other(rest, size=len(totals)))
-    low = [totals[b.index]["events"] < min_calls for b in buckets]
+        shown.append(_other([*rest, *summed], size=len(totals), counted=not summed))
+    elif summed:
+        shown.append(summed[0])
+    low = [0 < totals[b.index]["events"] < min_calls for b in buckets]  # empty: nothing drawn
     traces = [
         _share_trace(
             s,
@@ -263,14 +269,15 @@ def _rated_range(traces: Sequence[Mapping[str, Any]], *, low: Sequence[bool]) ->
     return {"range": [0, rated * 1.1], "autorange": False}
 
 
-def _other(rest: Sequence[Mapping[str, Any]], *, size: int) -> dict:
-    """The groups beyond MAX_SERIES summed into one series."""
+def _other(rest: Sequence[Mapping[str, Any]], *, size: int, counted: bool = True) -> dict:
+    """The groups beyond MAX_SERIES summed into one series ("N others", or "others" when one
+    of them is already a sum of an unknown number)."""
     points = [{"events": 0, "errors": 0} for _ in range(size)]
     for series in rest:
         for point, add in zip(points, series["points"], strict=True):
             point["events"] += add["events"]
             point["errors"] += add["errors"]
-    label = "1 other" if len(rest) == 1 else f"{len(rest)} others"
+    label = ("1 other" if len(rest) == 1 else f"{len(rest)} others") if counted else "others"
     return {"key": OTHER, "label": label, "points": points}
 
 
@@ -372,12 +379,14 @@ def heatmap_figure(matrix: Mapping[str, Any], *, drill: Drill) -> Figure | None:
         return None
     floor = int(matrix.get("min_calls", 0))
     columns = [j for j, _ in enumerate(categories) if any(row[j] for row in errors)]
-    rated, low, text, links = [], [], [], []
+    rated: list[list[float | None]] = []
+    low: list[list[int | None]] = []
+    text: list[list[str]] = []
+    links: list[list[str | None]] = []
     for courier, row in zip(couriers, errors, strict=True):
         calls, enough = courier["events"], courier["events"] >= floor
-        rates = [fraction(row[j], calls) for j in columns]
-        rated.append(rates if enough else [None] * len(columns))
-        low.append([None] * len(columns) if enough else [1 if row[j] else 0 for j in columns])
+        rated.append([fraction(row[j], calls) if enough else None for j in columns])
+        low.append([None if enough else 1 if row[j] else 0 for j in columns])
         text.append([_rate_text(row[j], calls, enough=enough) for j in columns])
         links.append(
             [

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 from django.http import QueryDict
 
-from dashboard.links import filter_pairs, iso, zone_name
 from stats import reports
 from stats.benign import MODES as BENIGN_MODES
 from stats.errors import ReadError
+from stats.links import filter_pairs, iso, zone_name
 from stats.querystring import parse_read_params
 from stats.querystring import read_zone as read_zone_param
 from stats.window import Filters, Window, floor_to_grain, parse_time

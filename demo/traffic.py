@@ -276,13 +276,13 @@ class DemoTraffic:
                     order += 1
                     heapq.heappush(pending, (when, order, endpoint, None))
             while pending and pending[0][0] < at + timedelta(minutes=1):
-                when, _, endpoint, shipment = heapq.heappop(pending)
+                when, _, endpoint, owner = heapq.heappop(pending)
                 if start <= when < end:
-                    yield self._call(when, endpoint, shipment)
-                    if self._failed and shipment is not None and self._retried():
+                    yield self._call(when, endpoint, owner)
+                    if self._failed and owner is not None and self._retried():
                         order += 1
                         retry = when + timedelta(minutes=self.rng.uniform(*RETRY_MINUTES))
-                        heapq.heappush(pending, (retry, order, endpoint, shipment))
+                        heapq.heappush(pending, (retry, order, endpoint, owner))
 
     def _life(self, at: datetime) -> Iterator[tuple[datetime, str, Shipment]]:
         rng = self.rng

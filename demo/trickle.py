@@ -49,7 +49,7 @@ class Trickle:
 
     def due(self, now: datetime) -> list[dict]:
         """The calls timed before `now` that were not handed out yet, in time order."""
-        due = []
+        due: list[dict] = []
         while True:
             if self._next is None:
                 self._next = next(self._calls)

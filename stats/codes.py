@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from stats.rates import fraction
+from stats.results import CodeRow
 
 
-def with_shares(rows: Sequence[dict], *, benign: Collection[int] = ()) -> list[dict]:
+def with_shares(
+    rows: Sequence[CodeRow], *, benign: Collection[int] = ()
+) -> list[dict[str, object]]:
     """`stats.questions.code_counts` rows, each with `share_of_calls` (its calls / all calls of
     the rows) and `share_of_errors` (its errors / all errors of the rows), fractions 0..1, and
     `benign` (whether the code is in `benign`)."""

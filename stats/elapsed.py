@@ -10,9 +10,11 @@ the previous period's start.
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from stats.questions import counts
 from stats.rates import change, rate
+from stats.results import Totals
 from stats.window import Filters, Window, ceil_to_grain
 
 
@@ -23,7 +25,7 @@ def _sum(window: Window, filters: Filters, *, raw: bool = False) -> tuple[int, i
     return events or 0, errors or 0
 
 
-def totals_until(*, start: datetime, now: datetime, tz, filters: Filters) -> dict:
+def totals_until(*, start: datetime, now: datetime, tz: ZoneInfo, filters: Filters) -> Totals:
     """Calls and errors in [start, now) and in [start - (now - start), start).
 
     `start` must be a quarter hour. Returns the keys of `stats.questions.totals`.

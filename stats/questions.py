@@ -92,6 +92,9 @@ def labeler(dim: str, keys: Iterable[Any]) -> Callable[[Any], str]:
     return str
 
 
+_NOUNS = {"cp_id": "courier", "account_code": "account"}  # how a label names a group's kind
+
+
 def _other_label(count: int, noun: str) -> str:
     return f"{count:,} other {noun}{'' if count == 1 else 's'}"
 
@@ -205,7 +208,7 @@ def _series(
         series.append(
             {
                 "key": OTHER,
-                "label": _other_label(others, group_by.replace("_", " ")),
+                "label": _other_label(others, _NOUNS.get(group_by, group_by)),
                 "points": _points(edges, events[OTHER], errors[OTHER], all_events),
             }
         )

@@ -86,8 +86,10 @@ hec = _door(
     "Splunk HTTP Event Collector",
     "`POST /services/collector`, `/services/collector/event` (and `/1.0`): HEC event objects, "
     "concatenated or one per line, credential `Authorization: Splunk <token>`. "
-    '`200 {"text": "Success", "code": 0}`. splunk-handler, Fluent Bit `splunk`, Vector '
-    "`splunk_hec_logs`.",
+    '`200 {"text": "Success", "code": 0}` when every event was stored (or was already); with any '
+    'event rejected, HEC\'s own refusal `400 {"text": "Invalid data format", "code": 6, '
+    '"invalid-event-number": i}` with the counts (the valid events are stored). '
+    "splunk-handler, Fluent Bit `splunk`, Vector `splunk_hec_logs`.",
     request={"application/json": OpenApiTypes.STR, "text/plain": OpenApiTypes.STR},
     reply={
         200: OpenApiResponse(
@@ -101,7 +103,8 @@ seq = _door(
     "Seq",
     '`POST /api/events/raw` (`{"Events": [...]}`) or `POST /ingest/clef` (compact JSON lines), '
     "credential `X-Seq-ApiKey: <token>` or `?apiKey=`. "
-    '`201 {"MinimumLevelAccepted": null}`; 400 when every event was refused. seqlog, '
+    '`201 {"MinimumLevelAccepted": null}`; with any event rejected, Seq\'s error form '
+    '`400 {"Error": ...}` with the counts (the valid events are stored). seqlog, '
     "Serilog's Seq sink.",
     request={
         "application/json": OpenApiTypes.OBJECT,

@@ -312,6 +312,13 @@ def test_the_new_pages_fit_a_phone(chromium, app, lead, incident, console):
         charts_drawn(phone)
         wide = phone.evaluate("document.documentElement.scrollWidth")
         assert wide <= PHONE["width"], (path, wide)
+        # A stacked table reads in full: no "scroll sideways" hint, nothing out of sight.
+        hints = phone.evaluate(
+            "[...document.querySelectorAll('table.stack')]"
+            ".map(t => t.parentElement.previousElementSibling)"
+            ".filter(h => h && h.classList.contains('scroll-hint') && !h.hidden).length"
+        )
+        assert hints == 0, path
         screenshot(phone, name)
     context.close()
     assert console.errors == []

@@ -15,11 +15,11 @@ from django.apps import apps as django_apps
 from django.utils import timezone
 
 from dashboard import bidi, charts
-from dashboard.links import Drill
 from ingest.catalog import ALREADY_DONE
 from ingest.models import CodeEntry
 from stats import selectors
 from stats.benign import benign_codes
+from stats.links import Drill
 from stats.window import Filters
 from tests.dashboard.test_numbers import recent_weeks
 from tests.dashboard.test_pages import call, store

@@ -14,8 +14,8 @@ import pytest
 from django.utils import timezone
 
 from dashboard import charts, params
-from dashboard.links import Drill
 from ingest.pipeline import RawItem, ingest_items
+from stats.links import Drill
 from stats.reports import last_whole_week
 from stats.window import Filters
 from tests import clock
