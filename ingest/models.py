@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from ingest.catalog import CATEGORIES, CodeInfo
@@ -144,6 +145,9 @@ class RollupCounts(models.Model):
     errors = models.BigIntegerField()
     latency_sum_ms = models.FloatField()
     latency_count = models.BigIntegerField()
+    # The calls' latencies as a sparse histogram (ingest.latency): `bucket << 40 | calls` per
+    # non-empty bucket. Rows older than the histograms (migration 0008) keep '{}'.
+    latency_hist = ArrayField(models.BigIntegerField(), default=list)
 
     class Meta:
         abstract = True

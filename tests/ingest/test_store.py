@@ -11,7 +11,7 @@ import pytest
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from ingest import store
+from ingest import latency, store
 from ingest.catalog import SEED_BY_CODE
 from ingest.events import CleanEvent, clean_event
 from ingest.models import ApiToken, Courier
@@ -51,9 +51,10 @@ def raw_rows() -> list[dict]:
 
 
 def rollups_from_raw_rows(table: str) -> dict[tuple, tuple]:
-    """What `table` must hold: the raw rows grouped by bucket and the table's key columns."""
+    """What `table` must hold: the raw rows grouped by bucket and the table's key columns,
+    the latency histogram made with the Python twin of the SQL bucket function."""
     columns, width = ROLLUP_DIMENSIONS[table]
-    counts: dict[tuple, list] = defaultdict(lambda: [0, 0, 0.0, 0])
+    counts: dict[tuple, list] = defaultdict(lambda: [0, 0, 0.0, 0, Counter()])
     for row in raw_rows():
         if row["cp_id"] is None:
             row["cp_id"] = 0  # the rollups' "not given"
@@ -63,19 +64,24 @@ def rollups_from_raw_rows(table: str) -> dict[tuple, tuple]:
         if row["latency_ms"] is not None:
             counts[key][2] += row["latency_ms"]
             counts[key][3] += 1
-    return {key: tuple(value) for key, value in counts.items()}
+            counts[key][4][latency.bucket_of(row["latency_ms"])] += 1
+    return {key: (*value[:4], dict(value[4])) for key, value in counts.items()}
 
 
 def rollup_contents(table: str) -> dict[tuple, tuple]:
-    """Key (bucket, *key columns) -> (events, errors, latency_sum_ms, latency_count)."""
+    """Key (bucket, *key columns) -> (events, errors, latency_sum_ms, latency_count,
+    {latency bucket: calls})."""
     columns, _ = ROLLUP_DIMENSIONS[table]
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT bucket, {', '.join(columns)}, events, errors, latency_sum_ms, "
-            f"latency_count FROM {table}"
+            f"latency_count, latency_hist FROM {table}"
         )
         width = len(columns) + 1
-        return {tuple(row[:width]): tuple(row[width:]) for row in cursor.fetchall()}
+        return {
+            tuple(row[:width]): (*row[width:-1], latency.decode(row[-1]))
+            for row in cursor.fetchall()
+        }
 
 
 def assert_rollups_equal_raw_counts() -> None:
@@ -83,8 +89,8 @@ def assert_rollups_equal_raw_counts() -> None:
     addition (PostgreSQL's is not ours) unless every latency is a multiple of a power of 2."""
     for table in ROLLUP_DIMENSIONS:
         got, expected = rollup_contents(table), rollups_from_raw_rows(table)
-        assert {key: (v[0], v[1], v[3]) for key, v in got.items()} == {
-            key: (v[0], v[1], v[3]) for key, v in expected.items()
+        assert {key: (v[0], v[1], v[3], v[4]) for key, v in got.items()} == {
+            key: (v[0], v[1], v[3], v[4]) for key, v in expected.items()
         }, table
         assert {key: v[2] for key, v in got.items()} == pytest.approx(
             {key: v[2] for key, v in expected.items()}, rel=1e-12
