@@ -4,6 +4,7 @@ the raw rows, computed here in Python from the rows themselves."""
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -302,3 +303,30 @@ def test_token_use_adds_counts_and_keeps_the_last_error_until_the_next_one(db):
     assert (token.accepted, token.duplicates, token.rejected) == (8, 1, 2)
     assert token.last_error == "bad event 3"
     assert token.last_used_at is not None and token.last_used_at >= token.last_error_at
+
+
+def test_the_histogram_migration_fills_rows_whose_raw_events_are_kept_and_no_others(db):
+    migration = importlib.import_module("ingest.migrations.0008_fill_latency_histograms")
+    now = timezone.now().astimezone(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    store.write_events([clean(now - timedelta(hours=n), n) for n in range(60)], token_id=None)
+    filled = {table: rollup_contents(table) for table in ROLLUP_DIMENSIONS}
+    with connection.cursor() as cursor:
+        for table in ROLLUP_DIMENSIONS:
+            cursor.execute(f"UPDATE {table} SET latency_hist = '{{}}'")
+        # A row whose raw events are gone (retention) keeps no histogram rather than a part.
+        cursor.execute(
+            "UPDATE ingest_rollup_code SET latency_count = latency_count + 1 "
+            "WHERE bucket = (SELECT min(bucket) FROM ingest_rollup_code) RETURNING bucket"
+        )
+        pruned = cursor.fetchall()
+        for sql in migration.FILL:
+            cursor.execute(sql)
+    for table in ROLLUP_DIMENSIONS:
+        got = {key: value[4] for key, value in rollup_contents(table).items()}
+        want = {key: value[4] for key, value in filled[table].items()}
+        if table == "ingest_rollup_code":
+            for key in want:
+                if (key[0],) in pruned:
+                    want[key] = {}
+        assert got == want, table
+    assert pruned and any(value for value in want.values())
