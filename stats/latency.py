@@ -13,13 +13,16 @@ them took <= L: the call of rank ceil(p * n / 100). Its bucket is the bucket of 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
 
-from ingest.latency import bucket_value, decode
+from ingest.latency import COUNT_BITS, bucket_value, decode
+from stats.sql import choose_source, fetch, latency_query
+from stats.window import Filters, Window
 
 Histogram = dict[int, int]  # latency bucket (ingest.latency) -> calls
-PERCENTILE_MIN = 1.0
-PERCENTILE_MAX = 99.9
+PERCENTILE_MIN = Decimal("1")
+PERCENTILE_MAX = Decimal("99.9")
 
 
 def rank(p: float, calls: int) -> int:
@@ -55,3 +58,50 @@ def add(into: Histogram, histogram: Mapping[int, int]) -> None:
     """Add `histogram`'s calls into `into`, bucket by bucket."""
     for bucket, n in histogram.items():
         into[bucket] = into.get(bucket, 0) + n
+
+
+def parse_percentile(text: str) -> float:
+    """A percentile from its text: a number from 1 to 99.9 with at most one decimal
+    (ValueError saying what is wrong)."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("must be a number from 1 to 99.9.") from None
+    if not value.is_finite() or not PERCENTILE_MIN <= value <= PERCENTILE_MAX:
+        raise ValueError("must be a number from 1 to 99.9.")
+    if value != value.quantize(Decimal("0.1")):
+        raise ValueError("at most one decimal.")
+    return float(value)
+
+
+def percentile_key(p: float) -> str:
+    """A percentile's name in answers: p50, p95, p99.9."""
+    return f"p{p:g}"
+
+
+# ---------------------------------------------------------------- the questions
+
+
+def merged_sql(sql: str, params: list, *, keys: int) -> tuple[str, list]:
+    """`sql`'s `*keys, lb, calls` rows merged into one stored histogram per key tuple."""
+    names = ", ".join(f"k{n}" for n in range(keys))
+    aliases = ", ".join([*(f"k{n}" for n in range(keys)), "lb", "calls"])
+    grouped = f"GROUP BY {names}" if keys else ""
+    return (
+        f"SELECT {names + ', ' if keys else ''}"
+        f"array_agg((lb::bigint << {COUNT_BITS}) | calls ORDER BY lb) "
+        f"FROM (SELECT {aliases} FROM ({sql}) AS rows({aliases})) AS h {grouped}",
+        params,
+    )
+
+
+def histograms_by(
+    *, window: Window, filters: Filters, by: Sequence[str] = (), interval: str | None = None
+) -> dict[tuple, Histogram]:
+    """The merged latency histogram of the window's calls per value of `by` (a tuple key;
+    () without `by`), from the narrowest source, as `stats.sql.counts` reads counts. Groups
+    without a call with a latency are absent."""
+    source = choose_source(dims=filters.dims() | set(by), interval=interval)
+    sql, params = latency_query(source=source, window=window, filters=filters, group=list(by))
+    rows = fetch(*merged_sql(sql, params, keys=len(by)))
+    return {tuple(row[:-1]): decode(row[-1]) for row in rows if row[-1]}
