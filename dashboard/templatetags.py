@@ -8,6 +8,8 @@ from typing import Any
 
 from django import template
 
+from stats.latency import format_ms
+
 register = template.Library()
 DASH = "—"
 
@@ -22,6 +24,12 @@ def number(value: Any) -> str:
 def percent(value: Any, digits: int = 1) -> str:
     """A fraction as a percentage: 0.0345 -> "3.5%"; None -> a dash."""
     return DASH if value is None else f"{value * 100:.{int(digits)}f}%"
+
+
+@register.filter
+def ms(value: Any) -> str:
+    """A latency in milliseconds: 2450.0 -> "2,450 ms"; None (no latency) -> a dash."""
+    return format_ms(value)
 
 
 @register.filter

@@ -74,6 +74,13 @@ def parse_percentile(text: str) -> float:
     return float(value)
 
 
+def format_ms(value: float | None) -> str:
+    """A latency as people read it: "2,450 ms", "4.2 ms" under 10 ms; None -> a dash."""
+    if value is None:
+        return "—"
+    return f"{value:,.1f} ms" if value < 10 else f"{value:,.0f} ms"
+
+
 def percentile_key(p: float) -> str:
     """A percentile's name in answers: p50, p95, p99.9."""
     return f"p{p:g}"

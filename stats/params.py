@@ -69,11 +69,7 @@ BREAKDOWN_PARAMS = (
     Param("by", choices=BREAKDOWNS, default="code", description="the dimension to rank"),
     Param("limit", "integer", minimum=1, maximum=MAX_SERIES, default=10, description="rows"),
 )
-EVENT_LIST_PARAMS = (
-    Param("errors_only", "boolean", default=False, description="failing calls only"),
-    Param("waybill", max_length=100, description="exact, any case"),
-    Param("order_id", max_length=100, description="exact, any case"),
-    Param("q", max_length=200, description="a waybill or order id, else a message substring"),
+EVENT_ORDER_PARAMS = (
     Param(
         "min_latency_ms",
         "integer",
@@ -81,7 +77,19 @@ EVENT_LIST_PARAMS = (
         maximum=INT32_MAX,
         description="only calls at least this slow (calls without a latency are left out)",
     ),
-    Param("sort", choices=("-timestamp", "-latency"), default="-timestamp", description="order"),
+    Param(
+        "sort",
+        choices=("-timestamp", "-latency"),
+        default="-timestamp",
+        description="newest first, or slowest first (then newest)",
+    ),
+)
+EVENT_LIST_PARAMS = (
+    Param("errors_only", "boolean", default=False, description="failing calls only"),
+    Param("waybill", max_length=100, description="exact, any case"),
+    Param("order_id", max_length=100, description="exact, any case"),
+    Param("q", max_length=200, description="a waybill or order id, else a message substring"),
+    *EVENT_ORDER_PARAMS,
     Param("cursor", max_length=200, description="from the previous page's `next` link"),
     Param("limit", "integer", minimum=1, maximum=MAX_EVENTS_PER_PAGE, default=50),
 )
