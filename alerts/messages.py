@@ -17,6 +17,7 @@ from django.conf import settings
 from alerts.values import FILTER_FIELDS, filters_of, group_key
 from dashboard.links import Drill
 from ingest.models import CodeEntry
+from stats.latency import format_ms
 from stats.questions import labeler
 from stats.window import Filters
 from stats.windowed import window_counts
@@ -27,6 +28,7 @@ METRIC_WORDS = {
     "calls": "calls",
     "change": "error rate change vs last week",
     "anomaly": "unusual error rate",
+    "latency": "latency",
 }
 
 
@@ -54,6 +56,8 @@ def format_value(metric: str, value: float | None) -> str:
         return f"{value:+.1f}%"
     if metric == "anomaly":
         return f"p={value:.2g}"
+    if metric == "latency":
+        return format_ms(value)
     return f"{value:,.0f}"
 
 

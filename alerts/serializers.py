@@ -56,8 +56,8 @@ class RuleSerializer(serializers.ModelSerializer):
         model = Rule
         fields = [
             "id", "name", "metric", "endpoint", "category", "code", "cp_id", "account_code",
-            "group_by", "window_minutes", "threshold", "warning", "direction", "min_calls",
-            "min_errors", "for_minutes", "resolve_threshold", "keep_firing_minutes",
+            "group_by", "window_minutes", "threshold", "percentile", "warning", "direction",
+            "min_calls", "min_errors", "for_minutes", "resolve_threshold", "keep_firing_minutes",
             "repeat_minutes", "channels", "enabled", "tz", "weeks", "last_error",
             "last_error_at", "created_at", "updated_at",
         ]  # fmt: skip
@@ -81,7 +81,7 @@ class RuleSerializer(serializers.ModelSerializer):
         current: dict[str, Any] = {}
         if self.instance is not None:
             current = {f: getattr(self.instance, f) for f in RULE_LINE_FIELDS}
-        defaults = {"direction": "above", "metric": None, "warning": None}
+        defaults = {"direction": "above", "metric": None, "warning": None, "percentile": 95.0}
         return defaults | current | attrs
 
 

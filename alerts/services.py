@@ -31,6 +31,7 @@ RULE_DEFAULTS = {
     "direction": "above",
     "min_calls": 0,
     "min_errors": 0,
+    "percentile": 95.0,
     "for_minutes": 0,
     "resolve_threshold": None,
     "keep_firing_minutes": 0,

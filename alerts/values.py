@@ -4,7 +4,9 @@ Values are the charts' values: counts come from `stats.windowed.window_counts` (
 quarter hours plus the raw minutes at the edges) for the rule's filters over exactly
 [at - window_minutes, at). `error_rate` is errors / calls as a fraction (the read API's
 `error_rate`), `change` the error rate against the same window one week earlier in percent,
-`anomaly` the tail probability from `alerts.anomaly.assess_anomalies`.
+`anomaly` the tail probability from `alerts.anomaly.assess_anomalies`, `latency` the rule's
+`percentile` of the window's calls' latency in ms (`stats.latency.percentile` of the histogram
+`stats.windowed.window_histograms` merges; its calls are the calls that carry a latency).
 
 A `Reader` lives for one evaluated minute and asks each (filters, group, window) once, however
 many rules share it.
@@ -21,8 +23,9 @@ from zoneinfo import ZoneInfo
 
 from alerts.anomaly import assess_anomalies
 from alerts.machine import Reading
+from stats.latency import Histogram, format_ms, percentile, percentile_key
 from stats.window import Filters
-from stats.windowed import window_counts
+from stats.windowed import window_counts, window_histograms
 
 WEEK = timedelta(weeks=1)
 FILTER_FIELDS = ("endpoint", "category", "code", "cp_id", "account_code")
@@ -39,6 +42,7 @@ class Question:
     tz: str = "UTC"
     weeks: int = 8
     direction: str = "above"
+    percentile: float = 95.0
 
     @property
     def group(self) -> tuple[str, ...]:
@@ -69,6 +73,7 @@ def question_of(rule: Any) -> Question:
         tz=rule.tz,
         weeks=rule.weeks,
         direction=rule.direction,
+        percentile=rule.percentile,
     )
 
 
@@ -117,6 +122,8 @@ class Reader:
         """Group key (tuple of values) -> Reading at this minute."""
         if question.metric == "anomaly":
             return anomaly_readings(question, at=self.at)
+        if question.metric == "latency":
+            return latency_readings(question, at=self.at)
         now = self.counts(question, end=self.at)
         keys = set(now)
         if question.metric == "calls" and question.direction == "below" and question.group:
@@ -147,6 +154,30 @@ def reading_of(
         value = percent_change(rate, error_rate(*before))
     summary = f"{errors:,} of {calls:,} calls failed ({rate:.1%}) in the last {_span(question)}"
     return Reading(calls=calls, errors=errors, value=value, summary=summary)
+
+
+def latency_readings(question: Question, *, at: datetime) -> dict[tuple, Reading]:
+    """Readings of a latency rule at `at`: each group's percentile of its calls' latency over
+    exactly [at - window, at); an ungrouped rule reads even without calls (value None)."""
+    histograms = window_histograms(
+        start=at - question.window, end=at, filters=question.filters, group=question.group
+    )
+    if not question.group:
+        histograms = {(): histograms.get((), {})}
+    return {key: latency_reading(question, histogram) for key, histogram in histograms.items()}
+
+
+def latency_reading(question: Question, histogram: Histogram) -> Reading:
+    """The Reading of one group's latency histogram: value = its percentile in ms; `calls` =
+    the calls that carry a latency (what `min_calls` counts); no errors (a latency rule has no
+    error floor). Summary: "p95 2,450 ms over 15 minutes, 312 calls"."""
+    calls = sum(histogram.values())
+    value = percentile(histogram, question.percentile)
+    name = percentile_key(question.percentile)
+    minutes = question.window_minutes
+    span = f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+    summary = f"{name} {format_ms(value)} over {span}, {calls:,} calls"
+    return Reading(calls=calls, errors=0, value=value, summary=summary)
 
 
 def _span(question: Question) -> str:

@@ -241,12 +241,14 @@ def latency_query(
     filters: Filters,
     group: Sequence[str] = (),
     edges: Sequence[datetime] | None = None,
+    minutes_from: datetime | None = None,
 ) -> tuple[str, list[Any]]:
     """SQL and parameters for `[slot,] *group, lb, calls` rows over `source`: how many calls
     with a latency fell in each latency bucket `lb` (ingest.latency), per slot and group.
 
     The same window, daily-twin arms, filters and slots as `aggregate_query`; rollups unnest
-    their stored histograms, raw rows are bucketed by the same SQL function."""
+    their stored histograms, raw rows are bucketed by the same SQL function. `minutes_from`
+    (raw rows only) makes the slot the whole minutes since that instant, from 0."""
     unknown = set(group) - set(DIMENSIONS)
     if unknown or not set(group) <= source.dims:
         raise ValueError(f"cannot group {source.table} by {sorted(group)}")
@@ -255,6 +257,9 @@ def latency_query(
     if edges is not None:
         select.append(f"width_bucket({source.time_column}, %s::timestamptz[]) AS slot")
         params.append("{" + ",".join(edge.isoformat() for edge in edges) + "}")
+    elif minutes_from is not None:
+        select.append(f"floor(extract(epoch FROM {source.time_column} - %s) / 60)::int AS slot")
+        params.append(minutes_from)
     select += [f"{source.column(dim)} AS {dim}" for dim in group]
     select += [f"{source.latency_bucket_sql} AS lb", f"{source.latency_calls_sql} AS calls"]
     measures = ("latency_hist",) if source.latency_join else ("latency_ms",)
