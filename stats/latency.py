@@ -34,15 +34,26 @@ def rank(p: float, calls: int) -> int:
 
 def percentile(histogram: Mapping[int, int], p: float) -> float | None:
     """The nearest-rank `p` percentile in ms (rounded to 0.1 ms), None without calls."""
+    return percentiles(histogram, (p,))[0]
+
+
+def percentiles(histogram: Mapping[int, int], ps: Sequence[float]) -> list[float | None]:
+    """`percentile` of each of `ps`, in one walk up the buckets (a month of hourly points by
+    endpoint asks 26,000 of them)."""
     calls = sum(histogram.values())
     if not calls:
-        return None
-    wanted, seen = rank(p, calls), 0
+        return [None] * len(ps)
+    wanted = sorted((rank(p, calls), i) for i, p in enumerate(ps))
+    found: list[float | None] = [None] * len(ps)
+    seen, next_one = 0, 0
     for bucket in sorted(histogram):
         seen += histogram[bucket]
-        if seen >= wanted:
-            return round(bucket_value(bucket), 1)
-    raise AssertionError("unreachable: the last bucket holds rank `calls`")
+        while next_one < len(wanted) and seen >= wanted[next_one][0]:
+            found[wanted[next_one][1]] = round(bucket_value(bucket), 1)
+            next_one += 1
+        if next_one == len(wanted):
+            break
+    return found
 
 
 def merged(stored: Iterable[Iterable[int]]) -> Histogram:

@@ -33,6 +33,7 @@ from stats.buckets import (  # noqa: F401  (re-exported)
     check_interval,
 )
 from stats.latency import Histogram, histograms_by, merged_sql, percentile, percentile_key
+from stats.latency import percentiles as percentiles_of
 from stats.rates import change, rate, rates
 from stats.results import (
     OTHER,
@@ -333,8 +334,8 @@ def _calls(histograms: dict[int, Histogram]) -> int:
 
 def _point(t: Any, histogram: Histogram, percentiles: Sequence[float]) -> LatencyPoint:
     point: LatencyPoint = {"t": t, "calls": sum(histogram.values())}
-    for p in percentiles:
-        point[percentile_key(p)] = percentile(histogram, p)
+    for p, value in zip(percentiles, percentiles_of(histogram, percentiles), strict=True):
+        point[percentile_key(p)] = value
     return point
 
 
