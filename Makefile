@@ -38,8 +38,12 @@ browser-deps:
 	  || echo "WARNING: chromium could not be installed; browser tests will be skipped"; }
 
 # The real log shippers of ../shared/shippers for tests/shippers/ (apt, npm, PyPI; idempotent).
-# One that cannot be installed is reported here and its tests skip loudly.
-SHIPPERS_DIR ?= $(CURDIR)/../shared/shippers
+# One that cannot be installed is reported here and its tests fail, naming it.
+# SHARED_DIR: the shared folder the tests read (error codes, shippers, captures); SHIPPERS_DIR
+# its shippers/ alone. A test that needs a missing one fails, naming the variable (tests/shared.py).
+SHARED_DIR ?= $(CURDIR)/../shared
+SHIPPERS_DIR ?= $(SHARED_DIR)/shippers
+export SHARED_DIR SHIPPERS_DIR
 shipper-deps:
 	@bash tests/shippers/install_deps.sh "$(SHIPPERS_DIR)"
 

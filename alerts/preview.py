@@ -34,19 +34,13 @@ MINUTE = timedelta(minutes=1)
 ANOMALY_STEP = timedelta(minutes=15)
 
 
-def replay(
-    *, question: Question, spec: Spec, start: datetime, end: datetime
-) -> list[dict[str, Any]]:
-    """Firings of the rule between start and end (whole UTC minutes): one dict per firing,
-    {"group", "fired_at", "resolved_at" (None if still firing), "severity", "peak"}, oldest
-    first, and the value series of the worst group (see `replay_with_series`)."""
-    return replay_with_series(question=question, spec=spec, start=start, end=end)["firings"]
-
-
 def replay_with_series(
     *, question: Question, spec: Spec, start: datetime, end: datetime
 ) -> dict[str, Any]:
-    """{"firings": [...], "series": {group key: [(minute, value), ...] every 15 minutes}}."""
+    """Firings of the rule between start and end (whole UTC minutes), oldest first, each
+    {"group", "fired_at", "resolved_at" (None if still firing), "severity", "peak"}, and the
+    value series: {"firings": [...], "series": {group key: [(minute, value), ...] every 15
+    minutes}}."""
     if question.metric == "anomaly":
         return _replay_anomaly(question, spec, _steps(start, end, ANOMALY_STEP))
     if question.metric == "latency":

@@ -12,7 +12,6 @@ from alerts.models import (
     CHANNEL_KINDS,
     AlertState,
     Channel,
-    MuteWindow,
     Rule,
     Silence,
     Transition,
@@ -189,12 +188,6 @@ class SilenceSerializer(serializers.ModelSerializer):
         if attrs["end"] <= attrs["start"]:
             raise serializers.ValidationError({"end": ["must be after start."]})
         return attrs
-
-
-class MuteWindowSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = MuteWindow
-        fields = ["id", "name", "rule", "days", "start_time", "end_time", "tz"]
 
 
 class AlertNowSerializer(serializers.ModelSerializer):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from alerts.evaluator import floor_minute, spec_of
 from alerts.messages import build_message
@@ -43,8 +41,6 @@ RULE_DEFAULTS = {
 def preview_rule(*, days: int = 14, **fields: Any) -> dict[str, Any]:
     """When the (unsaved) rule would have fired and resolved over the last `days`."""
     rule = SimpleNamespace(**(RULE_DEFAULTS | {"tz": settings.TIME_ZONE} | fields))
-    if rule.metric == "anomaly" and importlib.util.find_spec("alerts.anomaly") is None:
-        raise ValidationError({"metric": ["anomaly detection is not installed in this build."]})
     end = floor_minute(timezone.now())
     start = end - timedelta(days=days)
     replayed = replay_with_series(

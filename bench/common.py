@@ -174,7 +174,7 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """The app under gunicorn with its deploy config (clickpost_monitor/gunicorn.conf.py),
+    """The app under gunicorn with its deploy config (clickpost_monitor/gunicorn_conf.py),
     on a free local port and database `name`; stopped (by its own pid) on exit."""
 
     def __init__(self, name: str, *, workers: int, tag: str, root: Path | None = None) -> None:
@@ -193,7 +193,7 @@ class Gunicorn:
                 str(self.bin / "gunicorn"),
                 "clickpost_monitor.asgi:application",
                 "-c",
-                "clickpost_monitor/gunicorn.conf.py",
+                "clickpost_monitor/gunicorn_conf.py",
                 "-b",
                 f"127.0.0.1:{self.port}",
                 "--no-control-socket",  # several servers at once; leave others' socket alone

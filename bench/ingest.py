@@ -7,7 +7,7 @@ What is timed, and what is not:
 - Events are DemoTraffic records (demo.traffic) at evenly spaced, distinct millisecond
   timestamps over the last `--span-hours`, no `event_id` (the app derives the content hash),
   pre-encoded as 1,000-event gzip NDJSON bodies. Encoding is not timed.
-- The app: gunicorn with the deploy config (clickpost_monitor/gunicorn.conf.py), WEB_CONCURRENCY
+- The app: gunicorn with the deploy config (clickpost_monitor/gunicorn_conf.py), WEB_CONCURRENCY
   `--workers` (or the fastest of the `--sweep` pairs, each timed once on the first
   `--sweep-events` events), on the fresh migrated database `bench_ingest`; `--clients` threads
   take the next batch from one shared queue (so concurrent batches are neighbours in time and
@@ -15,7 +15,7 @@ What is timed, and what is not:
   close the connection after each answer: one local TCP connection per batch).
   events/s = events / wall time from the first request to the last answer. A 429 or 503 would
   be retried after Retry-After, as shippers do, and counted. Each run starts from empty tables
-  (the day partitions are created once, ahead, as `store.ensure_partitions_ahead` does in a
+  (the day partitions are created once, ahead, as `partitions.ensure_partitions_ahead` does in a
   deployment).
 - The baseline: the same events as the app stores them (each record passed through
   `ingest.events.clean_event` beforehand, untimed: same event_key, endpoint, category,
@@ -304,7 +304,9 @@ def prepare_database(plan: Plan) -> str:
         DB,
         "shell",
         "-c",
-        "from datetime import date, timedelta; from ingest import store; "
+        "from datetime import date, timedelta\n"
+        "try:\n    from ingest import partitions as store\n"  # the tree before them: in store
+        "except ImportError:\n    from ingest import store\n"
         f"first, last = date.fromisoformat('{first}'), date.fromisoformat('{last}'); "
         "store.ensure_partitions(first + timedelta(days=n) "
         "for n in range((last - first).days + 2))",

@@ -2,7 +2,7 @@
 
     python -m bench.ingest_quick [--batches 60] [--runs 3] [--workers 3] [--clients 4]
 
-gunicorn with the deploy config (clickpost_monitor/gunicorn.conf.py, WEB_CONCURRENCY
+gunicorn with the deploy config (clickpost_monitor/gunicorn_conf.py, WEB_CONCURRENCY
 `--workers`) serves a fresh migrated database `bench_ingest_quick` on the app's PostgreSQL
 server; `--clients` threads with keep-alive connections POST `--batches` pre-encoded bodies
 (DemoTraffic records with a fixed seed, evenly spaced distinct timestamps over the last two
@@ -60,7 +60,7 @@ def start_server(*, workers: int) -> tuple[subprocess.Popen, int]:
             str(common.BIN / "gunicorn"),
             "clickpost_monitor.asgi:application",
             "-c",
-            "clickpost_monitor/gunicorn.conf.py",
+            "clickpost_monitor/gunicorn_conf.py",
             "-b",
             f"127.0.0.1:{port}",
         ],

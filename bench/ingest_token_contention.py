@@ -2,8 +2,8 @@
 
     DATABASE_URL=postgres://.../cpm_NAME SECRET_KEY=x python -m bench.ingest_token_contention
 
-Issue 13 #6 moved the token's counts into the batch's transaction (an UPDATE last in it, so the
-row is locked only from that UPDATE to the commit). This measures what that costs when one
+The token's counts are written in the batch's own transaction (last in it, so the row is locked
+only from that update to the commit). This measures what that costs when one
 shipper sends many batches at once: `--threads` threads each send `--batches` batches of
 `--size` events through `store.write_events`, with one token, either way, alternating rounds;
 it prints the median batches per second of each and their ratio, and checks that the token's
@@ -36,8 +36,8 @@ def main() -> None:
     from ingest import store
     from ingest.catalog import current_catalog
     from ingest.events import clean_event
-    from ingest.models import ApiToken
     from tokens.auth import create_token
+    from tokens.models import ApiToken
 
     token, _ = create_token(name=f"bench-{uuid.uuid4().hex[:8]}", scopes=["ingest"])
     now, catalog = timezone.now(), current_catalog()
@@ -60,7 +60,7 @@ def main() -> None:
     def send(events: list, *, same_transaction: bool) -> None:
         if same_transaction:
             store.write_events(events, token_id=token.pk, token_use=store.TokenUse(token.pk))
-        else:  # before issue 13: commit, then the counts in a statement of their own
+        else:  # the alternative: commit, then the counts in a statement of their own
             result = store.write_events(events, token_id=token.pk)
             store.record_token_use(
                 token.pk, accepted=result.accepted, duplicates=result.duplicates, rejected=0

@@ -5,7 +5,7 @@ does any request fail? Writes the "Load with reads" section of docs/PERFORMANCE.
 
 The database `bench_load_with_reads` holds `--events` events over 30 days, loaded by bench.load
 (reused when loaded before with the same size, loader and migrations). One gunicorn with the
-deploy config (clickpost_monitor/gunicorn.conf.py, WEB_CONCURRENCY `--workers`) serves both
+deploy config (clickpost_monitor/gunicorn_conf.py, WEB_CONCURRENCY `--workers`) serves both
 the shippers and the dashboard, as in production. Three phases on that server:
 
 1. alone: the dashboard alone for `--idle-seconds`: the baseline;

@@ -12,7 +12,7 @@ Knobs (environment; defaults per scale in SCALES):
     BENCH_INGEST_SWEEP WORKERSxCLIENTS pairs timed first on BENCH_SWEEP_EVENTS events; the
                        fastest is measured (default 3x6,4x8,5x10; empty: BENCH_WORKERS/CLIENTS)
     BENCH_WORKERS      gunicorn WEB_CONCURRENCY for reads, and for ingest without a sweep
-                       (default 2 x cores + 1, gunicorn.conf.py's own default)
+                       (default 2 x cores + 1, gunicorn_conf.py's own default)
     BENCH_CLIENTS      concurrent ingest clients without a sweep (default 10)
     BENCH_LOAD_JOBS    connections loading days in parallel (default 2)
     BENCH_REUSE=1      keep a loaded database of the same size, loader and migrations

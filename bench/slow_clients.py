@@ -2,7 +2,7 @@
 
     python -m bench.slow_clients [--clients 200] [--seconds 20] [--worker-class sync|asgi]
 
-Starts a throwaway embedded PostgreSQL and gunicorn with clickpost_monitor/gunicorn.conf.py
+Starts a throwaway embedded PostgreSQL and gunicorn with clickpost_monitor/gunicorn_conf.py
 (5 workers, as on 2 cores), holds the slow clients (half trickle header bytes, half trickle an
 ingest body) and probes the login page and ingest with a 1 s client timeout meanwhile.
 `--app clickpost_monitor.wsgi` is the deployment before the fix (sync workers).

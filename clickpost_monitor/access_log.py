@@ -4,7 +4,7 @@ The Logz.io door takes its token from the query string (`/logzio/?token=...`, SP
 clients may send `?apiKey=`, and gunicorn's default access line carries the raw request line
 (`%(r)s`), the query (`%(q)s`) and the Basic-auth user name (`%(u)s`, where some shippers put
 the token); its error log names the request URI when a request fails. Each of those values is
-redacted here before formatting, so no token reaches a log line (`gunicorn.conf.py` installs it).
+redacted here before formatting, so no token reaches a log line (`gunicorn_conf.py` installs it).
 """
 
 from __future__ import annotations

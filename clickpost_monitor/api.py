@@ -1,29 +1,37 @@
-"""Where the rooms meet on one URL: `/api/v1/events/` is both the generic ingest door (POST,
-write room) and the event list (GET, read room). The project package composes them, so neither
-room imports the other."""
+"""`/api/v1/events/`: one URL, two verbs, two rooms. GET is the read room's event list, POST the
+write room's generic door; each request is handed whole to that room's view, which
+authenticates, checks its scope, throttles and answers for itself. The project package routes
+them, so neither room imports the other."""
 
 from __future__ import annotations
 
-from ingest.doors.generic import ingest_generic
-from ingest.doors.http import LeaveBodyParser
+from django.http import HttpRequest, HttpResponseBase
+from rest_framework.permissions import BasePermission
+from rest_framework.views import APIView
+
+from ingest.doors.generic import GenericDoor
 from stats.api import schema
 from stats.api.views import EventListView
-from tokens.auth import CanIngest, CanRead, IngestThrottle, ReadThrottle
+
+list_events = EventListView.as_view()
+ingest_events = GenericDoor.as_view()
 
 
-class EventsView(EventListView):
-    """POST ingests a batch (ingest scope); GET lists stored events (read scope)."""
+class EventsView(APIView):
+    """Routes by verb. A class only so that the OpenAPI schema lists both operations, and
+    whoever reads a view's permissions finds each verb's delegate's; it checks nothing itself."""
 
-    # The body is the door's to read, not DRF's; a parser that reads nothing lets a session's
-    # CSRF check (which touches request.POST) run without a 415 for the Content-Type.
-    parser_classes = [LeaveBodyParser]
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
+        return self.post(request) if request.method == "POST" else self.get(request)
 
-    def get_permissions(self):
-        return [CanIngest()] if self.request.method == "POST" else [CanRead()]
-
-    def get_throttles(self):
-        return [IngestThrottle()] if self.request.method == "POST" else [ReadThrottle()]
+    def get_permissions(self) -> list[BasePermission]:
+        delegate = GenericDoor if self.request.method == "POST" else EventListView
+        return delegate().get_permissions()
 
     @schema.ingest
-    def post(self, request):
-        return ingest_generic(request)
+    def post(self, request: HttpRequest) -> HttpResponseBase:
+        return ingest_events(request)
+
+    @schema.event_list
+    def get(self, request: HttpRequest) -> HttpResponseBase:
+        return list_events(request)

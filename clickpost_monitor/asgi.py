@@ -1,4 +1,4 @@
-"""The app as gunicorn serves it (worker_class "asgi", clickpost_monitor/gunicorn.conf.py):
+"""The app as gunicorn serves it (worker_class "asgi", clickpost_monitor/gunicorn_conf.py):
 Django behind `BufferedApp` (clickpost_monitor/buffered.py says why). Importing this module
 builds the application, so a production server without its static manifest refuses to start."""
 

@@ -2,7 +2,7 @@
 clickpost_monitor/asgi.py under gunicorn's "asgi" worker; importable without starting Django).
 
 Why ASGI for a synchronous Django app: a client that trickles its headers or its body must not
-hold anything the next client needs (issue 13, #3). gunicorn's asyncio worker reads every
+hold anything the next client needs. gunicorn's asyncio worker reads every
 connection in its event loop, and `BufferedApp` below receives the whole body (capped, within a
 deadline) before the request is given to Django. Only complete requests reach the app threads,
 so a thousand slow clients cost a thousand idle sockets, not a thousand workers, and no database

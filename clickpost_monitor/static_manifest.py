@@ -1,8 +1,8 @@
-"""The static files' manifest must exist before a production server starts (issue 12, #5).
+"""The static files' manifest must exist before a production server starts.
 
 With DEBUG off, `{% static %}` looks each file up in STATIC_ROOT/staticfiles.json, which
-`manage.py collectstatic` writes. Without it every page (404 pages included) raised
-"Missing staticfiles manifest entry" and answered 500. Now the server refuses to start, naming
+`manage.py collectstatic` writes. Without it every page (404 pages included) would raise
+"Missing staticfiles manifest entry" and answer 500. So the server refuses to start, naming
 the fix (`require_static_manifest`, called by the ASGI and WSGI entry points); and a lookup that
 still fails (a manifest older than a file, a file deleted) links the plain name and logs a
 warning instead of failing the page (`ForgivingManifestStorage`).
@@ -41,8 +41,8 @@ def require_static_manifest() -> None:
 class ForgivingManifestStorage(CompressedManifestStaticFilesStorage):
     """WhiteNoise's compressed, hashed static files; a name it cannot resolve is linked as is.
 
-    A missing stylesheet makes a plain page; a 500 instead of every 404 made shippers aimed at a
-    wrong path retry for ever (issue 12)."""
+    A missing stylesheet makes a plain page; a 500 instead of every 404 would make shippers aimed
+    at a wrong path retry for ever."""
 
     manifest_strict = False  # not in the manifest: hash the file itself, if it is there
 

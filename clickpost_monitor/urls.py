@@ -10,11 +10,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/events/", EventsView.as_view(), name="api-events"),  # ingest POST, list GET
     path("api/v1/", include("stats.api.urls")),
+    path("api/v1/", include("tokens.urls")),  # ingest health per token
     path("api/v1/", include("alerts.urls")),  # rules, channels, silences, alerts, history
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: the CSP allows no inline scripts.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    path("", include("ingest.doors.urls")),  # OTLP, Loki, Elasticsearch bulk; token health
+    path("", include("ingest.doors.urls")),  # the protocol doors: OTLP, Loki, Elasticsearch bulk
     path("", include("dashboard.urls")),  # the dashboard pages, login and logout
     path("alerts/", alerts_page, name="alerts"),
 ]

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
+from dashboard import bidi
 from dashboard.links import Drill, event_url
 from stats import results as stats_results
 
@@ -33,6 +34,12 @@ CATEGORY_COLORS = {
 _FALLBACK_COLOR = "#1f77b4"
 _FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
 _CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d"]}
+
+
+def label_text(value: Any) -> str:
+    """Text from the data as a Plotly label: HTML-escaped (Plotly renders a subset of tags),
+    bidi controls shown as markers (dashboard.bidi), never applied."""
+    return escape(bidi.plain(str(value)))
 
 
 def color_of(category: str) -> str:
@@ -72,8 +79,12 @@ PALETTE = (
 )
 OTHER = "__other__"
 SUMMED = stats_results.OTHER  # the read room's key of a row that sums the rest (no drill-down)
-MAX_SERIES = 8  # a group's series beyond these are drawn as one "other" series
+MAX_SERIES = len(PALETTE)  # a group's series beyond these are drawn as one "other" series
+# The summed series is a neutral grey that no courier, code or category is ever drawn in, so
+# "N others" never stacks on the worst group in the same colour.
+OTHER_COLOR = "#b4b9c1"
 PARTIAL_OPACITY = 0.45
+LOW_VOLUME_OPACITY = 0.35  # a bucket under the volume floor: hatched and fainter still
 _NOMINAL = {
     "minute": timedelta(minutes=1),
     "hour": timedelta(hours=1),
@@ -117,9 +128,12 @@ def visible_buckets(
     return buckets
 
 
-def _series_color(group_by: str, category: str, index: int) -> str:
+def _series_color(group_by: str, key: str, index: int) -> str:
+    """A group's colour: its category's, else the palette's by rank; the sum of the rest grey."""
+    if key in (OTHER, SUMMED):
+        return OTHER_COLOR
     if group_by == "category":
-        return color_of(category)
+        return color_of(key)
     return PALETTE[index % len(PALETTE)]
 
 
@@ -129,13 +143,19 @@ def error_rate_figure(
     drill: Drill,
     until: datetime | None = None,
     window_start: datetime | None = None,
+    min_calls: int = 0,
 ) -> Figure | None:
     """Stacked bars of each group's share of ALL calls per bucket (they sum to the error rate).
 
     A bar's hover says what its height means: the group's errors over every call of the
     bucket, e.g. "server: 9.84% of all calls / 6 errors of 61 calls". Buckets outside
     [window_start, until) are not drawn and a partial bucket is drawn faded and says so.
-    Beyond MAX_SERIES groups, the rest are one "other" series (not clickable).
+    Beyond MAX_SERIES groups, the rest are one "other" series (not clickable, grey).
+
+    A bucket with fewer than `min_calls` calls is treated as the heatmap treats a courier under
+    its floor: too few calls to rate. Its bars are hatched and faded, say so on hover, and do
+    not set the scale (the y axis fits the rated buckets; a taller low-volume bar is cut off),
+    so four calls of a quiet hour never dwarf a real day.
     """
     group_by = str(timeseries.get("group_by", "category"))
     totals = timeseries["totals"]
@@ -151,29 +171,31 @@ def error_rate_figure(
     if not series or not buckets:
         return None
     shown, rest = series[:MAX_SERIES], series[MAX_SERIES:]
+    if rest:
+        shown.append(_other(rest, size=len(totals)))
+    low = [totals[b.index]["events"] < min_calls for b in buckets]
     traces = [
-        _share_trace(s, totals=totals, buckets=buckets, drill=drill, group_by=group_by, index=i)
+        _share_trace(
+            s,
+            totals=totals,
+            buckets=buckets,
+            low=low,
+            min_calls=min_calls,
+            drill=drill,
+            group_by=group_by,
+            index=i,
+        )
         for i, s in enumerate(shown)
     ]
-    if rest:
-        traces.append(
-            _share_trace(
-                _other(rest, size=len(totals)),
-                totals=totals,
-                buckets=buckets,
-                drill=drill,
-                group_by=group_by,
-                index=len(shown),
-            )
-        )
     if not any(any(t["y"]) for t in traces):
         return None
+    yaxis = {"tickformat": ".1%", "rangemode": "tozero", "title": {"text": "error rate"}}
     layout = {
         "barmode": "stack",
         "bargap": 0.15,
         "hovermode": "closest",
         "xaxis": {"type": "date"},
-        "yaxis": {"tickformat": ".1%", "rangemode": "tozero", "title": {"text": "error rate"}},
+        "yaxis": {**yaxis, **_rated_range(traces, low=low)},
         "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
         "margin": {"l": 56, "r": 16, "t": 40, "b": 40},
     }
@@ -222,11 +244,22 @@ def mark_alerts(figure: Figure | None, marks: Sequence[AlertMark]) -> Figure | N
             "showarrow": False,
             "text": "▼",
             "font": {"color": _MARK_COLOR, "size": 11},
-            "hovertext": escape(mark.text),
+            "hovertext": label_text(mark.text),
         }
         for mark in marks
     ]
     return figure
+
+
+def _rated_range(traces: Sequence[Mapping[str, Any]], *, low: Sequence[bool]) -> dict:
+    """The y range of the rated buckets' stacks when a low-volume bucket stands taller; else
+    nothing (Plotly's own range)."""
+    stacks = [sum(t["y"][i] for t in traces) for i in range(len(low))]
+    rated = max((h for h, few in zip(stacks, low, strict=True) if not few), default=0.0)
+    tallest = max(stacks, default=0.0)
+    if rated <= 0 or tallest <= rated:
+        return {}
+    return {"range": [0, rated * 1.1], "autorange": False}
 
 
 def _other(rest: Sequence[Mapping[str, Any]], *, size: int) -> dict:
@@ -236,13 +269,18 @@ def _other(rest: Sequence[Mapping[str, Any]], *, size: int) -> dict:
         for point, add in zip(points, series["points"], strict=True):
             point["events"] += add["events"]
             point["errors"] += add["errors"]
-    return {"key": OTHER, "label": f"{len(rest)} others", "points": points}
+    label = "1 other" if len(rest) == 1 else f"{len(rest)} others"
+    return {"key": OTHER, "label": label, "points": points}
 
 
-def share_text(*, label: str, errors: int, bucket_calls: int, bucket: Bucket) -> str:
+def share_text(
+    *, label: str, errors: int, bucket_calls: int, bucket: Bucket, min_calls: int = 0
+) -> str:
     """What a stacked bar's height means, in words (its hover text)."""
     share = errors / bucket_calls if bucket_calls else 0.0
     text = f"{label}: {share:.2%} of all calls<br>{errors:,} errors of {bucket_calls:,} calls"
+    if bucket_calls < min_calls:
+        text += f"<br>under {min_calls:,} calls: too few to rate"
     if bucket.partial:
         text += f"<br>partial bucket: {bucket.start:%H:%M}–{bucket.end:%H:%M}"
     return text
@@ -253,22 +291,26 @@ def _share_trace(
     *,
     totals: Sequence[Mapping[str, Any]],
     buckets: Sequence[Bucket],
+    low: Sequence[bool],
+    min_calls: int,
     drill: Drill,
     group_by: str,
     index: int,
 ) -> dict:
     key = series["key"]
-    label = escape(str(series["label"]))
+    label = label_text(str(series["label"]))
     points = series["points"]
     picked = [(points[b.index], totals[b.index]["events"], b) for b in buckets]
-    drillable = key != OTHER
+    drillable = key not in (OTHER, SUMMED)
     return {
         "type": "bar",
         "name": label,
         "x": [b.x for b in buckets],
         "y": [p["errors"] / calls if calls else 0.0 for p, calls, _ in picked],
         "text": [
-            share_text(label=label, errors=p["errors"], bucket_calls=calls, bucket=b)
+            share_text(
+                label=label, errors=p["errors"], bucket_calls=calls, bucket=b, min_calls=min_calls
+            )
             for p, calls, b in picked
         ],
         "textposition": "none",
@@ -280,7 +322,11 @@ def _share_trace(
         ],
         "marker": {
             "color": _series_color(group_by, str(key), index),
-            "opacity": [PARTIAL_OPACITY if b.partial else 1 for b in buckets],
+            "opacity": [
+                LOW_VOLUME_OPACITY if few else PARTIAL_OPACITY if b.partial else 1
+                for b, few in zip(buckets, low, strict=True)
+            ],
+            "pattern": {"shape": ["/" if few else "" for few in low]},
         },
         "hovertemplate": "%{x}<br>%{text}<extra></extra>",
     }
@@ -296,7 +342,7 @@ def top_codes_figure(rows: Sequence[Mapping[str, Any]], *, drill: Drill) -> Figu
         "orientation": "h",
         "y": [str(r["key"]) for r in rows],
         "x": [r["errors"] for r in rows],
-        "text": [escape(str(r["label"])) for r in rows],
+        "text": [label_text(str(r["label"])) for r in rows],
         "textposition": "none",
         "customdata": [drill.url(code=r["key"]) for r in rows],
         "marker": {"color": color_of("server")},
@@ -344,8 +390,8 @@ def heatmap_figure(matrix: Mapping[str, Any], *, drill: Drill) -> Figure | None:
     shared = {
         "type": "heatmap",
         # "order cancellation" on two lines: five columns fit a half-width card without overlap.
-        "x": [escape(str(categories[j])).replace("_", "<br>", 1) for j in columns],
-        "y": [escape(str(c["label"])) for c in couriers],
+        "x": [label_text(str(categories[j])).replace("_", "<br>", 1) for j in columns],
+        "y": [label_text(str(c["label"])) for c in couriers],
         "text": text,
         "customdata": links,
         "hoverongaps": False,
@@ -412,9 +458,9 @@ def timeline_figure(events: Iterable[Mapping[str, Any]]) -> Figure | None:
         {
             "type": "scatter",
             "mode": "markers",
-            "name": escape(category.replace("_", " ")),
+            "name": label_text(category.replace("_", " ")),
             "x": [wall_clock(e["timestamp"]) for e in rows],
-            "y": [escape(str(e["endpoint"])) for e in rows],
+            "y": [label_text(str(e["endpoint"])) for e in rows],
             "text": [f"code {e['code']}" for e in rows],
             "customdata": [event_url(e["id"]) for e in rows],
             "marker": {"color": color_of(category), "size": 11, "line": {"width": 0}},
@@ -482,8 +528,8 @@ def _weekly_trace(
     counts = [errors.get((cp_id, category), 0) for cp_id in couriers]
     return {
         "type": "bar",
-        "name": escape(category.replace("_", " ")),
-        "x": [escape(names[cp_id]) for cp_id in couriers],
+        "name": label_text(category.replace("_", " ")),
+        "x": [label_text(names[cp_id]) for cp_id in couriers],
         "y": counts,
         "customdata": [
             drill.url(cp_id=cp_id, category=category) if count else None

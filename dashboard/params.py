@@ -7,7 +7,7 @@ Everything a page shows is in its URL, so a link shows a colleague the same view
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -83,7 +83,10 @@ def read_page_params(query: QueryDict, *, now: datetime) -> PageParams:
         params["start"] = iso(floor_to_grain(now - RANGES[chosen]))
         params["end"] = iso(now)
     window, filters = parse_read_params(params)
-    until = min(now, window.end) if chosen in RANGES else window.end
+    # A preset range, or a custom one without an end, ends now: the window counted is widened
+    # to the next quarter hour, the page names (and draws up to) now.
+    ends_now = chosen in RANGES or not (query.get("end") or "").strip()
+    until = min(now, window.end) if ends_now else window.end
     return PageParams(range=chosen, window=window, filters=filters, until=until)
 
 
@@ -159,15 +162,12 @@ def window_text(window: Window) -> str:
     return f"{start} → {end} ({zone_name(window.tz)})"
 
 
-def default_week(*, today: date) -> str:
-    """The last complete ISO week before `today`, as "2026-W47"."""
-    return reports.last_whole_week(today=today)
-
-
 def read_week(query: QueryDict, *, now: datetime) -> tuple[str, Window]:
     """The report page's ISO week (default the last complete one) and zone, as a window."""
     tz = read_zone(query)
-    week = (query.get("week") or "").strip() or default_week(today=now.astimezone(tz).date())
+    week = (query.get("week") or "").strip() or reports.last_whole_week(
+        today=now.astimezone(tz).date()
+    )
     return week, reports.parse_iso_week(week, tz)  # ReadError on `week`
 
 

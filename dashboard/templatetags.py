@@ -7,7 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from django import template
+from django.utils.safestring import SafeString, mark_safe
 
+from dashboard import bidi
 from stats.latency import format_ms
 
 register = template.Library()
@@ -69,3 +71,20 @@ def pretty_json(value: Any) -> str:
     if value is None:
         return "(none stored)"
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@register.filter(needs_autoescape=True)
+def visible(value: Any, autoescape: bool = True) -> SafeString:
+    """Text from the data, escaped, with bidi controls shown as markers instead of applied."""
+    if value is None:
+        return mark_safe("")
+    if isinstance(value, SafeString):
+        return value
+    text = str(value)
+    return mark_safe(bidi.html(text) if autoescape else bidi.plain(text))
+
+
+@register.filter
+def visible_text(value: Any) -> str:
+    """As `visible`, as plain text (for an attribute such as a title; the template escapes)."""
+    return "" if value is None else bidi.plain(str(value))

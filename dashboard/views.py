@@ -21,11 +21,12 @@ from dashboard.links import Drill, zone_name
 from stats import questions, reports, selectors
 from stats.benign import benign_codes, benign_filters, benign_totals
 from stats.codes import with_shares
-from stats.couriers import courier_health, courier_matrix
+from stats.couriers import MIN_CALLS, courier_health, courier_matrix
 from stats.elapsed import totals_until
 from stats.errors import ReadError
 from stats.shipments import shipment_matches
 from stats.weekly_summary import (
+    Coverage,
     coverage,
     previous_week,
     summary_csv_lines,
@@ -37,6 +38,7 @@ from tokens.health import token_health
 
 LATEST_FAILURES = 10
 TOP_CODES = 10
+HEALTH_ROWS = 10  # couriers in the overview's health table until "show all" is asked for
 EVENTS_PER_PAGE = 50
 MAX_SEARCH = 100
 REPORT_PREVIEW_ROWS = 50
@@ -88,9 +90,16 @@ def _filtered(state: params.PageParams, *, nav: str, extra: Sequence = ()) -> di
 def overview(request: HttpRequest) -> HttpResponse:
     state = params.read_page_params(request.GET, now=timezone.now())
     group, benign = params.read_group(request.GET), params.read_benign(request.GET)
+    all_couriers = params.flag(request.GET, "all_couriers")
+    kept = [("group", group), ("benign", benign), ("all_couriers", "true" if all_couriers else "")]
+    shown = _overview(state, group=group, benign=benign)
+    health = shown.pop("health")
     context = {
-        **_filtered(state, nav="overview", extra=[("group", group), ("benign", benign)]),
-        **_overview(state, group=group, benign=benign),
+        **_filtered(state, nav="overview", extra=kept),
+        **shown,
+        "health": health if all_couriers else health[:HEALTH_ROWS],
+        "health_total": len(health),
+        "all_couriers": all_couriers,
         "group": group,
         "group_links": group_links(state=state, group=group, benign=benign),
         "benign": benign,
@@ -135,10 +144,15 @@ def _overview(state: params.PageParams, *, group: str, benign: str) -> dict:
     return {
         "totals": _totals(state, filters),
         "benign_totals": benign_totals(window=window, filters=state.filters),
+        "min_calls": MIN_CALLS,
         "alerts": firing_now(),
         "rate_figure": charts.mark_alerts(
             charts.error_rate_figure(
-                series, drill=drill, until=state.until, window_start=window.start
+                series,
+                drill=drill,
+                until=state.until,
+                window_start=window.start,
+                min_calls=MIN_CALLS,
             ),
             _alert_marks(window),
         ),
@@ -167,10 +181,11 @@ def _overview(state: params.PageParams, *, group: str, benign: str) -> dict:
 
 
 def _health_rows(window: Window, filters: Filters, drill: Drill) -> list[dict]:
-    """The courier ranking, each row with the link to that courier's failures."""
+    """The courier ranking (every courier with calls), each row with the link to that
+    courier's failures; the page shows the first HEALTH_ROWS unless asked for all."""
     return [
         {**row, "events_url": drill.url(cp_id=row["cp_id"])}
-        for row in courier_health(window=window, filters=filters)
+        for row in courier_health(window=window, filters=filters, limit=None)
     ]
 
 
@@ -360,6 +375,8 @@ def codes(request: HttpRequest) -> HttpResponse:
 def weekly_report(request: HttpRequest) -> HttpResponse:
     week, window = params.read_week(request.GET, now=timezone.now())
     rows = list(reports.weekly_rows(week=week, tz=window.tz))
+    this_week = coverage(window=window, now=timezone.now())
+    week_before = coverage(window=previous_week(window), now=timezone.now())
     query = urlencode({"week": week, "tz": zone_name(window.tz)})
     context = {
         "nav": "reports",
@@ -373,10 +390,34 @@ def weekly_report(request: HttpRequest) -> HttpResponse:
         "csv_url": f"{reverse('api-weekly-report')}?{query}",
         "summary_url": f"{reverse('reports-summary')}?{query}",
         "summary": _summary_sections(week, window),
-        "coverage": coverage(window=window, now=timezone.now()),
-        "previous_coverage": coverage(window=previous_week(window), now=timezone.now()),
+        "coverage": this_week,
+        "coverage_notes": coverage_notes(this_week),
+        "previous_coverage": week_before,
+        "previous_coverage_notes": coverage_notes(week_before),
     }
     return render(request, "pages/reports.html", context)
+
+
+def coverage_notes(week: Coverage) -> list[str]:
+    """Why a week's data is incomplete, in words: when its data starts (or stops), days without
+    calls, or that the week is not over yet."""
+    when = "%Y-%m-%d %H:%M"
+    if week["first"] is None or week["last"] is None:
+        return ["no calls are stored for it" if week["over"] else "no calls yet"]
+    notes = []
+    if week["starts_late"]:
+        notes.append(
+            f"the data starts {week['first']:{when}}, after the week began ({week['start']:{when}})"
+        )
+    if week["ends_early"]:
+        notes.append(
+            f"its calls stop at {week['last']:{when}}, before the week ended ({week['end']:{when}})"
+        )
+    if not week["over"]:
+        notes.append(f"the week is not over (calls up to {week['last']:{when}})")
+    if week["days_with_data"] < week["days"]:
+        notes.append(f"calls on {week['days_with_data']} of {week['days']} days")
+    return notes
 
 
 def _summary_sections(week: str, window: Window) -> dict[str, list]:

@@ -22,10 +22,10 @@ def partitions_after_migrate(sender, using=DEFAULT_DB_ALIAS, **kwargs) -> None:
     `ensure_partitions` would leave them."""
     from django.conf import settings
 
-    from ingest import store
+    from ingest import partitions
 
     if (
         using == DEFAULT_DB_ALIAS
         and "ingest_event" in connections[using].introspection.table_names()
     ):
-        store.ensure_partitions_ahead(days_ahead=settings.PARTITIONS_AHEAD_DAYS)
+        partitions.ensure_partitions_ahead(days_ahead=settings.PARTITIONS_AHEAD_DAYS)

@@ -24,14 +24,14 @@ CATEGORIES = (SUCCESS, SERVER, SERVICE, ORDER_CREATION, WEBHOOK, ORDER_CANCELLAT
 CANCEL_ENDPOINT = "order_cancel"
 # On the cancellation endpoint these are cancellation outcomes, 202 included (SPEC rule 2).
 CANCELLATION_CODES = frozenset({202, 350, 600})
-# Outcomes whose catalog action is "already done, safe to ignore": errors by SPEC's definition,
-# seeded as `CodeEntry.benign` so the overview can show them apart (editable in the admin).
-BENIGN_CODES = frozenset({303, 304, 323, 600})
 
 RETRY = "Transient: retry with exponential backoff."
 FIX_PAYLOAD = "Fix the request payload; retrying the same request will fail again."
 FIX_API_KEY = "Check the Clickpost API key and username sent with the request."
 FIX_COURIER_CREDS = "Fix the courier partner credentials in the Clickpost dashboard."
+# Outcomes whose action is "already done" are benign: errors by SPEC's definition, but the
+# overview shows them apart. `CodeEntry.benign` is seeded from the action (is_already_done), and
+# stats.benign.benign_codes() reads that column: the one source of the benign set.
 ALREADY_DONE = "Already done: safe to ignore."
 CONTACT_CLICKPOST = "Contact Clickpost support with the waybill and request."
 FIX_ACCOUNT = "Check the account/subscription setup in the Clickpost dashboard."
@@ -51,6 +51,11 @@ class CodeInfo:
 class Tag:
     category: str
     is_error: bool
+
+
+def is_already_done(action: str) -> bool:
+    """Whether a catalog action marks its code benign (how `CodeEntry.benign` is seeded)."""
+    return action.strip() == ALREADY_DONE
 
 
 def _entry(code, category, meaning, action, *, retryable=False):

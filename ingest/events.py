@@ -34,20 +34,9 @@ from typing import Any
 import orjson
 
 from ingest.catalog import CodeInfo, clickpost_code, tag
-from ingest.redaction import CACHED_CHARS, REDACTED, redact, redact_text, redacted
+from ingest.redaction import CACHED_CHARS, redact, redact_text, redacted
 from ingest.storable import Refused, json_problem, key_problem
-from ingest.times import TIME_FORMS, to_time
-
-__all__ = [  # REDACTED, redact and TIME_FORMS are re-exported: callers met them here first
-    "ENDPOINT_NAMES",
-    "REDACTED",
-    "TIME_FORMS",
-    "CleanEvent",
-    "InvalidEvent",
-    "clean_event",
-    "endpoint_name",
-    "redact",
-]
+from ingest.times import to_time
 
 BODY_MAX_BYTES = 16384
 MESSAGE_MAX_CHARS = 2000

@@ -1,4 +1,4 @@
-"""Tables: the code catalog, API tokens, raw events (partitioned by day) and the rollups.
+"""Tables: the code catalog, raw events (partitioned by day) and the rollups.
 
 Which table answers which question is in docs/ARCHITECTURE.md. Rows of `Event` and of the
 rollups are written only by `ingest.store`; read only by `stats.questions` and `stats.selectors`.
@@ -6,17 +6,12 @@ rollups are written only by `ingest.store`; read only by `stats.questions` and `
 
 from __future__ import annotations
 
-import hashlib
-
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from ingest.catalog import CATEGORIES, CodeInfo
 
 CATEGORY_CHOICES = [(c, c.replace("_", " ")) for c in CATEGORIES]
-SCOPE_INGEST = "ingest"
-SCOPE_READ = "read"
-SCOPES = (SCOPE_INGEST, SCOPE_READ)
 
 
 class CodeEntry(models.Model):
@@ -28,8 +23,9 @@ class CodeEntry(models.Model):
     is_error = models.BooleanField(default=True)
     retryable = models.BooleanField(default=False)
     action = models.CharField(max_length=300, blank=True)
-    # "Already done" outcomes (303, 304, 323, 600): still errors by SPEC's definition, but the
-    # overview shows them apart so they do not drown the failures someone must act on.
+    # "Already done" outcomes (seeded from the action: catalog.is_already_done): still errors by
+    # SPEC's definition, but the overview shows them apart so they do not drown the failures
+    # someone must act on.
     benign = models.BooleanField(
         default=False, help_text="Counted as an error, but shown apart on the overview."
     )
@@ -45,44 +41,6 @@ class CodeEntry(models.Model):
         return CodeInfo(
             self.code, self.category, self.meaning, self.is_error, self.retryable, self.action
         )
-
-
-class ApiToken(models.Model):
-    """A shipper's or reader's credential. Only the SHA-256 of the secret is stored."""
-
-    name = models.CharField(max_length=100, unique=True)
-    prefix = models.CharField(max_length=12, help_text="First characters, to recognise a token")
-    digest = models.CharField(max_length=64, unique=True)
-    scopes = models.CharField(max_length=40)
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    accepted = models.BigIntegerField(default=0)
-    duplicates = models.BigIntegerField(default=0)
-    rejected = models.BigIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    last_error_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @staticmethod
-    def digest_of(secret: str) -> str:
-        return hashlib.sha256(secret.encode()).hexdigest()
-
-    @property
-    def scope_set(self) -> frozenset[str]:
-        return frozenset(s for s in self.scopes.split(",") if s)
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
-
-    def has_scope(self, scope: str) -> bool:
-        return self.is_active and scope in self.scope_set
 
 
 class Courier(models.Model):
@@ -120,7 +78,9 @@ class Event(models.Model):
     request = models.JSONField(null=True)
     response = models.JSONField(null=True)
     extra = models.JSONField()
-    token = models.ForeignKey(ApiToken, null=True, on_delete=models.DO_NOTHING, db_constraint=False)
+    token = models.ForeignKey(
+        "tokens.ApiToken", null=True, on_delete=models.DO_NOTHING, db_constraint=False
+    )
 
     class Meta:
         managed = False

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from ingest import store
+from ingest import partitions, store
 from ingest.catalog import current_catalog
 from ingest.events import CleanEvent, InvalidEvent, clean_event, retention_horizon
 
@@ -123,7 +123,7 @@ def _within_new_day_budget(
     spread over old days must not make hundreds (a backfill goes on in the next requests).
     """
     budget = settings.INGEST_MAX_NEW_PARTITIONS
-    missing = store.days_without_partition({event.ts.date() for _, event in indexed})
+    missing = partitions.days_without_partition({event.ts.date() for _, event in indexed})
     if len(missing) <= budget:
         return [event for _, event in indexed]
     allowed: set[date] = set()

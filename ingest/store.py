@@ -13,22 +13,18 @@ order and cannot deadlock each other.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
+from operator import attrgetter
+from weakref import WeakSet
 
 import psycopg
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
+from ingest import partitions
 from ingest.events import CleanEvent
-from ingest.models import ApiToken
-
-PARTITION_PREFIX = "ingest_event_p"
-_PARTITION_LOCK = 7_140_001  # pg_advisory_xact_lock key: one partition creator at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,115 +40,6 @@ class TokenUse:
     token_id: int | None
     rejected: int = 0
     error: str = ""
-
-
-# Days known to have a partition, per process: partitions are only dropped by retention (which
-# forgets what it drops here) and, in another process, only beyond the horizon; a write that
-# meets a missing one anyway forgets them all and tries once more (`write_events`).
-_known_days: set[date] = set()
-
-
-# ---------------------------------------------------------------- partitions
-
-
-def partition_name(day: date) -> str:
-    return f"{PARTITION_PREFIX}{day:%Y%m%d}"
-
-
-def days_without_partition(days: Iterable[date]) -> set[date]:
-    """The days among `days` that have no partition yet (no query when all are known)."""
-    unknown = sorted(set(days) - _known_days)
-    if not unknown:
-        return set()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT d FROM unnest(%s::text[]) AS d WHERE to_regclass(d) IS NULL",
-            [[partition_name(day) for day in unknown]],
-        )
-        missing = {name for (name,) in cursor.fetchall()}
-    found = {day for day in unknown if partition_name(day) not in missing}
-    _known_days.update(found)
-    return set(unknown) - found
-
-
-def ensure_partitions(days: Iterable[date]) -> None:
-    """Create the daily partitions (UTC days) that do not exist yet; cheap when all do."""
-    missing = days_without_partition(days)
-    if missing:
-        _create_partitions(sorted(missing))
-        _known_days.update(missing)
-
-
-def forget_known_partitions() -> None:
-    _known_days.clear()
-
-
-def _create_partitions(days: list[date]) -> None:
-    # Serialized by an advisory lock so that two workers meeting the same new day don't race.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PARTITION_LOCK])
-        for day in days:
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF ingest_event "
-                "FOR VALUES FROM (%s) TO (%s)",
-                [start, start + timedelta(days=1)],
-            )
-
-
-def ensure_partitions_ahead(*, days_ahead: int, days_back: int | None = None) -> None:
-    """Partitions from `days_back` (default: the retention horizon, RETENTION_DAYS) before
-    today to `days_ahead` after it, so the ingest path rarely has to run DDL itself, and any
-    day inside the horizon is accepted whatever a batch spans (SPEC): the per-request limit on
-    new partitions (pipeline) then only meets days this never made."""
-    if days_back is None:
-        days_back = settings.RETENTION_DAYS
-    today = timezone.now().date()
-    ensure_partitions(today + timedelta(days=n) for n in range(-days_back, days_ahead + 1))
-
-
-def partition_days() -> list[date]:
-    """The days that have a raw-event partition, oldest first."""
-    return sorted(d for d, state in _partitions().items() if state == "attached")
-
-
-def _partitions() -> dict[date, str]:
-    """Each partition's day -> 'attached', 'pending' (an interrupted concurrent detach) or
-    'detached' (a table left behind by a drop that did not finish)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.relname, CASE WHEN i.inhdetachpending THEN 'pending' "
-            "WHEN i.inhrelid IS NULL THEN 'detached' ELSE 'attached' END "
-            "FROM pg_class c LEFT JOIN pg_inherits i ON i.inhrelid = c.oid "
-            "WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace "
-            "AND c.relname ~ %s",
-            [f"^{PARTITION_PREFIX}[0-9]{{8}}$"],
-        )
-        rows = cursor.fetchall()
-    return {
-        datetime.strptime(name.removeprefix(PARTITION_PREFIX), "%Y%m%d").date(): state
-        for name, state in rows
-    }
-
-
-def drop_partitions_before(day: date) -> list[date]:
-    """Drop whole partitions of raw events older than `day` (UTC); rollups are kept.
-
-    Outside a transaction a partition is detached CONCURRENTLY: that takes only a SHARE UPDATE
-    EXCLUSIVE lock on `ingest_event`, so ingest and reads go on, and none of them queues behind
-    the detach while it waits for a long query. Inside one (tests), a plain short DETACH.
-    """
-    how = "" if connection.in_atomic_block else " CONCURRENTLY"
-    dropped = sorted((d, state) for d, state in _partitions().items() if d < day)
-    for old, state in dropped:
-        _known_days.discard(old)
-        name = partition_name(old)
-        with connection.cursor() as cursor:
-            if state != "detached":
-                finish = " FINALIZE" if state == "pending" else how
-                cursor.execute(f"ALTER TABLE ingest_event DETACH PARTITION {name}{finish}")
-            cursor.execute(f"DROP TABLE {name}")
-    return [d for d, _ in dropped]
 
 
 def delete_all_events() -> None:
@@ -219,94 +106,129 @@ ROLLUP_TABLES = (
     ),
 )
 
-# Rollups key "not given" as cp_id 0 and account_code '' (unique keys without NULLs).
-_WRITE_BATCH = (
-    """
-WITH incoming AS (
-    SELECT * FROM unnest(
-        %s::timestamptz[], %s::text[], %s::text[], %s::smallint[], %s::integer[], %s::text[],
-        %s::boolean[], %s::integer[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-        %s::double precision[], %s::text[], %s::text[], %s::text[]
-    ) AS t(ts, event_key, endpoint, http_status, code, category, is_error, cp_id, courier,
-           waybill, order_id, account_code, message, latency_ms, request, response, extra)
-),
+# The staged batch: one row per clean event, as `_staged_row` orders it. A temporary table, one
+# per connection (made on its first batch), emptied by every commit: a batch reaches it by one
+# binary COPY, and the statement below reads it once.
+STAGING = "ingest_staging"
+_STAGING_COLUMNS = (
+    ("ts", "timestamptz"),
+    ("event_key", "text"),
+    ("endpoint", "text"),
+    ("http_status", "smallint"),
+    ("code", "integer"),
+    ("category", "text"),
+    ("is_error", "boolean"),
+    ("cp_id", "integer"),
+    ("courier", "text"),
+    ("waybill", "text"),
+    ("order_id", "text"),
+    ("account_code", "text"),
+    ("message", "text"),
+    ("latency_ms", "double precision"),
+    ("request", "text"),  # JSON texts: cast to jsonb by the INSERT, as they are in the table
+    ("response", "text"),
+    ("extra", "text"),
+)
+_CREATE_STAGING = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} ("
+    + ", ".join(f"{name} {kind}" for name, kind in _STAGING_COLUMNS)
+    + ") ON COMMIT DELETE ROWS"
+)
+_COPY_STAGING = (
+    f"COPY {STAGING} ({', '.join(name for name, _ in _STAGING_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+)
+_STAGING_TYPES = [kind for _, kind in _STAGING_COLUMNS]
+
+# Each data-modifying CTE of the batch statement after `inserted`, in the order they run; a
+# table kept from the new rows adds its CTE here (it reads `inserted`) and so joins the same
+# statement, the same transaction and the same lock order.
+_INSERTED = f"""
 inserted AS (
     INSERT INTO ingest_event (ts, received_at, event_key, endpoint, http_status, code, category,
                               is_error, cp_id, courier, waybill, order_id, account_code, message,
                               latency_ms, request, response, extra, token_id)
-    SELECT ts, %s, event_key, endpoint, http_status, code, category, is_error, cp_id, courier,
-           waybill, order_id, account_code, message, latency_ms, request::jsonb,
-           response::jsonb, extra::jsonb, %s
-      FROM incoming
+    SELECT ts, %(received_at)s, event_key, endpoint, http_status, code, category, is_error,
+           cp_id, courier, waybill, order_id, account_code, message, latency_ms,
+           request::jsonb, response::jsonb, extra::jsonb, %(token_id)s
+      FROM {STAGING}
      -- One key order for every batch: overlapping batches wait for each other, never deadlock.
      ORDER BY event_key, ts
     ON CONFLICT (event_key, ts) DO NOTHING
     RETURNING ts, endpoint, category, code, is_error, coalesce(cp_id, 0) AS cp_id,
               account_code, latency_ms
-),"""
-    + ",".join(
-        _ROLLUP_UPSERT.format(name=r.name, table=r.table, keys=r.keys, grain=r.grain)
-        for r in ROLLUP_TABLES
-    )
-    + """,
+)"""
+
+# Rollups key "not given" as cp_id 0 and account_code '' (unique keys without NULLs).
+_ROLLUPS = [
+    (r.name, _ROLLUP_UPSERT.format(name=r.name, table=r.table, keys=r.keys, grain=r.grain))
+    for r in ROLLUP_TABLES
+]
+
+_COURIER_NAMES = f"""
 courier_names AS (
     -- Only names that changed are written: an unchanged row is not even locked.
     INSERT INTO ingest_courier AS c (cp_id, name)
-    SELECT DISTINCT ON (cp_id) cp_id, courier FROM incoming i
+    SELECT DISTINCT ON (cp_id) cp_id, courier FROM {STAGING} i
      WHERE cp_id IS NOT NULL AND courier <> ''
        AND NOT EXISTS (SELECT 1 FROM ingest_courier k WHERE k.cp_id = i.cp_id
                                                        AND k.name = i.courier)
      ORDER BY cp_id, ts DESC
     ON CONFLICT (cp_id) DO UPDATE SET name = EXCLUDED.name
     RETURNING 1
-),
+)"""
+
+_TOKEN_COUNTS = f"""
 token_counts AS (
     -- The token's counts, in the batch's own statement and so its transaction. Read last in
     -- the SELECT below, it runs after the inserts and upserts: the token's row is locked from
     -- here to the commit, not for the length of the batch. A NULL token id updates nothing.
     UPDATE ingest_apitoken
        SET accepted = accepted + (SELECT count(*) FROM inserted),
-           duplicates = duplicates + (SELECT count(*) FROM incoming)
+           duplicates = duplicates + (SELECT count(*) FROM {STAGING})
                                    - (SELECT count(*) FROM inserted),
-           rejected = rejected + %s, last_used_at = received.at,
-           last_error = CASE WHEN problem.text <> '' THEN problem.text ELSE last_error END,
-           last_error_at = CASE WHEN problem.text <> '' THEN received.at ELSE last_error_at END
-      FROM (SELECT %s::timestamptz AS at) AS received, (SELECT %s::text AS text) AS problem
-     WHERE id = %s
+           rejected = rejected + %(rejected)s, last_used_at = %(received_at)s,
+           last_error = CASE WHEN %(error)s <> '' THEN %(error)s ELSE last_error END,
+           last_error_at = CASE WHEN %(error)s <> '' THEN %(received_at)s
+                                ELSE last_error_at END
+     WHERE id = %(use_token_id)s
     RETURNING 1
+)"""
+
+
+def _batch_statement(after_inserted: list[tuple[str, str]]) -> str:
+    """WITH inserted, then each (name, CTE) in order; the SELECT reads every CTE, so each
+    runs (PostgreSQL runs a data-modifying CTE anyway; reading it orders the token's last)."""
+    ctes = [_INSERTED, *(cte for _, cte in after_inserted)]
+    counts = ", ".join(f"(SELECT count(*) FROM {name})" for name, _ in after_inserted)
+    return "WITH " + ",".join(ctes) + f"\nSELECT (SELECT count(*) FROM inserted), {counts}\n"
+
+
+_WRITE_BATCH = _batch_statement(
+    [*_ROLLUPS, ("courier_names", _COURIER_NAMES), ("token_counts", _TOKEN_COUNTS)]
 )
-SELECT (SELECT count(*) FROM inserted), """
-    + ", ".join(f"(SELECT count(*) FROM {r.name})" for r in ROLLUP_TABLES)
-    + """, (SELECT count(*) FROM courier_names), (SELECT count(*) FROM token_counts)
-"""
-)
+
+# The columns of a CleanEvent in staging order, read in C.
+_staged_fields = attrgetter(*(name for name, _ in _STAGING_COLUMNS[:-3]))
 
 
 def _json_or_none(value: object) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _columns(events: Sequence[CleanEvent]) -> list[list]:
-    return [
-        [e.ts for e in events],
-        [e.event_key for e in events],
-        [e.endpoint for e in events],
-        [e.http_status for e in events],
-        [e.code for e in events],
-        [e.category for e in events],
-        [e.is_error for e in events],
-        [e.cp_id for e in events],
-        [e.courier for e in events],
-        [e.waybill for e in events],
-        [e.order_id for e in events],
-        [e.account_code for e in events],
-        [e.message for e in events],
-        [e.latency_ms for e in events],
-        # The JSON text clean_event made; serialized here only for an event built by hand.
-        [_json_or_none(e.request) if e.request_json is None else e.request_json for e in events],
-        [_json_or_none(e.response) if e.response_json is None else e.response_json for e in events],
-        [_json_or_none(e.extra) if e.extra_json is None else e.extra_json for e in events],
-    ]
+def _staged_row(event: CleanEvent) -> tuple:
+    # The JSON texts clean_event made; serialized here only for an event built by hand.
+    request, response, extra = event.request_json, event.response_json, event.extra_json
+    if request is None and event.request is not None:
+        request = _json_or_none(event.request)
+    if response is None and event.response is not None:
+        response = _json_or_none(event.response)
+    if extra is None:
+        extra = _json_or_none(event.extra)
+    return (*_staged_fields(event), request, response, extra)
+
+
+# The psycopg connections that have the staging table (it lives as long as its session).
+_staged_sessions: WeakSet[psycopg.Connection] = WeakSet()
 
 
 def write_events(
@@ -330,7 +252,7 @@ def write_events(
         if not _is_missing_partition(error):
             raise
         # Another process dropped a day this one thought it knew (retention with a short age).
-        forget_known_partitions()
+        partitions.forget_known_partitions()
         return _write_events(events, token_id=token_id, received_at=when, token_use=token_use)
 
 
@@ -345,36 +267,59 @@ def _write_events(
     received_at: datetime,
     token_use: TokenUse | None,
 ) -> BatchResult:
-    ensure_partitions(e.ts.astimezone(UTC).date() for e in events)
-    # One statement is a transaction of its own: in autocommit it is one round trip, no BEGIN
-    # and COMMIT. Inside a caller's transaction, a savepoint, so that a failed write (and the
-    # retry above) leaves that transaction usable.
-    atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    with atomic, connection.wrap_database_errors:  # psycopg -> django.db errors
-        connection.ensure_connection()
-        # Server-side binding: the arrays travel as parameters. Django's default client-side
-        # cursor would render 1,000 events into SQL text first (half the batch's CPU time).
-        with psycopg.Cursor(connection.connection) as cursor:
-            if not events:  # only the token's counts: a request whose events were all rejected
-                assert token_use is not None
-                _count_on_token(cursor, token_use, BatchResult(0, 0), now=received_at)
-                return BatchResult(0, 0)
-            use = token_use or TokenUse(token_id=None)
+    partitions.ensure_partitions(e.ts.astimezone(UTC).date() for e in events)
+    if not events:  # only the token's counts: a request whose events were all rejected
+        assert token_use is not None
+        with connection.wrap_database_errors, psycopg.Cursor(_session()) as cursor:
+            _count_on_token(cursor, token_use, BatchResult(0, 0), now=received_at)
+        return BatchResult(0, 0)
+    use = token_use or TokenUse(token_id=None)
+    rows = [_staged_row(event) for event in events]
+    # COPY and the statement share one transaction (the staged rows live until its commit);
+    # inside a caller's transaction, a savepoint, so that a failed write (and the retry above)
+    # leaves that transaction usable.
+    outer = connection.in_atomic_block
+    session = _session()
+    try:
+        with (
+            transaction.atomic(),
+            connection.wrap_database_errors,
+            psycopg.Cursor(session) as cursor,
+        ):
+            if outer:  # the caller's commit may come later, or never (a rolled-back test)
+                cursor.execute(_CREATE_STAGING)
+                cursor.execute(f"TRUNCATE {STAGING}")
+            elif session not in _staged_sessions:
+                cursor.execute(_CREATE_STAGING)
+            with cursor.copy(_COPY_STAGING) as copy:
+                copy.set_types(_STAGING_TYPES)
+                for row in rows:
+                    copy.write_row(row)
+            # Server-side binding: the parameters travel apart from the SQL text.
             cursor.execute(
                 _WRITE_BATCH,
-                [
-                    *_columns(events),
-                    received_at,
-                    token_id,
-                    use.rejected,
-                    received_at,
-                    use.error[:2000],
-                    use.token_id,
-                ],
+                {
+                    "received_at": received_at,
+                    "token_id": token_id,
+                    "rejected": use.rejected,
+                    "error": use.error[:2000],
+                    "use_token_id": use.token_id,
+                },
             )
             counts = cursor.fetchone()
+    except BaseException:
+        _staged_sessions.discard(session)  # a rolled-back CREATE leaves no table
+        raise
+    if not outer:  # committed: the table stays for the session's next batches
+        _staged_sessions.add(session)
     assert counts is not None  # an aggregate SELECT always returns its row
     return BatchResult(accepted=counts[0], duplicates=len(events) - counts[0])
+
+
+def _session() -> psycopg.Connection:
+    with connection.wrap_database_errors:
+        connection.ensure_connection()
+    return connection.connection
 
 
 _COUNT_ON_TOKEN = """
@@ -406,14 +351,18 @@ def _count_on_token(
 def record_token_use(
     token_id: int, *, accepted: int, duplicates: int, rejected: int, error: str = ""
 ) -> None:
-    """Add to a token's counts and last use outside any batch: a request refused whole."""
-    now = timezone.now()
-    changes = {
-        "accepted": F("accepted") + accepted,
-        "duplicates": F("duplicates") + duplicates,
-        "rejected": F("rejected") + rejected,
-        "last_used_at": now,
-    }
-    if error:
-        changes.update(last_error=error[:2000], last_error_at=now)
-    ApiToken.objects.filter(pk=token_id).update(**changes)
+    """Add to a token's counts and last use outside any batch: a request refused whole. The
+    same UPDATE as a batch whose events were all rejected, so this module is the counts' one
+    writer."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COUNT_ON_TOKEN,
+            {
+                "accepted": accepted,
+                "duplicates": duplicates,
+                "rejected": rejected,
+                "now": timezone.now(),
+                "error": error[:2000],
+                "token_id": token_id,
+            },
+        )

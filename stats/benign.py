@@ -28,7 +28,9 @@ class BenignTotals(TypedDict):
 
 
 def benign_codes() -> frozenset[int]:
-    """The codes flagged benign in the catalog."""
+    """The codes flagged benign in the catalog: the one benign set of every reader (pages,
+    alerts, reports). The column is seeded from each code's "already done" action
+    (ingest.catalog.is_already_done) and stays editable in the admin."""
     return frozenset(CodeEntry.objects.filter(benign=True).values_list("code", flat=True))
 
 

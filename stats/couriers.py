@@ -108,8 +108,11 @@ def courier_matrix(
     }
 
 
-def courier_health(*, window: Window, filters: Filters, limit: int = 10) -> list[CourierHealth]:
-    """The couriers most above their usual error rate in the window, worst first.
+def courier_health(
+    *, window: Window, filters: Filters, limit: int | None = 10
+) -> list[CourierHealth]:
+    """The couriers most above their usual error rate in the window, worst first (the first
+    `limit`, or every courier with calls in the window when `limit` is None).
 
     `usual_rate` is the courier's error rate in the 7 days before the window (None without
     calls then); `excess_errors` = errors - usual_rate x calls, the failures beyond normal, so

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from clickpost_monitor.replica import read_connection
 from ingest.catalog import current_catalog
+from ingest.models import Courier
 from stats.errors import ReadError
 from stats.results import EventCount, EventDetail, EventRow, Timeline, TimelineSummary
 from stats.sql import RAW, readable, sql_conditions
@@ -146,7 +147,21 @@ def _select(sql: str, params: list[Any], tz: ZoneInfo) -> list[dict[str, Any]]:
     with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         names = [column.name for column in cursor.description]
-        return [_row(values, names, tz, meanings) for values in cursor.fetchall()]
+        rows = [_row(values, names, tz, meanings) for values in cursor.fetchall()]
+    return _with_courier_names(rows)
+
+
+def _with_courier_names(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A row that names its cp_id but not its courier gets the name known for that cp_id (the
+    name last seen, as charts label couriers), so a page never shows "— (4)"."""
+    unnamed = {row["cp_id"] for row in rows if row["cp_id"] and not row["courier"]}
+    if not unnamed:
+        return rows
+    known = dict(Courier.objects.filter(cp_id__in=unnamed).values_list("cp_id", "name"))
+    for row in rows:
+        if row["cp_id"] in known and not row["courier"]:
+            row["courier"] = known[row["cp_id"]]
+    return rows
 
 
 def _event_conditions(
@@ -197,10 +212,11 @@ def event_page(
     newest), and the cursor of the next page.
 
     Rows: id, timestamp (in the window's zone), endpoint, http_status, code, meaning,
-    category, is_error, cp_id, courier, waybill, order_id, account_code, message, latency_ms
-    (milliseconds). `min_latency_ms` keeps calls at least that slow; it and `by_latency` leave
-    out calls without a latency. The cursor is None on the last page. Raises BadCursor for a
-    bad cursor and ReadError for a NUL byte in `waybill`, `order_id` or `q`.
+    category, is_error, cp_id, courier (the name known for cp_id when the event named none),
+    waybill, order_id, account_code, message, latency_ms (milliseconds). `min_latency_ms` keeps
+    calls at least that slow; it and `by_latency` leave out calls without a latency. The
+    cursor is None on the last page. Raises BadCursor for a bad cursor and ReadError for a NUL
+    byte in `waybill`, `order_id` or `q`.
     """
     conditions, params = _event_conditions(
         window=window,

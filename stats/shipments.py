@@ -33,7 +33,8 @@ def _prefix_patterns(prefix: str) -> list[str]:
 
 def shipment_matches(*, prefix: str, window: Window, limit: int = 20) -> list[ShipmentMatch]:
     """Waybills and order ids starting with `prefix` (as typed, upper or lower case) that have
-    calls in the window: the most recently seen first, at most `limit` of them."""
+    calls in the window: the most recently seen first, at most `limit` of them. The courier is
+    the name its calls sent, else the name known for its cp_id."""
     prefix = prefix.strip()
     if not prefix:
         return []
@@ -41,8 +42,11 @@ def shipment_matches(*, prefix: str, window: Window, limit: int = 20) -> list[Sh
     arms = [
         f"""SELECT '{kind}' AS kind, {kind} AS value, count(*) AS events,
                    count(*) FILTER (WHERE is_error) AS errors, max(ts) AS last_seen,
-                   max(courier) AS courier, max(account_code) AS account_code
-              FROM ingest_event
+                   COALESCE(NULLIF(max(e.courier), ''), (
+                       SELECT k.name FROM ingest_courier k WHERE k.cp_id = max(e.cp_id)
+                   )) AS courier,
+                   max(account_code) AS account_code
+              FROM ingest_event e
              WHERE ts >= %s AND ts < %s AND {kind} LIKE ANY(%s) AND {kind} <> ''
              GROUP BY {kind}"""
         for kind in KINDS  # identifiers from KINDS only; values are parameters

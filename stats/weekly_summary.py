@@ -17,8 +17,7 @@ from datetime import datetime, time, timedelta
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
-from django.db import connection
-
+from clickpost_monitor.replica import read_connection
 from stats.latency import Histogram, histograms_by, percentile
 from stats.questions import counts, labeler
 from stats.reports import parse_iso_week
@@ -65,6 +64,9 @@ class Coverage(TypedDict):
     last: datetime | None
     days_with_data: int
     days: int
+    over: bool  # the week has ended
+    starts_late: bool  # its first calls are more than an hour after the week starts
+    ends_early: bool  # the week is over and its last calls are more than an hour before its end
     complete: bool
 
 
@@ -80,7 +82,7 @@ def coverage(*, window: Window, now: datetime) -> Coverage:
     """Which part of the week holds data: first and last quarter hour with calls and the number
     of local days with calls. `complete` when the week is over and its calls run from its
     first hour to its last, with calls on every day."""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT min(bucket), max(bucket), count(DISTINCT (bucket AT TIME ZONE %s)::date)"
             " FROM ingest_rollup_category WHERE bucket >= %s AND bucket < %s AND events > 0",
@@ -88,6 +90,9 @@ def coverage(*, window: Window, now: datetime) -> Coverage:
         )
         first, last, days_with_data = cursor.fetchone()
     days = round((window.end - window.start) / timedelta(days=1))
+    over = window.end <= now
+    starts_late = first is None or first > window.start + _EDGE
+    ends_early = over and (last is None or last < window.end - _EDGE - timedelta(minutes=15))
     return {
         "start": window.start,
         "end": window.end,
@@ -95,11 +100,10 @@ def coverage(*, window: Window, now: datetime) -> Coverage:
         "last": last.astimezone(window.tz) if last else None,
         "days_with_data": days_with_data,
         "days": days,
-        "complete": window.end <= now
-        and days_with_data >= days
-        and first is not None
-        and first <= window.start + _EDGE
-        and last >= window.end - _EDGE - timedelta(minutes=15),
+        "over": over,
+        "starts_late": starts_late,
+        "ends_early": ends_early,
+        "complete": over and days_with_data >= days and not starts_late and not ends_early,
     }
 
 

@@ -9,6 +9,8 @@ Decisions a caller should know:
 - Counts are kept per quarter hour (UTC 15-minute buckets), so a window is widened to whole
   quarter hours: `start` rounds down and `end` rounds up. The window actually counted is the one
   returned (and echoed by the API as `start`/`end`).
+- `start` without `end` ends now; `end` without `start` starts 24 h before it; neither is the
+  last 24 h.
 - `start`/`end` are RFC 3339; a time without an offset, or a bare date, is read in `tz`. A `+`
   offset that a query string turned into a space is read as `+`.
 - Each filter is repeatable (`code=500&code=503`) or comma-separated (`code=500,503`).
@@ -288,10 +290,14 @@ def parse_read_params(params: Mapping[str, Any]) -> tuple[Window, Filters]:
 
 
 def _times(start_text: str | None, end_text: str | None, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """SPEC "Read API": a missing `end` is now (with or without `start`: never a future
+    stretch of zeros); a missing `start` is 24 h before the end."""
     start = _bounded_time("start", start_text, tz) if start_text else None
     end = _bounded_time("end", end_text, tz) if end_text else None
     if end is None:
-        end = start + DEFAULT_SPAN if start is not None else timezone.now()
+        end = timezone.now()
+        if start is not None and start >= end:
+            raise ReadError("start", "must be before now (the end when `end` is not given).")
     if start is None:
         start = end - DEFAULT_SPAN
     if end <= start:

@@ -4,10 +4,12 @@ embedded server started by the settings)."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from ingest.catalog import forget_cached_catalog
-from ingest.store import forget_known_partitions
+from ingest.partitions import forget_known_partitions
+from tests import clock, read_dataset
 from tokens.auth import create_token
 
 
@@ -18,6 +20,14 @@ def pytest_runtest_setup(item):
     So are the days known to have a partition (a rolled-back test may have made some)."""
     forget_cached_catalog()
     forget_known_partitions()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _empty_static_root(tmp_path_factory) -> None:
+    """The tests' requests run without collectstatic's files (the page tests name static files
+    without a manifest), so STATIC_ROOT is an empty folder of their own: whitenoise warns about
+    a missing one, and a staticfiles/ left by `make run` or a server test changes nothing."""
+    settings.STATIC_ROOT = tmp_path_factory.mktemp("static-root")
 
 
 @pytest.fixture
@@ -49,12 +59,17 @@ def read_client(db, read_token) -> APIClient:
 
 
 @pytest.fixture(scope="module")
-def events(django_db_setup, django_db_blocker):
+def read_dataset_loaded(django_db_setup, django_db_blocker):
     """The read tests' generated data set (tests/read_dataset.py), committed once per module
     that asks for it and cleared after that module."""
-    from tests import read_dataset
-
     loaded = read_dataset.loaded(django_db_blocker)
     yield loaded
     with django_db_blocker.unblock():
         read_dataset.clear()
+
+
+@pytest.fixture
+def events(read_dataset_loaded):
+    """The read data set, and the clock at its NOW for the test (its dates are fixed)."""
+    with clock.travel(read_dataset.NOW):
+        yield read_dataset_loaded

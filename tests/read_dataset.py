@@ -5,6 +5,10 @@ dense on Europe/London's DST day (2026-10-25, 25 hours) and on quarter-hour and 
 midnight edges. Each generated event carries its expected category and error flag from the
 hand-written CASES table (not from the code under test), so the tests count with Counter over
 these Python objects and compare with what the API answers.
+
+The dates are fixed (a DST day, ISO weeks) and the clock is not: the data set is loaded, and
+read, with the process's clock travelled to NOW (tests/clock.py; the `events` fixture does it),
+where October 2026 is well inside the retention horizon whatever today's date.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ from django.db import connection
 
 from ingest import store
 from ingest.pipeline import RawItem, ingest_items
+from tests import clock
 
 START = datetime(2026, 10, 18, 12, tzinfo=UTC)
 END = datetime(2026, 11, 2, 12, tzinfo=UTC)
-DST_DAY = datetime(2026, 10, 25, tzinfo=UTC)  # London: 01:00 UTC, clocks go back one hour
+DST_DAY = datetime(2026, 10, 25, tzinfo=UTC)
+# The clock's reading while the data set is loaded and read: five weeks after END.
+NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)  # London: 01:00 UTC, clocks go back one hour
 SIZE = 4000
 COURIERS = {4: "Delhivery", 5: "Blue Dart", 3: "Ecom Express", 999: ""}  # 999: no name sent
 ACCOUNTS = ["acme-mumbai", "acme-delhi", "freshcart", ""]
@@ -178,9 +185,10 @@ def clear() -> None:
 
 
 def loaded(django_db_blocker) -> list[Gen]:
-    """Generate and load the data set outside the tests' transactions; call clear() after."""
+    """Generate and load the data set outside the tests' transactions, with the clock at NOW;
+    call clear() after."""
     events = generate()
-    with django_db_blocker.unblock():
+    with django_db_blocker.unblock(), clock.travel(NOW):
         clear()
         load(events)
     return events

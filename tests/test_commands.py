@@ -12,9 +12,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
-from ingest.models import ApiToken, Event
+from ingest.models import Event
 from tests.ingest.test_ingest_api import URL, event, ndjson
 from tests.ingest.test_store import assert_rollups_equal_raw_counts, stored_count
+from tokens.models import ApiToken
 
 
 def run(*args: str) -> tuple[str, str]:

@@ -64,7 +64,10 @@ def test_stopping_the_launcher_stops_everything_it_started(stop_with, tmp_path):
             launcher.kill()
         log.close()
 
-    assert alive == [], f"left running: {alive}\n{(tmp_path / 'run.log').read_text()[-3000:]}"
+    output = (tmp_path / "run.log").read_text()
+    assert alive == [], f"left running: {alive}\n{output[-3000:]}"
+    assert launcher.returncode == 0, "a requested stop is no error (make: 'Error 143')"
+    assert "AXES" not in output and "warning" not in output.lower(), output[-3000:]
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=5)
 

@@ -278,7 +278,7 @@ def test_a_query_over_the_statement_timeout_is_a_503():
 
 
 def test_the_statement_timeout_ends_before_the_worker_timeout(settings):
-    gunicorn = runpy.run_path(str(ROOT / "clickpost_monitor" / "gunicorn.conf.py"))
+    gunicorn = runpy.run_path(str(ROOT / "clickpost_monitor" / "gunicorn_conf.py"))
     options = settings.DATABASES["default"]["OPTIONS"]["options"]
     statement_ms = int(re.search(r"statement_timeout=(\d+)", options)[1])
 

@@ -68,7 +68,7 @@ def test_the_server_refuses_to_start_without_the_manifest(tmp_path):
     )
     done = subprocess.run(
         [sys.executable, "-m", "gunicorn", "clickpost_monitor.asgi:application"]
-        + ["-c", "clickpost_monitor/gunicorn.conf.py", "-b", f"127.0.0.1:{free_port()}"],
+        + ["-c", "clickpost_monitor/gunicorn_conf.py", "-b", f"127.0.0.1:{free_port()}"],
         cwd=ROOT,
         env=env,
         capture_output=True,

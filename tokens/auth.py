@@ -1,5 +1,10 @@
-"""API tokens: `Authorization: Bearer <token>`, DRF's `Token <token>`, or Basic auth whose
-password (or user name) is the token (rsyslog's Elasticsearch output can send nothing else).
+"""Every credential form of an API token, authorized here and nowhere else:
+
+- `Authorization: Bearer <token>`, DRF's `Token <token>`, or Basic auth whose password (or user
+  name) is the token (rsyslog's Elasticsearch output can send nothing else): every API view;
+- `Authorization: Splunk <token>` (the Splunk HEC door), Seq's `X-Seq-ApiKey` header or
+  `?apiKey=` (the Seq doors), and `?token=` (the Logz.io door, whose clients send no header):
+  only on the doors whose protocol defines them (SPEC "Protocol doors").
 
 Scopes: an `ingest` token may only post events, a `read` token may only read, an `admin` token
 manages alert rules, channels and silences (so does a staff login).
@@ -17,13 +22,10 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import BaseThrottle
 
-from ingest.models import SCOPE_INGEST, SCOPE_READ, ApiToken
-from ingest.models import SCOPES as DATA_SCOPES
 from tokens import ratelimit
+from tokens.models import SCOPE_ADMIN, SCOPE_INGEST, SCOPE_READ, SCOPES, ApiToken
 
 TOKEN_PREFIX = "cpm_"
-SCOPE_ADMIN = "admin"
-SCOPES = (*DATA_SCOPES, SCOPE_ADMIN)
 
 
 class TokenUser:
@@ -74,7 +76,19 @@ def _credentials(header: str) -> list[str]:
     )
 
 
+def _token_for(secret: str) -> tuple[TokenUser, ApiToken]:
+    """The active token whose secret this is; 401 otherwise."""
+    token = ApiToken.objects.filter(digest=ApiToken.digest_of(secret)).first()
+    if token is None:
+        raise exceptions.AuthenticationFailed("Invalid token.")
+    if not token.is_active:
+        raise exceptions.AuthenticationFailed("This token has been revoked.")
+    return TokenUser(token), token
+
+
 class ApiTokenAuthentication(BaseAuthentication):
+    """The Authorization header's forms: Bearer, Token, Basic."""
+
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
@@ -90,6 +104,42 @@ class ApiTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="clickpost-monitor"'
+
+
+class SplunkAuthentication(ApiTokenAuthentication):
+    """`Authorization: Splunk <token>` (HEC's scheme), else the usual Bearer/Token/Basic."""
+
+    def authenticate(self, request):
+        scheme, _, secret = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+        if scheme.lower() == "splunk" and secret.strip():
+            return _token_for(secret.strip())
+        return super().authenticate(request)
+
+    def authenticate_header(self, request) -> str:
+        return 'Splunk realm="clickpost-monitor"'
+
+
+class SeqApiKeyAuthentication(ApiTokenAuthentication):
+    """Seq's `X-Seq-ApiKey` header, or `?apiKey=` as Seq itself takes it; else the usual."""
+
+    def authenticate(self, request):
+        secret = request.META.get("HTTP_X_SEQ_APIKEY") or request.GET.get("apiKey")
+        if secret and secret.strip():
+            return _token_for(secret.strip())
+        return super().authenticate(request)
+
+
+class QueryTokenAuthentication(ApiTokenAuthentication):
+    """Logz.io's listener takes the token from `?token=` only (its clients send no header).
+
+    The query string is redacted from gunicorn's access log (clickpost_monitor.access_log).
+    """
+
+    def authenticate(self, request):
+        secret = request.GET.get("token")
+        if secret and secret.strip():
+            return _token_for(secret.strip())
+        return super().authenticate(request)
 
 
 def request_token(request) -> ApiToken | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypedDict
 
-from ingest.models import ApiToken
+from tokens.models import ApiToken
 
 STATUS_REVOKED = "revoked"
 STATUS_UNUSED = "unused"

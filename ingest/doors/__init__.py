@@ -1,5 +1,6 @@
-"""Protocol doors: OTLP/HTTP logs, Loki push and Elasticsearch bulk, for shippers that speak
-only those (docs/SHIPPERS.md).
+"""Protocol doors, for shippers that speak only their own protocol (OTLP/HTTP logs, Loki push,
+Elasticsearch bulk, Splunk HEC, Seq, ...: the list is SPEC's "Protocol doors" and
+docs/SHIPPERS.md).
 
 Each door is thin: decode the protocol into `pipeline.RawItem`s (records.py says how a log record
 becomes an event), hand them to `ingest.pipeline.ingest_items` (the same validation, dedupe,

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from ingest import framing, pipeline
 from ingest.doors import python_logging
-from ingest.doors.http import ingest, refusal, request_body
+from ingest.doors.http import IngestDoor, LeaveBodyParser, ingest, refusal, request_body
 from ingest.doors.records import adopt_msg
 
 
@@ -36,3 +37,18 @@ def ingest_generic(request) -> Response:
         return refusal(request, error)
     outcome = ingest(request, items)
     return Response(outcome.as_json(), status=400 if outcome.all_rejected else 200)
+
+
+class GenericDoor(IngestDoor):
+    """The generic door as a view: the project's `/api/v1/events/` hands it every POST.
+
+    It hears a session as the rest of the API does (a browser's POST is refused by the CSRF
+    check, then for its missing `ingest` scope, not as unauthenticated), and its parser reads
+    nothing: the body is the door's, and the CSRF check touching `request.POST` must not be 415.
+    """
+
+    authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+    parser_classes = [LeaveBodyParser]
+
+    def post(self, request) -> Response:
+        return ingest_generic(request)

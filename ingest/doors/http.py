@@ -12,8 +12,8 @@ way (SPEC "Ingest"):
 - `refusal` answers a `FramingError` as JSON and records it on the token (is my shipper working?).
 - `IngestDoor` is the DRF view every door derives from: token auth with the `ingest` scope, the
   per-token throttle, no DRF body parsing. Doors whose clients send the token elsewhere (Splunk's
-  `Authorization: Splunk`, Seq's `X-Seq-ApiKey`, Logz.io's `?token=`) use the authentication
-  classes below; a token is read from a query string only where SPEC's table says so.
+  `Authorization: Splunk`, Seq's `X-Seq-ApiKey`, Logz.io's `?token=`) name that form's
+  authentication class from `tokens.auth`, which owns every credential form.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from django.conf import settings
-from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
@@ -31,8 +30,7 @@ from rest_framework.views import APIView
 
 from ingest import pipeline
 from ingest.framing import FramingError
-from ingest.models import ApiToken
-from tokens.auth import ApiTokenAuthentication, CanIngest, IngestThrottle, TokenUser, request_token
+from tokens.auth import ApiTokenAuthentication, CanIngest, IngestThrottle, request_token
 
 try:  # gunicorn (the deployed server) raises its own errors for a malformed chunked body
     from gunicorn.http.errors import ParseException as _ServerParseError
@@ -254,7 +252,8 @@ class ProtocolNegotiation(BaseContentNegotiation):
     `application/vnd.elasticsearch+json`, OTLP's for protobuf; DRF would answer 406."""
 
     def select_parser(self, request, parsers):
-        return None
+        """None for a door that parses nothing; the generic door's parser reads nothing."""
+        return parsers[0] if parsers else None
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
@@ -269,49 +268,3 @@ class IngestDoor(APIView):
     throttle_classes = [IngestThrottle]
     parser_classes: list = []  # the body is the decoder's, not DRF's
     schema = None  # protocol endpoints are documented in docs/SHIPPERS.md, not in OpenAPI
-
-
-def _token_for(secret: str) -> tuple[TokenUser, ApiToken]:
-    """The active token whose secret this is; 401 otherwise."""
-    token = ApiToken.objects.filter(digest=ApiToken.digest_of(secret)).first()
-    if token is None:
-        raise exceptions.AuthenticationFailed("Invalid token.")
-    if not token.is_active:
-        raise exceptions.AuthenticationFailed("This token has been revoked.")
-    return TokenUser(token), token
-
-
-class SplunkAuthentication(ApiTokenAuthentication):
-    """`Authorization: Splunk <token>` (HEC's scheme), else the usual Bearer/Token/Basic."""
-
-    def authenticate(self, request):
-        scheme, _, secret = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
-        if scheme.lower() == "splunk" and secret.strip():
-            return _token_for(secret.strip())
-        return super().authenticate(request)
-
-    def authenticate_header(self, request) -> str:
-        return 'Splunk realm="clickpost-monitor"'
-
-
-class SeqApiKeyAuthentication(ApiTokenAuthentication):
-    """Seq's `X-Seq-ApiKey` header, or `?apiKey=` as Seq itself takes it; else the usual."""
-
-    def authenticate(self, request):
-        secret = request.META.get("HTTP_X_SEQ_APIKEY") or request.GET.get("apiKey")
-        if secret and secret.strip():
-            return _token_for(secret.strip())
-        return super().authenticate(request)
-
-
-class QueryTokenAuthentication(ApiTokenAuthentication):
-    """Logz.io's listener takes the token from `?token=` only (its clients send no header).
-
-    The query string is redacted from gunicorn's access log (clickpost_monitor.access_log).
-    """
-
-    def authenticate(self, request):
-        secret = request.GET.get("token")
-        if secret and secret.strip():
-            return _token_for(secret.strip())
-        return super().authenticate(request)

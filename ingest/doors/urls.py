@@ -1,11 +1,9 @@
 """Routes of the protocol doors (SPEC "Protocol doors"), mounted at the site root (where the
-protocols' clients expect them), and the token-health API. `GET /` for Elasticsearch clients
-is ingest.doors.middleware."""
+protocols' clients expect them). `GET /` for Elasticsearch clients is ingest.doors.middleware."""
 
 from django.urls import path
 
 from ingest.doors import views
-from tokens.api import TokenHealthView
 
 otlp = views.OtlpLogsView.as_view()
 bulk = views.BulkView.as_view()
@@ -32,5 +30,4 @@ urlpatterns = [
     path("betterstack", betterstack, name="betterstack-no-slash"),
     path("logzio/", logzio, name="logzio"),
     path("logzio", logzio, name="logzio-no-slash"),
-    path("api/v1/tokens/", TokenHealthView.as_view(), name="api-tokens"),
 ]

@@ -22,9 +22,6 @@ from ingest.doors import betterstack, elastic, hec, logzio, loki, otlp, seq
 from ingest.doors.http import (
     IngestDoor,
     ProtocolNegotiation,
-    QueryTokenAuthentication,
-    SeqApiKeyAuthentication,
-    SplunkAuthentication,
     ingest,
     refusal,
     request_body,
@@ -32,7 +29,12 @@ from ingest.doors.http import (
 )
 from ingest.doors.records import rejection_summary
 from ingest.framing import FramingError, check_content_type
-from tokens.auth import ApiTokenAuthentication
+from tokens.auth import (
+    ApiTokenAuthentication,
+    QueryTokenAuthentication,
+    SeqApiKeyAuthentication,
+    SplunkAuthentication,
+)
 
 DEFAULT_INDEX = "clickpost"
 

@@ -35,7 +35,6 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
-_FORTNIGHT = '"fortnight" is not a valid choice (minute, hour, day, week).'
 BAD_PARAMETER = OpenApiResponse(
     s.ErrorOut,
     description="A bad parameter; `error` names it.",

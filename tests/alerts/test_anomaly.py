@@ -15,7 +15,7 @@ from ingest.pipeline import RawItem, ingest_items
 from stats.baselines import baselines, rollup_for, same_hour_windows
 from stats.questions import breakdown
 from stats.window import Filters, Window
-from tests import read_dataset
+from tests import clock, read_dataset
 
 IST = ZoneInfo("Asia/Kolkata")
 LONDON = ZoneInfo("Europe/London")
@@ -149,7 +149,9 @@ def test_no_rollup_for_endpoint_by_courier():
 
 # ---------------------------------------------------------------- the reader, on the rollups
 
-AT = datetime(2026, 11, 24, 14, 0, tzinfo=IST)  # Tuesday 14:00 IST, a quarter hour
+# Tuesday 14:00 IST (a quarter hour) of last week: nine weeks of history before it stay inside
+# the retention horizon whatever today's date (tests/clock.py).
+AT = (clock.weeks_ago(1) + timedelta(days=1)).astimezone(IST).replace(hour=14, minute=0)
 COURIER_RATES = {4: 0.05, 5: 0.2}  # cp_id -> share of failing calls (every 20th / 5th)
 
 

@@ -86,7 +86,8 @@ def app(live_server) -> Iterator[str]:
 
     A transactional test ends with Django's flush, which empties every managed table (the
     catalog too) but not the raw events table, which Django does not manage: the catalog is
-    loaded again here as migrations 0003 and 0006 load it, and the events are removed afterwards.
+    loaded again here as migrations 0003, 0006 and 0008 load it, and the events are removed
+    afterwards.
     """
     _load_catalog()
     yield live_server.url
@@ -100,6 +101,8 @@ def _load_catalog() -> None:
     seed.load_seed(django_apps, None)
     benign = importlib.import_module("ingest.migrations.0006_dash_codeentry_benign")
     benign.seed_benign(django_apps, None)
+    from_action = importlib.import_module("ingest.migrations.0008_benign_from_already_done_action")
+    from_action.benign_from_action(django_apps, None)
     forget_cached_catalog()
 
 

@@ -5,6 +5,8 @@ pure generator is tested without a database; the command against PostgreSQL."""
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -13,9 +15,11 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from demo import sample_calls
 from demo.traffic import BUSY_UTC, ENDPOINTS, DemoTraffic, incidents
-from ingest.models import ApiToken, Event
+from ingest.models import Event
 from tests.ingest.test_store import stored_count
+from tokens.models import ApiToken
 
 BASE = datetime(2026, 11, 20, tzinfo=UTC)
 HOURS = range(0, 24, 3)
@@ -185,14 +189,35 @@ def test_records_come_in_time_order_and_end_before_now():
     assert stamps == sorted(stamps) and stamps[-1] < now
 
 
-def test_the_readmes_sample_file_is_accepted_as_it_is(ingest_client):
-    """README's curl example posts demo/sample-calls.ndjson: every call in it is stored."""
-    body = (Path(__file__).resolve().parents[2] / "demo" / "sample-calls.ndjson").read_bytes()
+def test_the_readmes_sample_calls_are_stored_and_shown_where_it_says(
+    ingest_client, client, django_user_model
+):
+    """README's curl example posts `python -m demo.sample_calls`: four calls timed just now,
+    every one stored, and the four events of /events/?range=1h&account_code=sample-store."""
+    printed = subprocess.run(
+        [sys.executable, "-m", "demo.sample_calls"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        check=True,
+    )
+    assert printed.stderr == b""
     response = ingest_client.generic(
-        "POST", "/api/v1/events/", body, content_type="application/x-ndjson"
+        "POST", "/api/v1/events/", printed.stdout, content_type="application/x-ndjson"
     )
     assert response.status_code == 200, response.content
     assert response.json()["accepted"] == 4
+    stored = Event.objects.filter(account_code=sample_calls.ACCOUNT)
+    assert sorted(stored.values_list("code", flat=True)) == [200, 303, 319, 503]
+    client.force_login(django_user_model.objects.create_user("ops", password="pw-123456789"))
+    page = client.get("/events/", {"range": "1h", "account_code": sample_calls.ACCOUNT})
+    assert page.content.decode().count(sample_calls.ORDER) >= 3
+
+
+def test_the_sample_calls_end_just_before_now():
+    now = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
+    stamps = [at(call) for call in sample_calls.sample_calls(now=now)]
+    assert stamps == sorted(stamps)
+    assert now - timedelta(minutes=5) < stamps[0] and stamps[-1] < now
 
 
 # ---------------------------------------------------------------- latency

@@ -124,7 +124,7 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """The app as deployed: gunicorn with clickpost_monitor/gunicorn.conf.py."""
+    """The app as deployed: gunicorn with clickpost_monitor/gunicorn_conf.py."""
 
     def __init__(
         self, env: dict[str, str], log_path: Path, *args: str, app: str | None = None
@@ -136,7 +136,7 @@ class Gunicorn:
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", app or APP]
-            + ["-c", "clickpost_monitor/gunicorn.conf.py", "-b", f"127.0.0.1:{self.port}"]
+            + ["-c", "clickpost_monitor/gunicorn_conf.py", "-b", f"127.0.0.1:{self.port}"]
             + ["--no-control-socket", *args],  # gunicorn's default socket path is shared
             cwd=ROOT,
             env=env,

@@ -1,5 +1,5 @@
 """Slow clients cannot stop the deployed server (issue 13, #3): gunicorn as the README runs it
-(clickpost_monitor/gunicorn.conf.py, production settings, no proxy in front), 200 connections
+(clickpost_monitor/gunicorn_conf.py, production settings, no proxy in front), 200 connections
 held for 20 s, half trickling header bytes and half trickling ingest bodies. Every probe of the
 login page and of ingest meanwhile must succeed within a 1 s client timeout.
 

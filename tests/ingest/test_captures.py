@@ -21,19 +21,14 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.shippers.live import SHIPPERS_DIR, live_app, send_raw
+from tests.shared import SHIPPERS_DIR, require
+from tests.shippers.live import live_app, send_raw
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not SHIPPERS_DIR.is_dir(),
-        reason=f"SHIPPERS MISSING: {SHIPPERS_DIR} does not exist; nothing replayed",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 GENERIC = "/api/v1/events/"
 CLICKPOST_FIELDS = {"endpoint", "http_status"}
@@ -123,14 +118,16 @@ POSTS = [c for c in CAPTURES if c.method == "POST"]
 
 
 def test_the_captures_are_there():
-    if not SHIPPERS_DIR.is_dir():
-        pytest.skip(f"SHIPPER CAPTURES MISSING: {SHIPPERS_DIR} does not exist; nothing replayed")
+    require(SHIPPERS_DIR)
     assert {c.shipper for c in POSTS} == set(SHIPPERS)
 
 
 @pytest.fixture(scope="module")
 def live():
-    with live_app("captures") as app:
+    """The server with its clock just after the last capture: the captured bytes carry their
+    times, and those must be recent for ingest to take them (tests/clock.py)."""
+    last = max((c.captured_at for c in CAPTURES), default=datetime.now(UTC))
+    with live_app("captures", clock=last + timedelta(minutes=1)) as app:
         yield app
 
 
@@ -287,8 +284,7 @@ def test_rsyslogs_health_probe_after_an_outage_is_answered(live, token, capture)
 
 def test_generic_door_reads_a_chunked_body_and_answers_an_empty_flush(live, token):
     """What syslog-ng and Fluent Bit do besides the captures: chunked uploads, empty batches."""
-    if not POSTS:
-        pytest.skip(f"SHIPPER CAPTURES MISSING: {SHIPPERS_DIR} does not exist")
+    require(SHIPPERS_DIR)
     [capture] = [c for c in POSTS if c.name == "syslog-ng/ndjson/0001"]
     body, records = shaped(capture, uuid.uuid4().hex[:12])
     head = (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,8 @@ from ingest.catalog import (
     current_catalog,
     tag,
 )
+from tests.shared import ERROR_CODES, require
 
-SHARED_TABLE = Path(__file__).resolve().parents[3] / "shared" / "error-codes.txt"
 SECTION_CATEGORY = {
     "Server Response Code": "server",
     "Clickpost Service Error Code": "service",
@@ -30,7 +29,7 @@ SECTION_CATEGORY = {
 def published_codes() -> dict[int, str]:
     """code -> category, read from Clickpost's published table independently of the seed."""
     found, section = {}, None
-    for line in SHARED_TABLE.read_text().splitlines():
+    for line in require(ERROR_CODES).read_text().splitlines():
         if line.strip() in SECTION_CATEGORY:
             section = SECTION_CATEGORY[line.strip()]
         elif section and (match := re.search(r"^(\d{3})|(\d{3})$", line.strip())):
@@ -39,7 +38,6 @@ def published_codes() -> dict[int, str]:
     return found
 
 
-@pytest.mark.skipif(not SHARED_TABLE.exists(), reason="shared/error-codes.txt not beside repo")
 def test_seed_holds_every_published_code_in_its_published_category():
     published = published_codes()
     assert len(published) >= 45

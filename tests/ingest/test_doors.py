@@ -19,9 +19,10 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from rest_framework.test import APIClient
 
 from ingest.doors import loki
-from ingest.models import ApiToken, Event
+from ingest.models import Event
 from tokens.auth import create_token
 from tokens.health import token_health
+from tokens.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 

@@ -10,13 +10,12 @@ import pytest
 from ingest.catalog import SEED_BY_CODE
 from ingest.events import (
     ENDPOINT_NAMES,
-    REDACTED,
     CleanEvent,
     InvalidEvent,
     clean_event,
     endpoint_name,
-    redact,
 )
+from ingest.redaction import REDACTED, redact
 from ingest.times import EPOCH
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -5,7 +5,6 @@ import io
 import json
 import time
 import zlib
-from pathlib import Path
 
 import pytest
 
@@ -18,10 +17,10 @@ from ingest.framing import (
     check_content_type,
     split_events,
 )
+from tests.shared import SHIPPERS_DIR, require
 
 MB = 1024 * 1024
 LIMIT = 10 * MB
-SHIPPERS = Path("/work/shared/shippers")
 
 
 def split(body: bytes, *, content_type: str | None = "application/json", max_events: int = 100):
@@ -554,7 +553,8 @@ def test_a_bomb_of_many_small_members_is_also_cut_at_the_limit():
 def captured(shipper: str, case: str) -> list[tuple[dict[str, str], bytes]]:
     """(headers, body) of each captured request, headers lower-cased from the raw head."""
     requests = []
-    for head_path in sorted((SHIPPERS / shipper / "captured" / case).glob("*.head.bin")):
+    folder = require(SHIPPERS_DIR / shipper / "captured" / case)
+    for head_path in sorted(folder.glob("*.head.bin")):
         lines = head_path.read_bytes().decode("latin-1").split("\r\n")[1:]
         headers = dict(
             (name.strip().lower(), value.strip())
@@ -624,7 +624,7 @@ def test_captured_chunked_gzip_request_inflates_to_the_decoded_capture():
         content_encoding=headers["content-encoding"],
         max_bytes=LIMIT,
     )
-    decoded = SHIPPERS / "otlp-http-js/captured/json-gzip/0001.body.decoded.bin"
+    decoded = SHIPPERS_DIR / "otlp-http-js/captured/json-gzip/0001.body.decoded.bin"
     assert raw == decoded.read_bytes()
 
 

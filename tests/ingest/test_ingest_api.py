@@ -21,7 +21,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test import RequestFactory
 from django.utils import timezone as django_timezone
@@ -29,7 +28,6 @@ from rest_framework.test import APIClient
 
 from clickpost_monitor.api import EventsView
 from ingest.doors import http as door_http
-from ingest.models import ApiToken
 from tests.fault.harness import ensure_static_files
 from tests.ingest.test_events import SPEC_PATHS
 from tests.ingest.test_store import (
@@ -39,6 +37,7 @@ from tests.ingest.test_store import (
     stored_count,
 )
 from tokens.auth import create_token
+from tokens.models import ApiToken
 
 URL = "/api/v1/events/"
 ROOT = Path(__file__).resolve().parents[2]
@@ -338,7 +337,6 @@ def test_a_batch_over_the_event_limit_is_413_and_nothing_stored(ingest_client, s
 
 def test_over_the_rate_limit_it_is_429_with_retry_after(ingest_client, settings):
     settings.INGEST_RATE_PER_MINUTE = 2
-    cache.clear()
 
     answers = [post(ingest_client, ndjson([event(n)])) for n in range(3)]
 
@@ -919,7 +917,7 @@ def gunicorn_port(committed, tmp_path):
             str(Path(sys.executable).parent / "gunicorn"),
             "clickpost_monitor.asgi:application",
             "-c",
-            "clickpost_monitor/gunicorn.conf.py",
+            "clickpost_monitor/gunicorn_conf.py",
             "-b",
             f"127.0.0.1:{port}",
         ],

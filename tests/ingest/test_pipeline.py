@@ -12,11 +12,11 @@ import pytest
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from ingest import pipeline, store
+from ingest import partitions, pipeline
 from ingest.framing import Unparsable
-from ingest.models import ApiToken
 from ingest.pipeline import MAX_LISTED_ERRORS, IngestOutcome, RawItem, ingest_items
 from tokens.auth import create_token
+from tokens.models import ApiToken
 
 pytestmark = pytest.mark.django_db  # the catalog is read from the database
 
@@ -119,7 +119,7 @@ def test_outcome_of_nothing_rejected_is_not_all_rejected():
 
 def _partition_exists(day) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [store.partition_name(day)])
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [partitions.partition_name(day)])
         return cursor.fetchone()[0]
 
 

@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from ingest import store
+from ingest import partitions, store
 from ingest.catalog import current_catalog
 from ingest.events import clean_event
 from ingest.management.commands.prune_events import parse_age
@@ -89,7 +89,7 @@ def test_prune_drops_old_days_and_keeps_the_rollups(db):
     assert sorted(Event.objects.values_list("ts", flat=True)) == sorted(recent)
     assert _rollup_events() == rollups_before == 6
     assert "Dropped 3 day(s)" in output
-    assert all(day >= (now - timedelta(days=90)).date() for day in store.partition_days())
+    assert all(day >= (now - timedelta(days=90)).date() for day in partitions.partition_days())
 
 
 def test_prune_keeps_the_day_the_cutoff_falls_in(db):
@@ -127,12 +127,13 @@ def test_prune_finishes_a_drop_that_was_interrupted(db):
     day = (timezone.now() - timedelta(days=300)).astimezone(UTC).date()
     _ingest([datetime(*day.timetuple()[:3], 12, tzinfo=UTC)])
     with connection.cursor() as cursor:  # a crash between DETACH and DROP left this behind
-        cursor.execute(f"ALTER TABLE ingest_event DETACH PARTITION {store.partition_name(day)}")
+        name = partitions.partition_name(day)
+        cursor.execute(f"ALTER TABLE ingest_event DETACH PARTITION {name}")
 
     _prune("--older-than", "90d")
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", [store.partition_name(day)])
+        cursor.execute("SELECT to_regclass(%s)", [partitions.partition_name(day)])
         assert cursor.fetchone() == (None,)
 
 
@@ -161,7 +162,7 @@ def test_prune_while_ingest_continues_loses_nothing_of_today(committed_events):
     shipper = threading.Thread(target=ship)
     shipper.start()
     first_batch_done.wait()
-    dropped = store.drop_partitions_before((now - timedelta(days=90)).date())
+    dropped = partitions.drop_partitions_before((now - timedelta(days=90)).date())
     pruned.set()
     shipper.join()
 
@@ -179,7 +180,7 @@ def test_partitions_exist_ahead_after_migrate(db, settings):
     today = timezone.now().astimezone(UTC).date()
     ahead = {today + timedelta(days=n) for n in range(settings.PARTITIONS_AHEAD_DAYS + 1)}
 
-    assert ahead <= set(store.partition_days())
+    assert ahead <= set(partitions.partition_days())
 
 
 def test_ensure_partitions_makes_the_days_ahead(db):
@@ -188,6 +189,6 @@ def test_ensure_partitions_makes_the_days_ahead(db):
 
     call_command("ensure_partitions", "--days-ahead", "9", stdout=out)
 
-    days = set(store.partition_days())
+    days = set(partitions.partition_days())
     assert {today + timedelta(days=n) for n in range(-1, 10)} <= days
     assert "daily partitions" in out.getvalue()

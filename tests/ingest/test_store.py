@@ -12,11 +12,12 @@ import pytest
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from ingest import latency, store
+from ingest import latency, partitions, store
 from ingest.catalog import SEED_BY_CODE
 from ingest.events import CleanEvent, clean_event
-from ingest.models import ApiToken, Courier
+from ingest.models import Courier
 from ingest.times import EPOCH
+from tokens.models import ApiToken
 
 # The rollups' buckets are counted from this origin (date_bin in store.py).
 BUCKET_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
@@ -137,8 +138,8 @@ def test_rollups_equal_counts_of_raw_rows_after_duplicates_late_events_and_three
     # rolled back with this test's transaction).
     with connection.cursor() as cursor:
         for at in far_days:
-            cursor.execute(f"DROP TABLE IF EXISTS {store.partition_name(at.date())}")
-    assert not {at.date() for at in far_days} & set(store.partition_days())
+            cursor.execute(f"DROP TABLE IF EXISTS {partitions.partition_name(at.date())}")
+    assert not {at.date() for at in far_days} & set(partitions.partition_days())
 
     live = [clean(now - timedelta(seconds=37 * n), n) for n in range(60)]
     hours_late = [clean(now - timedelta(hours=3, seconds=41 * n), 100 + n) for n in range(30)]
@@ -166,7 +167,7 @@ def test_rollups_equal_counts_of_raw_rows_after_duplicates_late_events_and_three
         (0, 30),
     ]
     assert stored_count() == 60 + 30 + 20 + 30 + 40 + 5
-    assert {at.date() for at in far_days} <= set(store.partition_days())
+    assert {at.date() for at in far_days} <= set(partitions.partition_days())
     for table in ROLLUP_DIMENSIONS:  # latencies are quarters: even the sums are exact
         assert rollup_contents(table) == rollups_from_raw_rows(table), table
 
@@ -283,13 +284,13 @@ def test_events_without_courier_or_account_count_under_zero_and_blank(db):
 def test_a_late_event_makes_its_partition_and_lands_in_it(db):
     day = (timezone.now() - timedelta(days=400)).astimezone(UTC).date()
     at = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
-    assert day not in store.partition_days()
+    assert day not in partitions.partition_days()
 
     store.write_events([clean(at, 1)], token_id=None)
 
-    assert day in store.partition_days()
+    assert day in partitions.partition_days()
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {store.partition_name(day)}")
+        cursor.execute(f"SELECT count(*) FROM {partitions.partition_name(day)}")
         assert cursor.fetchone()[0] == 1
 
 

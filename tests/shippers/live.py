@@ -21,6 +21,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,10 +29,11 @@ import psycopg
 from django.conf import settings
 from psycopg import sql
 
+from tests.clock import TRAVEL_ENV
 from tests.fault.harness import ensure_static_files
+from tests.shared import SHIPPERS_DIR  # noqa: F401  (the shippers' tests import it from here)
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPERS_DIR = Path(os.environ.get("SHIPPERS_DIR") or REPO.parent / "shared" / "shippers")
 START_TIMEOUT_S = 60
 
 
@@ -84,8 +86,11 @@ def send_raw(host: str, port: int, head: bytes, body: bytes) -> tuple[int, dict,
 
 
 @contextlib.contextmanager
-def live_app(tag: str) -> Iterator[LiveApp]:
-    """Make and migrate a database, serve the app on it with gunicorn, drop both at the end."""
+def live_app(tag: str, *, clock: datetime | None = None) -> Iterator[LiveApp]:
+    """Make and migrate a database, serve the app on it with gunicorn, drop both at the end.
+
+    With `clock`, the server's Python clock starts there (tests/clock.py: for bytes with fixed
+    times in them); the management commands and PostgreSQL keep the real one."""
     params = settings.DATABASES["default"]
     base = params["TEST"].get("NAME") or f"test_{params['NAME']}"
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -105,7 +110,7 @@ def live_app(tag: str) -> Iterator[LiveApp]:
         app = LiveApp("127.0.0.1", port, env, _conninfo(params, name), workdir / "gunicorn.log")
         app.manage("migrate", "--noinput", "-v0")
         ensure_static_files(env)  # with DEBUG off the server will not start without it
-        server = _start_gunicorn(env, port, app.log_path)
+        server = _start_gunicorn(env, port, app.log_path, clock=clock)
         _wait_until_up(app, server)
         yield app
     finally:
@@ -115,14 +120,19 @@ def live_app(tag: str) -> Iterator[LiveApp]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _start_gunicorn(env: dict, port: int, log_path: Path) -> subprocess.Popen:
+def _start_gunicorn(
+    env: dict, port: int, log_path: Path, *, clock: datetime | None
+) -> subprocess.Popen:
+    runner = ["-m", "gunicorn"]
+    if clock:
+        runner = ["-m", "tests.travelled", "gunicorn"]
+        env = {**env, TRAVEL_ENV: clock.isoformat()}
     command = [
         sys.executable,
-        "-m",
-        "gunicorn",
+        *runner,
         "clickpost_monitor.asgi:application",
         "-c",
-        "clickpost_monitor/gunicorn.conf.py",
+        "clickpost_monitor/gunicorn_conf.py",
         "-b",
         f"127.0.0.1:{port}",
         "--no-control-socket",  # gunicorn's default socket path is shared by every instance

@@ -5,7 +5,8 @@ rsyslog through their own `run.sh` with INPUT pointing at our calls; the npm and
 through small drivers in clients/ that configure the library as that folder's `send.*` does and
 log our calls instead of "hello 1". Then the database is asked directly: every call arrived once,
 tagged as SPEC says, with its own time where the client keeps it and the client's fields in
-`extra`; the client reported no failure. A client that is not installed is skipped, loudly.
+`extra`; the client reported no failure. A client that is not installed fails its test, naming
+it (as tests/shippers/test_doors_clients.py does); so does a missing SHIPPERS_DIR.
 """
 
 from __future__ import annotations
@@ -23,16 +24,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared import SHIPPERS_DIR
+from tests.shared import require as require_shared
 from tests.shippers.calls import EPOCH, Call, generate, write_jsonl
-from tests.shippers.live import SHIPPERS_DIR
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not SHIPPERS_DIR.is_dir(),
-        reason=f"SHIPPERS MISSING: {SHIPPERS_DIR} does not exist; real-client tests skipped",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 SHIPPERS_ENV = Path(os.environ.get("SHIPPERS_ENV") or "/tmp/shippers-env")
 RSYSLOG = Path(os.environ.get("RSYS") or "/opt/rsyslog")
@@ -50,12 +46,12 @@ class Shipped:
 
 
 def require(installed: bool, *, what: str) -> None:
-    if not SHIPPERS_DIR.is_dir():
-        pytest.skip(f"SHIPPERS MISSING: {SHIPPERS_DIR} does not exist; real-client tests skipped")
+    require_shared(SHIPPERS_DIR)
     if not installed:
-        pytest.skip(
+        pytest.fail(
             f"{what.upper()} IS NOT INSTALLED: `make shipper-deps` could not install it; "
-            "this client was not tested"
+            "this client cannot be tested",
+            pytrace=False,
         )
 
 

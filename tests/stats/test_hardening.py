@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from ingest import store
+from ingest import partitions
 from ingest.models import CodeEntry, Event
 from ingest.pipeline import RawItem, ingest_items
 from stats import questions, reports
@@ -164,8 +164,8 @@ def old_partitions(db, settings) -> list[str]:
     settings.RETENTION_DAYS = 30
     today = timezone.now().date()
     days = [today - timedelta(days=400 + n) for n in range(OLD_DAYS)]
-    store.ensure_partitions(days)
-    names = [store.partition_name(day) for day in days]
+    partitions.ensure_partitions(days)
+    names = [partitions.partition_name(day) for day in days]
     assert partitions_locked().isdisjoint(names)
     return names
 
@@ -178,7 +178,7 @@ def partitions_locked() -> set[str]:
             "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
             "WHERE l.pid = pg_backend_pid() AND l.mode = 'AccessShareLock' AND c.relkind = 'r' "
             "AND c.relname LIKE %s",
-            [store.PARTITION_PREFIX + "%"],
+            [partitions.PARTITION_PREFIX + "%"],
         )
         return {name for (name,) in cursor.fetchall()}
 

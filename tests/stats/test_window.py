@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.http import QueryDict
+from django.utils import timezone
 
 from stats import params
 from stats.errors import ReadError
@@ -56,13 +58,35 @@ def test_a_plus_offset_that_became_a_space_is_read_as_plus():
     assert window.start == datetime(2026, 10, 26, tzinfo=UTC)
 
 
-def test_the_default_window_is_the_last_24_hours_and_a_start_alone_spans_24_hours(settings):
+def test_the_default_window_is_the_last_24_hours(settings):
     settings.TIME_ZONE = "UTC"
-    default, _ = parse_read_params(query(""))
-    assert default.span in (timedelta(hours=24), timedelta(hours=24, minutes=15))
-    assert abs(default.end - datetime.now(UTC)) < timedelta(minutes=16)
-    started, _ = parse_read_params(query("start=2026-10-26T00:00:00Z"))
-    assert started.end == datetime(2026, 10, 27, tzinfo=UTC)
+    now = datetime(2026, 3, 10, 10, 7, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        default, _ = parse_read_params(query(""))
+    assert (default.start, default.end) == (now.replace(minute=0) - timedelta(days=1), end_of(now))
+
+
+def end_of(now: datetime) -> datetime:
+    """Where a window ending at `now` ends once widened to the quarter hour."""
+    return now.replace(minute=now.minute - now.minute % 15 + 15, second=0, microsecond=0)
+
+
+@pytest.mark.parametrize("years", [-1, 0, 1])
+def test_a_start_alone_ends_now_and_an_end_alone_starts_24_hours_before_it(years):
+    now = timezone.now().replace(minute=7, second=0, microsecond=0) + timedelta(days=365 * years)
+    with time_machine.travel(now, tick=False):
+        started, _ = parse_read_params({"start": (now - timedelta(hours=3)).isoformat()})
+        ended, _ = parse_read_params({"end": (now - timedelta(days=2)).isoformat()})
+    assert (started.start, started.end) == (now.replace(minute=0) - timedelta(hours=3), end_of(now))
+    assert ended.end - ended.start == timedelta(hours=24, minutes=15)  # 07 -> 15 widened
+    assert ended.end == end_of(now - timedelta(days=2))
+
+
+def test_a_start_alone_after_now_is_a_read_error_naming_start():
+    later = (timezone.now() + timedelta(hours=1)).isoformat()
+    with pytest.raises(ReadError) as error:
+        parse_read_params({"start": later})
+    assert error.value.field == "start"
 
 
 @pytest.mark.parametrize(

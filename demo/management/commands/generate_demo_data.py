@@ -6,9 +6,10 @@ from django.utils import timezone
 
 from demo.traffic import DemoTraffic
 from ingest import store
-from ingest.models import ApiToken, Event
+from ingest.models import Event
 from ingest.pipeline import RawItem, ingest_items
 from tokens.auth import create_token
+from tokens.models import ApiToken
 
 BATCH = 2000
 DEMO_TOKEN = "demo-shipper"

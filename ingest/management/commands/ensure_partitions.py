@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from ingest import store
+from ingest import partitions
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, days_ahead, **options):
-        store.ensure_partitions_ahead(days_ahead=max(days_ahead, 0))
-        days = store.partition_days()
+        partitions.ensure_partitions_ahead(days_ahead=max(days_ahead, 0))
+        days = partitions.partition_days()
         span = f"{days[0]} .. {days[-1]}" if days else "none"
         self.stdout.write(f"{len(days)} daily partitions of raw events: {span}")

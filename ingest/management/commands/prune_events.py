@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from ingest import store
+from ingest import partitions
 
 _AGE = re.compile(r"^\s*(\d+)\s*d?\s*$", re.IGNORECASE)
 
@@ -38,9 +38,9 @@ class Command(BaseCommand):
         # A day's partition goes once all of it is older than the cutoff (UTC days).
         keep_from = (timezone.now() - parse_age(older_than)).astimezone(UTC).date()
         if dry_run:
-            days = [d for d in store.partition_days() if d < keep_from]
+            days = [d for d in partitions.partition_days() if d < keep_from]
         else:
-            days = store.drop_partitions_before(keep_from)
+            days = partitions.drop_partitions_before(keep_from)
         verb = "Would drop" if dry_run else "Dropped"
         listed = ", ".join(f"{d:%Y-%m-%d}" for d in days) or "none"
         self.stdout.write(f"{verb} {len(days)} day(s) of raw events before {keep_from}: {listed}")

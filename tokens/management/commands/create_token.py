@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest.models import ApiToken
-from tokens.auth import SCOPES, create_token
+from tokens.auth import create_token
+from tokens.models import SCOPES, ApiToken
 
 
 class Command(BaseCommand):

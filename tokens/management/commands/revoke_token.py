@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from ingest.models import ApiToken
+from tokens.models import ApiToken
 
 
 class Command(BaseCommand):

@@ -20,7 +20,7 @@ SERVES_WSGI = any(arg.startswith("clickpost_monitor.wsgi") for arg in sys.argv[1
 worker_class = "sync" if SERVES_WSGI else "asgi"
 if SERVES_WSGI:
     print(
-        "gunicorn.conf.py: clickpost_monitor.wsgi runs on sync workers, which slow clients can "
+        "gunicorn_conf.py: clickpost_monitor.wsgi runs on sync workers, which slow clients can "
         "hold; serve clickpost_monitor.asgi:application (docs/RELIABILITY.md)",
         file=sys.stderr,
     )

@@ -1,0 +1,145 @@
+"""Worker CPU per ingest request, in one process, a base tree and this one side by side.
+
+    python -m bench.ingest_cpu --base /work/main [--rounds 5] [--requests 40] [--batch 10 1000]
+
+Each tree runs in a process of its own (its own checkout and venv: `<tree>/.venv/bin/python`)
+on a fresh migrated database of its own (`bench_ingest_cpu_base`, `bench_ingest_cpu_new`),
+and serves `POST /api/v1/events/` through Django's test client: the whole request path after
+the HTTP server (middleware, authentication, the rate limit, the body, validation, the write,
+the answer), without gunicorn's own parsing. The bodies are DemoTraffic records (distinct
+millisecond times over the last hours, no event_id) as gzip NDJSON, `--batch` events a
+request, pre-encoded. Per round, each tree in turn (who goes first alternates) times
+`--requests` requests after warm-up; the figure is process CPU time (`time.process_time`: the
+worker's own CPU, little moved by other processes' load) and wall time per request and per
+event, medians of the rounds. Every answer must be 200 with every event accepted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import common
+
+_CHILD = r"""
+import gzip, json, os, sys, time
+from datetime import UTC, datetime, timedelta
+import django
+django.setup()
+from django.test import Client
+from demo.traffic import DemoTraffic
+from tokens.auth import create_token
+
+batch, requests, offset = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+now = datetime.now(UTC)
+count = requests + 5
+traffic = DemoTraffic(now=now, days=1, per_day=count * batch, seed=offset)
+start = now - timedelta(hours=20)
+step = timedelta(milliseconds=1)
+bodies = []
+for r in range(count):
+    at = start + timedelta(seconds=offset) + step * (r * batch)
+    records = [traffic.record(at + step * k) for k in range(batch)]
+    bodies.append(gzip.compress("".join(json.dumps(x) + "\n" for x in records).encode()))
+_, secret = create_token(name=f"cpu-{offset}-{time.time_ns()}", scopes=["ingest"])
+client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+def post(body):
+    answer = client.post("/api/v1/events/", body, content_type="application/x-ndjson",
+                         HTTP_CONTENT_ENCODING="gzip")
+    assert answer.status_code == 200, answer.content[:500]
+    got = json.loads(answer.content)
+    assert got["accepted"] == batch, got
+for body in bodies[:5]:
+    post(body)
+cpu, wall = time.process_time(), time.perf_counter()
+for body in bodies[5:]:
+    post(body)
+cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+print(json.dumps({"cpu_ms": cpu * 1000 / requests, "wall_ms": wall * 1000 / requests}))
+"""
+
+
+def _python(tree: Path) -> str:
+    venv = tree / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def _prepare(tree: Path, name: str) -> None:
+    common.recreate_database(name)
+    subprocess.run(
+        [_python(tree), "manage.py", "migrate", "-v0"],
+        cwd=tree,
+        env=common.django_env(name),
+        check=True,
+    )
+
+
+def _round(tree: Path, name: str, *, batch: int, requests: int, offset: int) -> dict:
+    done = subprocess.run(
+        [_python(tree), "-c", _CHILD, str(batch), str(requests), str(offset)],
+        cwd=tree,
+        env=common.django_env(name, PYTHONPATH=str(tree)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{tree}: {done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(base: Path, *, rounds: int, requests: int, batches: list[int]) -> dict:
+    trees = {"base": base, "new": common.ROOT}
+    names = {which: f"bench_ingest_cpu_{which}" for which in trees}
+    for which, tree in trees.items():
+        _prepare(tree, names[which])
+    result: dict = {"load_average": os.getloadavg(), "rounds": rounds, "requests": requests}
+    for batch in batches:
+        seen: dict[str, list[dict]] = {which: [] for which in trees}
+        for n in range(rounds):
+            order = list(trees) if n % 2 == 0 else list(reversed(trees))
+            for which in order:
+                offset = (len(batches) * n + batches.index(batch)) * 900  # fresh each round
+                seen[which].append(
+                    _round(
+                        trees[which], names[which], batch=batch, requests=requests, offset=offset
+                    )
+                )
+        figures = {}
+        for which, runs in seen.items():
+            cpu = statistics.median(r["cpu_ms"] for r in runs)
+            wall = statistics.median(r["wall_ms"] for r in runs)
+            figures[which] = {
+                "cpu_ms_per_request": round(cpu, 3),
+                "cpu_us_per_event": round(cpu * 1000 / batch, 1),
+                "wall_ms_per_request": round(wall, 3),
+            }
+        figures["cpu_ratio_new_to_base"] = round(
+            figures["new"]["cpu_ms_per_request"] / figures["base"]["cpu_ms_per_request"], 3
+        )
+        result[f"batch_{batch}"] = figures
+        common.log(f"batch {batch}: {json.dumps(figures)}")
+    for name in names.values():
+        common.drop_database(name)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--base", type=Path, required=True, help="the tree to compare against")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--batch", type=int, nargs="+", default=[10, 1000])
+    args = parser.parse_args()
+    result = run(args.base, rounds=args.rounds, requests=args.requests, batches=args.batch)
+    result["load_average_end"] = os.getloadavg()
+    common.save("ingest_cpu", result)
+
+
+if __name__ == "__main__":
+    main()
