@@ -80,7 +80,9 @@ def traffic(app):
 
 
 def _click_center(page, locator) -> None:
-    """A real mouse click where Plotly draws the element (its drag layer takes the event)."""
+    """A real mouse click where Plotly draws the element (its drag layer takes the event),
+    scrolled into view first (the mouse clicks the viewport)."""
+    locator.scroll_into_view_if_needed()
     box = locator.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)
@@ -134,7 +136,9 @@ def test_heatmap_cell_opens_that_couriers_failures(page, app, user, traffic, con
     heat = page.evaluate("JSON.parse(document.getElementById('heatmap-figure').textContent)")
     columns, couriers = heat["data"][0]["x"], heat["data"][0]["y"]  # traces share the axes
     row, column = couriers.index("Delhivery"), columns.index("service")
-    box = page.locator('[data-figure="heatmap-figure"] .nsewdrag').first.bounding_box()
+    drag = page.locator('[data-figure="heatmap-figure"] .nsewdrag').first
+    drag.scroll_into_view_if_needed()
+    box = drag.bounding_box()
     x = box["x"] + (column + 0.5) * box["width"] / len(columns)
     y = box["y"] + (row + 0.5) * box["height"] / len(couriers)
     page.mouse.move(x, y)
