@@ -62,3 +62,22 @@ def test_sql_merge_adds_two_histograms_bucket_by_bucket(db):
         (stored,) = cursor.fetchone()
     assert stored == latency.encode(dict(Counter(a) + Counter(b)))
     assert latency.decode(stored) == {3: 5, 40: 8, 41: 1, 154: 2}
+
+
+histograms = st.dictionaries(
+    st.integers(min_value=0, max_value=latency.TOP), st.integers(min_value=1, max_value=10**9)
+)
+
+
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(histograms, histograms)
+def test_sql_merge_is_the_bucket_by_bucket_sum_of_any_two_histograms(db, a, b):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT latency_hist_merge(%s::bigint[], %s::bigint[])",
+            [latency.encode(a), latency.encode(b)],
+        )
+        (stored,) = cursor.fetchone()
+    assert stored == latency.encode(dict(Counter(a) + Counter(b)))
