@@ -38,6 +38,7 @@ ROLLUPS = (
     "ingest_rollup_account_daily",
 )
 INGEST_DB = "bench_latency_ingest"
+ROUNDS = 6  # of each statement, alternated; the first of each warms up and is not counted
 # The rollup upsert as it was before the histograms (ingest/store.py at 903722c).
 _OLD_UPSERT = """
 {name} AS (
@@ -208,7 +209,7 @@ def measure_ingest(*, batches: int) -> dict:
     assert old.count("INSERT INTO ingest_rollup") == len(store.ROLLUP_TABLES)
     rates: dict[str, list[float]] = {"before": [], "after": []}
     tables = ", ".join(["ingest_event", *ROLLUPS])
-    for round_ in range(3):
+    for round_ in range(ROUNDS):
         for label, statement in (("before", old), ("after", new)):
             with connection.cursor() as cursor:
                 cursor.execute(f"TRUNCATE {tables}")
