@@ -11,6 +11,9 @@ PORT ?= 8000
 DEMO_DAYS ?= 14
 export PYTHONDONTWRITEBYTECODE := 1
 
+# Every Django app and the project package: what `make lint` type-checks.
+ROOMS := clickpost_monitor ingest stats tokens dashboard alerts subscriptions demo
+
 .PHONY: run test install lint db-stop bench browser-deps shipper-deps clean
 
 $(BIN)/python:
@@ -47,12 +50,12 @@ export SHARED_DIR SHIPPERS_DIR
 shipper-deps:
 	@bash tests/shippers/install_deps.sh "$(SHIPPERS_DIR)"
 
-# Style, the rooms' import boundaries (pyproject [tool.importlinter]) and types of both rooms.
+# Style, the rooms' import boundaries (pyproject [tool.importlinter]) and types of every room.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
-	SECRET_KEY=$${SECRET_KEY:-lint-only-secret-key} $(BIN)/mypy ingest stats
+	SECRET_KEY=$${SECRET_KEY:-lint-only-secret-key} $(BIN)/mypy $(ROOMS)
 
 test: install browser-deps shipper-deps lint
 	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from alerts.ending import end_rule_groups
 from alerts.models import (
     AlertState,
     Channel,
@@ -17,13 +18,19 @@ class RuleAdmin(admin.ModelAdmin):
     list_display = ("name", "metric", "group_by", "window_minutes", "threshold", "enabled")
     list_filter = ("enabled", "metric", "group_by")
     search_fields = ("name",)
-    filter_horizontal = ("channels",)
+    filter_horizontal = ("channels", "inhibited_by")
     readonly_fields = ("last_error", "last_error_at", "created_at", "updated_at")
+
+    def save_related(self, request, form, formsets, change):
+        """After the rule and its relations are saved: resolve the groups it no longer has
+        (deleting is alerts.ending's pre_delete, for one rule or many)."""
+        super().save_related(request, form, formsets, change)
+        end_rule_groups(form.instance)
 
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "enabled")
+    list_display = ("name", "kind", "enabled", "matchers")
     list_filter = ("kind", "enabled")
 
 
@@ -35,14 +42,14 @@ class AlertStateAdmin(admin.ModelAdmin):
 
 @admin.register(Transition)
 class TransitionAdmin(admin.ModelAdmin):
-    list_display = ("at", "rule", "group_key", "kind", "severity", "value", "silenced", "notify")
-    list_filter = ("kind", "silenced")
+    list_display = ("at", "rule_name", "group_key", "kind", "reason", "severity", "value", "notify")
+    list_filter = ("kind", "reason", "silenced", "inhibited")
     date_hierarchy = "at"
 
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("id", "transition", "channel", "status", "attempts", "next_attempt_at")
+    list_display = ("id", "rule", "channel", "status", "attempts", "next_attempt_at")
     list_filter = ("status",)
     readonly_fields = ("message",)
 

@@ -47,6 +47,7 @@ from statistics import median
 from zoneinfo import ZoneInfo
 
 from stats.baselines import Baseline, baselines, same_hour_windows
+from stats.rates import fraction
 from stats.window import Filters, Window
 
 RELATIVE_MARGIN = 1.2  # rate >= usual x 1.2
@@ -95,7 +96,7 @@ def usual_from(history: Sequence[tuple[int, int]]) -> Usual:
     calls = sum(c for c, _ in kept)
     if len(kept) < MIN_WEEKS or calls < MIN_HISTORY_CALLS:
         return Usual(rate=None, strength=0.0, calls=calls, weeks=len(kept))
-    rate = sum(e for _, e in kept) / calls
+    rate = fraction(sum(e for _, e in kept), calls)
     return Usual(rate=rate, strength=prior_strength(kept, rate), calls=calls, weeks=len(kept))
 
 
@@ -110,7 +111,7 @@ def judge(
     when: str = "",
 ) -> AnomalyResult:
     """`errors` of `calls` against `usual`: the tail probability, the margin and the words."""
-    rate = errors / calls if calls else 0.0
+    rate = fraction(errors, calls)
     if usual.rate is None:
         return AnomalyResult(
             key=key,
@@ -172,7 +173,7 @@ def usual_weeks(history: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     weeks = [(int(c), int(e)) for c, e in history if c > 0]
     if len(weeks) < 3:
         return weeks
-    rates = [e / c for c, e in weeks]
+    rates = [fraction(e, c) for c, e in weeks]
     middle = median(rates)
     spread = 1.4826 * median(abs(r - middle) for r in rates)
     floor_rate = max(middle, 1 / median(c for c, _ in weeks))

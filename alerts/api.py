@@ -22,12 +22,9 @@ from rest_framework.views import APIView
 from alerts import selectors, services
 from alerts import serializers as s
 from alerts.models import Channel, Rule, Silence
+from stats.api.serializers import ErrorOut  # the API's one error shape
 from tokens.auth import CanAdmin, CanRead, ReadThrottle
 
-ErrorOut = inline_serializer(
-    "AlertsError",
-    {"error": serializers.CharField(), "detail": serializers.JSONField(required=False)},
-)
 _WHY = {
     400: "A field is wrong: `error` names it, `detail` lists every field's reasons.",
     401: "No session and no token, or a bad one.",
@@ -45,7 +42,12 @@ def answers(ok: dict, *codes: int) -> dict:
 READ_ERRORS, WRITE_ERRORS = (401, 403, 429), (400, 401, 403, 429)
 
 
-class AdminWrites:
+def is_staff(request, view) -> bool:
+    """A staff login or an `admin` token: those who see receivers' error texts."""
+    return CanAdmin().has_permission(request, view)
+
+
+class AdminWrites(generics.GenericAPIView):
     """Reads for `read`, writes for `admin` (or staff)."""
 
     throttle_classes = [ReadThrottle]
@@ -55,6 +57,10 @@ class AdminWrites:
             return [CanRead()]
         return [CanAdmin()]
 
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        return context | {"staff": is_staff(self.request, self)}
+
 
 @extend_schema_view(
     get=extend_schema(responses=answers({200: s.RuleSerializer(many=True)}, *READ_ERRORS)),
@@ -63,7 +69,7 @@ class AdminWrites:
 class RuleList(AdminWrites, generics.ListCreateAPIView):
     """Alert rules; POST creates one (400 names the field at fault)."""
 
-    queryset = Rule.objects.prefetch_related("channels")
+    queryset = Rule.objects.prefetch_related("channels", "inhibited_by")
     serializer_class = s.RuleSerializer
     pagination_class = None
 
@@ -74,10 +80,18 @@ class RuleList(AdminWrites, generics.ListCreateAPIView):
     delete=extend_schema(responses=answers({204: None}, *READ_ERRORS, 404)),
 )
 class RuleDetail(AdminWrites, generics.RetrieveUpdateDestroyAPIView):
-    queryset = Rule.objects.prefetch_related("channels")
+    """A rule; disabling, editing or deleting it resolves the groups it no longer has."""
+
+    queryset = Rule.objects.prefetch_related("channels", "inhibited_by")
     serializer_class = s.RuleSerializer
     http_method_names = ["get", "patch", "delete"]
     lookup_url_kwarg = "id"
+
+    def perform_update(self, serializer):
+        services.save_rule(serializer)
+
+    def perform_destroy(self, instance):
+        services.delete_rule(instance)
 
 
 PreviewAnswer = inline_serializer(
@@ -89,6 +103,9 @@ PreviewAnswer = inline_serializer(
         "firings": serializers.ListField(child=serializers.DictField()),
         "fired": serializers.IntegerField(),
         "resolved": serializers.IntegerField(),
+        "longest_minutes": serializers.IntegerField(allow_null=True),
+        "summary": serializers.CharField(),
+        "figure": serializers.DictField(allow_null=True),
     },
 )
 
@@ -201,6 +218,9 @@ class History(generics.ListAPIView):
     throttle_classes = [ReadThrottle]
     serializer_class = s.TransitionSerializer
     pagination_class = NewestFirst
+
+    def get_serializer_context(self):
+        return super().get_serializer_context() | {"staff": is_staff(self.request, self)}
 
     def get_queryset(self):
         return selectors.history()

@@ -6,3 +6,7 @@ class AlertsConfig(AppConfig):
 
     name = "alerts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Deleting a rule, by any path, resolves its firing groups first (alerts.ending).
+        from alerts import ending  # noqa: F401

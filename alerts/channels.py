@@ -18,20 +18,41 @@ import urllib.request
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.utils.html import escape
 
-from alerts.messages import message_text
+from alerts.messages import line_text, message_text, shown_lines
 from alerts.models import Channel
+from alerts.targets import refusal
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+SLACK_TEXT_LIMIT = 3000  # characters in one Block Kit section
 
 
 class SendFailed(Exception):
     """The receiver did not take the message; the text says why (shown on the rule)."""
 
 
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is followed only to a target a channel could name itself (alerts.targets):
+    a public receiver cannot bounce the request to 127.0.0.1 or the metadata service."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        why = refusal(newurl)
+        if why:
+            raise SendFailed(f"{url_host(req.full_url)} redirected to a target that {why}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_opener = urllib.request.build_opener(_CheckedRedirects)
+
+
 def post_json(url: str, payload: Any, *, headers: dict[str, str] | None = None) -> bytes:
-    """POST JSON; the response body on 2xx, else SendFailed with the status and a snippet."""
+    """POST JSON; the response body on 2xx, else SendFailed with the status and a snippet.
+    The target is checked again here (what a name resolves to may have changed)."""
+    why = refusal(url)
+    if why:
+        raise SendFailed(f"refused to send to {url_host(url)}: the URL {why}")
     data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     request = urllib.request.Request(
         url,
@@ -41,7 +62,7 @@ def post_json(url: str, payload: Any, *, headers: dict[str, str] | None = None) 
         | (headers or {}),
     )
     try:
-        with urllib.request.urlopen(request, timeout=settings.ALERTS_SEND_TIMEOUT_SECONDS) as r:
+        with _opener.open(request, timeout=settings.ALERTS_SEND_TIMEOUT_SECONDS) as r:
             return r.read()
     except urllib.error.HTTPError as error:
         snippet = error.read()[:200].decode(errors="replace")
@@ -103,9 +124,19 @@ def slack_payload(message: dict[str, Any]) -> dict[str, Any]:
         facts += f"\n*Since:* {message['since']}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": message["title"][:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": body["summary"] or "-"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": facts}},
     ]
+    if message.get("test"):
+        blocks.append(_slack_text("*TEST*: a test notification; nothing is wrong."))
+    if message.get("headline"):
+        blocks.append(_slack_text(f"*{message['headline']}*"))
+    blocks += [_slack_text(body["summary"] or "-"), _slack_text(facts)]
+    if "alerts" in body:
+        lines, more = shown_lines(message)
+        tail = f"\n…and {more} more" if more else ""
+        listed = "\n".join(f"• <{line['url']}|{line_text(line)}>" for line in lines)
+        if len(listed + tail) > SLACK_TEXT_LIMIT:  # links are long: the names must all show
+            listed = "\n".join(f"• {line_text(line)}" for line in lines)
+        blocks.append(_slack_text(listed + tail))
     if message.get("action"):
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": message["action"]}]}
@@ -123,6 +154,10 @@ def slack_payload(message: dict[str, Any]) -> dict[str, Any]:
         }
     )
     return {"text": f"{message['title']}: {body['summary']}", "blocks": blocks}
+
+
+def _slack_text(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SLACK_TEXT_LIMIT]}}
 
 
 class Teams:
@@ -146,15 +181,30 @@ def teams_payload(message: dict[str, Any]) -> dict[str, Any]:
         facts.append({"title": "Since", "value": message["since"]})
     if message.get("action"):
         facts.append({"title": "What to do", "value": message["action"]})
+    blocks: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": message["title"], "weight": "Bolder", "wrap": True},
+    ]
+    if message.get("test"):
+        blocks.append({"type": "TextBlock", "text": "TEST: nothing is wrong.", "wrap": True})
+    if message.get("headline"):
+        blocks.append(
+            {"type": "TextBlock", "text": message["headline"], "weight": "Bolder", "wrap": True}
+        )
+    blocks += [
+        {"type": "TextBlock", "text": body["summary"] or "-", "wrap": True},
+        {"type": "FactSet", "facts": facts},
+    ]
+    if "alerts" in body:
+        lines, more = shown_lines(message)
+        listed = [{"title": line["where"], "value": line_text(line)} for line in lines]
+        blocks.append({"type": "FactSet", "facts": listed})
+        if more:
+            blocks.append({"type": "TextBlock", "text": f"…and {more} more", "wrap": True})
     card = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
         "version": "1.4",
-        "body": [
-            {"type": "TextBlock", "text": message["title"], "weight": "Bolder", "wrap": True},
-            {"type": "TextBlock", "text": body["summary"] or "-", "wrap": True},
-            {"type": "FactSet", "facts": facts},
-        ],
+        "body": blocks,
         "actions": [{"type": "Action.OpenUrl", "title": "Open the events", "url": body["url"]}],
     }
     return {
@@ -189,57 +239,102 @@ class Email:
         return get_connection(fail_silently=False)
 
     def send(self, message: dict[str, Any], *, message_id: str) -> None:
-        email = EmailMessage(
+        email = EmailMultiAlternatives(
             subject=message["title"],
             body=message_text(message),
             to=self.to,
             headers={"X-Clickpost-Monitor-Id": message_id},
             connection=self._connection(),
         )
+        email.attach_alternative(email_html(message), "text/html")
         try:
             email.send()
         except OSError as error:  # smtplib's errors are OSErrors
             raise SendFailed(f"SMTP {settings.EMAIL_HOST}:{settings.EMAIL_PORT}: {error}") from None
 
 
+def email_html(message: dict[str, Any]) -> str:
+    """The e-mail's HTML part: the message's lines and every group as a table row."""
+    body = message["body"]
+    head = [f"<h2>{escape(message['title'])}</h2>"]
+    if message.get("test"):
+        head.append("<p><strong>TEST</strong>: a test notification; nothing is wrong.</p>")
+    if message.get("headline"):
+        head.append(f"<p><strong>{escape(message['headline'])}</strong></p>")
+    head.append(f"<p>{escape(body['summary'])}</p>")
+    if message.get("action"):
+        head.append(f"<p>What to do: {escape(message['action'])}</p>")
+    cells = ("where", "value", "severity", "status", "since", "summary")
+    rows = "".join(
+        "<tr>"
+        + "".join(f"<td>{escape(str(line[cell]))}</td>" for cell in cells)
+        + f'<td><a href="{escape(line["url"])}">events</a></td></tr>'
+        for line in message.get("lines") or []
+    )
+    header = "".join(f"<th>{cell}</th>" for cell in (*cells, "link"))
+    table = f'<table border="1" cellpadding="4"><tr>{header}</tr>{rows}</table>'
+    return "".join(head) + table + f'<p><a href="{escape(body["url"])}">Open the events</a></p>'
+
+
 class PagerDuty:
-    """Events API v2: `trigger` on firing (and repeats), `resolve` on resolved, one dedup_key per
-    rule and group. config {"routing_key", "events_url" (default PagerDuty's)}."""
+    """Events API v2: `trigger` on firing (and repeats), `resolve` on resolved. The dedup_key
+    is the message's: per rule and group (`each`), or per rule (`together`: one incident for
+    the rule, resolved with its last group). A test triggers `info` on a key of its own and
+    resolves it at once. config {"routing_key", "events_url" (default PagerDuty's)}."""
 
     def __init__(self, channel: Channel):
         self.routing_key = channel.config["routing_key"]
         self.url = channel.config.get("events_url") or PAGERDUTY_EVENTS_URL
 
     def send(self, message: dict[str, Any], *, message_id: str) -> None:
-        post_json(self.url, pagerduty_payload(message, routing_key=self.routing_key))
+        for event in pagerduty_events(message, routing_key=self.routing_key):
+            post_json(self.url, event)
+
+
+def pagerduty_events(message: dict[str, Any], *, routing_key: str) -> list[dict[str, Any]]:
+    """The events one message makes: none for a grouped resolve while other groups of the rule
+    still fire (the incident stays open), trigger then resolve for a test."""
+    body = message["body"]
+    key = message.get("pagerduty_key") or body["dedup_key"]
+    resolve = {"routing_key": routing_key, "event_action": "resolve", "dedup_key": key}
+    if body["status"] == "resolved":
+        return [] if message.get("remaining") else [resolve]
+    trigger = pagerduty_payload(message, routing_key=routing_key)
+    return [trigger, resolve] if message.get("test") else [trigger]
 
 
 def pagerduty_payload(message: dict[str, Any], *, routing_key: str) -> dict[str, Any]:
     body = message["body"]
-    event: dict[str, Any] = {
-        "routing_key": routing_key,
-        "event_action": "resolve" if body["status"] == "resolved" else "trigger",
-        "dedup_key": body["dedup_key"],
+    details: dict[str, Any] = {
+        "value": body["value"],
+        "threshold": body["threshold"],
+        "how_bad": message["how_bad"],
+        "action": message.get("action", ""),
+        "group": body["group"],
     }
-    if event["event_action"] == "trigger":
-        event["payload"] = {
+    if message.get("headline"):
+        details["headline"] = message["headline"]
+    if "alerts" in body:
+        details["groups"] = [
+            {"where": line["where"], "value": line["value"], "severity": line["severity"]}
+            for line in message["lines"]
+        ]
+    return {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": message.get("pagerduty_key") or body["dedup_key"],
+        "payload": {
             "summary": f"{message['title']}: {body['summary']}"[:1024],
-            "source": message["where"],
-            "severity": body["severity"],
+            "source": message["where"][:255] or "clickpost-monitor",
+            "severity": "info" if message.get("test") else body["severity"],
             "timestamp": body["started_at"],
             "component": body["rule"]["metric"],
-            "group": message["where"],
+            "group": message["where"][:255],
             "class": body["rule"]["name"],
-            "custom_details": {
-                "value": body["value"],
-                "threshold": body["threshold"],
-                "how_bad": message["how_bad"],
-                "action": message.get("action", ""),
-                "group": body["group"],
-            },
-        }
-        event["links"] = [{"href": body["url"], "text": "Open the events"}]
-    return event
+            "custom_details": details,
+        },
+        "links": [{"href": body["url"], "text": "Open the events"}],
+    }
 
 
 KINDS: dict[str, type] = {

@@ -20,6 +20,7 @@ DEFAULT_RULES = [
         "keep_firing_minutes": 15,
         "repeat_minutes": 0,
         "weeks": 8,
+        "exclude_benign": True,
     },
     {
         "name": "Burst of courier credential failures (316, 324)",
@@ -31,6 +32,7 @@ DEFAULT_RULES = [
         "warning": 10,
         "min_errors": 10,
         "keep_firing_minutes": 10,
+        "exclude_benign": True,
     },
     {
         "name": "5xx errors from Clickpost",
@@ -42,6 +44,7 @@ DEFAULT_RULES = [
         "warning": 20,
         "min_errors": 20,
         "keep_firing_minutes": 10,
+        "exclude_benign": True,
     },
     {
         "name": "The shippers went silent (no calls logged for 30 minutes)",
@@ -51,5 +54,6 @@ DEFAULT_RULES = [
         "window_minutes": 30,
         "threshold": 1,
         "for_minutes": 10,
+        "exclude_benign": True,
     },
 ]

@@ -1,49 +1,46 @@
 """The evaluator: every enabled rule, every minute, exactly once across processes.
 
-- One leader: `Leadership` holds a PostgreSQL advisory lock on a connection of its own (not
-  Django's, which a transaction error or a reconnect could drop). A standby process waits for
-  the lock; when a leader dies its connection closes and the lock goes to the next.
 - One evaluation per minute: `evaluate_minute` claims the minute's `Tick` row (INSERT ... ON
   CONFLICT DO NOTHING) in the same transaction as the states, transitions and outbox rows it
   writes. A leader killed mid-minute rolls all of it back, so the next leader evaluates that
-  minute (none skipped) and finds every committed minute claimed (none repeated).
-- `due_minutes` catches up on the unclaimed minutes since the last claimed one, at most
-  ALERTS_MAX_CATCHUP_MINUTES back.
-- Notifications are sent from the outbox after the commit (alerts.outbox).
+  minute (none skipped) and finds every committed minute claimed (none repeated). Which
+  process leads and which minutes are due: alerts.leader.
+- The minute's reads come first, outside the transaction: each rule's counts (alerts.values)
+  and the facts its messages name (the catalog, the couriers' names). Messages are built from
+  them (alerts.messages, no query there), and sent from the outbox after the commit.
+- Rules are stepped inhibitors first, so a rule muted by another that fires in the same minute
+  is never told (`inhibited_by`). A disabled rule, or a group that an edit made stop
+  existing, is resolved here too when the page or API that changed it did not (alerts.ending).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-import psycopg
-from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 
+from alerts.ending import end_groups, stale_groups
+from alerts.labels import identity
+from alerts.leader import floor_minute
 from alerts.machine import Change, Reading, Spec, State, step
-from alerts.messages import build_message
-from alerts.models import AlertState, Notification, Rule, Tick, Transition
+from alerts.messages import Facts, alert_of, headline_text, named
+from alerts.models import AlertState, Rule, Tick, Transition
+from alerts.notify import Told, outbox, routing_channels, save_outbox
 from alerts.silences import Quiet
-from alerts.values import Reader, group_key, labels_of, question_of
-from subscriptions.schedule import send_due_reports
+from alerts.values import Reader, Tally, group_key, labels_of, question_of, reading_of
+from ingest.models import CodeEntry
+from stats.benign import benign_codes
+from stats.questions import labeler
 
 log = logging.getLogger(__name__)
-MINUTE = timedelta(minutes=1)
-LOCK_KEY = 0x63706D5F616C7274 & 0x7FFFFFFFFFFFFFFF  # "cpm_alrt": one evaluator per database
 
 
-def floor_minute(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(second=0, microsecond=0)
-
-
-def spec_of(rule: Any) -> Spec:
+def spec_of(rule: Rule) -> Spec:
     return Spec(
         threshold=rule.threshold,
         warning=rule.warning,
@@ -84,34 +81,72 @@ class MinuteOutcome:
     errors: list[str] = field(default_factory=list)
 
 
+def read_facts() -> Facts:
+    """The catalog's words and the benign codes, read once per minute (names come later, for
+    the couriers that the readings hold)."""
+    entries = CodeEntry.objects.values_list("code", "meaning", "action")
+    return Facts(
+        meanings={code: (meaning, action) for code, meaning, action in entries},
+        benign=benign_codes(),
+    )
+
+
+def with_couriers(facts: Facts, readings: dict[int, dict]) -> Facts:
+    """`facts` with the names of every courier the readings name (one query)."""
+    ids = {key[0] for groups in readings.values() for key in groups if key and _is_id(key[0])}
+    if not ids:
+        return facts
+    names = labeler("cp_id", sorted(ids))
+    return replace(facts, couriers={cp_id: names(cp_id) for cp_id in ids})
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def evaluate_minute(minute: datetime) -> MinuteOutcome:
     """Evaluate every enabled rule at `minute` (UTC, whole minute), once: False `evaluated`
     when the minute was already claimed. States, history and outbox commit together.
 
-    The rules' questions are asked first, outside the transaction (reads only: a rule whose
-    question fails is reported on the rule and skipped, without aborting the others); then one
-    short transaction claims the minute, steps every group and writes the changes in bulk.
+    A rule whose question fails is reported on the rule and skipped, without aborting the
+    others; then one short transaction claims the minute, steps every group and writes the
+    changes in bulk.
     """
     minute = floor_minute(minute)
     started = time.monotonic()
     if Tick.objects.filter(minute=minute).exists():
         return MinuteOutcome(minute, evaluated=False)
     outcome = MinuteOutcome(minute, evaluated=True)
-    rules = list(Rule.objects.filter(enabled=True).prefetch_related("channels"))
-    readings = _ask(rules, at=minute, outcome=outcome)
+    rules = list(Rule.objects.filter(enabled=True).prefetch_related("channels", "inhibited_by"))
+    facts = read_facts()
+    readings = _ask(rules, reader=Reader(at=minute, benign=facts.benign), outcome=outcome)
+    facts = with_couriers(facts, readings)
+    routed = routing_channels()
     with transaction.atomic():
         if not _claim(minute):
             return MinuteOutcome(minute, evaluated=False)
-        quiet = Quiet(at=minute)
+        writes = Writes(at=minute, facts=facts, routed=routed)
+        # Pages and the API resolve what they disable, delete or edit; this catches the rest
+        # (an update in bulk, a script) before the minute's own changes.
+        end_groups(stale_groups(), at=minute)
         rows: dict[int, dict[str, AlertState]] = {}
-        for row in AlertState.objects.filter(
-            rule__in=[rule for rule in rules if rule.pk in readings]
-        ):
+        for row in AlertState.objects.select_for_update().filter(rule__in=rules):
             rows.setdefault(row.rule_id, {})[row.group_key] = row
-        writes = Writes(at=minute)
-        for rule in rules:
-            if rule.pk in readings:
-                _step_rule(rule, readings[rule.pk], rows.get(rule.pk, {}), quiet, writes)
+        live = set(
+            Rule.objects.filter(pk__in=[r.pk for r in rules], enabled=True).values_list(
+                "pk", flat=True
+            )
+        )  # a rule disabled since the reads above is not stepped
+        firing = {
+            rule_id: [json.loads(key) for key, row in by_key.items() if row.status == "firing"]
+            for rule_id, by_key in rows.items()
+        }
+        quiet = Quiet(at=minute)
+        for rule in inhibitors_first(rules):
+            if rule.pk in readings and rule.pk in live:
+                firing[rule.pk] = _step_rule(
+                    rule, readings[rule.pk], rows.get(rule.pk, {}), quiet, writes, firing
+                )
         writes.flush(outcome)
         Tick.objects.filter(minute=minute).update(
             rules=outcome.rules,
@@ -121,18 +156,56 @@ def evaluate_minute(minute: datetime) -> MinuteOutcome:
     return outcome
 
 
-def _ask(rules: list[Rule], *, at: datetime, outcome: MinuteOutcome) -> dict[int, dict]:
+def inhibitors_first(rules: list[Rule]) -> list[Rule]:
+    """The rules ordered so that each comes after the rules that can inhibit it (a cycle is
+    broken where it is found: that rule sees the others' previous minute)."""
+    by_id = {rule.pk: rule for rule in rules}
+    ordered: list[Rule] = []
+    placed: set[int] = set()
+    visiting: set[int] = set()
+
+    def place(rule: Rule) -> None:
+        if rule.pk in placed or rule.pk in visiting:
+            return
+        visiting.add(rule.pk)
+        for other in rule.inhibited_by.all():
+            if other.pk in by_id:
+                place(by_id[other.pk])
+        visiting.discard(rule.pk)
+        placed.add(rule.pk)
+        ordered.append(rule)
+
+    for rule in rules:
+        place(rule)
+    return ordered
+
+
+def inhibited(rule: Rule, labels: dict[str, Any], firing: dict[int, list[dict]]) -> bool:
+    """One of the rule's inhibitors fires for these labels: for the same labels where both
+    rules group alike, for every group where the inhibitor is ungrouped (the labels two rules
+    share must agree)."""
+    for other in rule.inhibited_by.all():
+        if other.pk == rule.pk:
+            continue
+        for theirs in firing.get(other.pk, []):
+            if all(str(labels.get(k)) == str(v) for k, v in theirs.items() if k in labels):
+                return True
+    return False
+
+
+def _ask(rules: list[Rule], *, reader: Reader, outcome: MinuteOutcome) -> dict[int, dict]:
     """Rule id -> its readings at `at`; a rule whose question failed is reported and left out."""
-    reader, answers = Reader(at=at), {}
+    answers = {}
+    reader.share_edges(question_of(rule) for rule in rules)
     for rule in rules:
         outcome.rules += 1
         try:
             answers[rule.pk] = reader.readings(question_of(rule))
         except Exception as error:  # noqa: BLE001 - reported on the rule, evaluation goes on
-            log.exception("rule %s (%s) failed at %s", rule.pk, rule.name, at)
+            log.exception("rule %s (%s) failed at %s", rule.pk, rule.name, reader.at)
             outcome.errors.append(f"{rule.name}: {error}")
             Rule.objects.filter(pk=rule.pk).update(
-                last_error=f"evaluation failed: {error}", last_error_at=at
+                last_error=f"evaluation failed: {error}", last_error_at=reader.at
             )
     return answers
 
@@ -148,30 +221,61 @@ def _claim(minute: datetime) -> bool:
 
 
 def _step_rule(
-    rule: Rule, readings: dict, rows: dict[str, AlertState], quiet: Quiet, writes: Writes
-) -> None:
-    spec = spec_of(rule)
+    rule: Rule,
+    readings: dict,
+    rows: dict[str, AlertState],
+    quiet: Quiet,
+    writes: Writes,
+    firing: dict[int, list[dict]],
+) -> list[dict]:
+    """Step every group of the rule; returns the identity labels of its groups firing now."""
+    spec, question = spec_of(rule), question_of(rule)
     groups = {group_key(labels_of(rule.group_by, key)): key for key in readings}
     for key_text, row in rows.items():
         if row.status in ("pending", "firing") and key_text not in groups:
-            groups[key_text] = tuple(row.labels.values())
+            groups[key_text] = tuple(identity(row.labels).values())
+    changed = RuleChanges(rule=rule)
+    firing_now = []
     for key_text, key in groups.items():
-        labels = labels_of(rule.group_by, key)
-        reading = readings.get(key) or Reading(calls=0, errors=0, value=_absent_value(rule))
+        ident = labels_of(rule.group_by, key)
+        labels = named(ident, writes.facts)
+        reading = readings.get(key) or reading_of(question, Tally())
         silenced = quiet.silenced(rule_id=rule.pk, labels=labels)
+        muted = inhibited(rule, ident, firing)
         previous = rows.get(key_text)
         before = state_of(previous)
-        state, changes = step(before, reading=reading, spec=spec, at=writes.at, silenced=silenced)
+        state, changes = step(
+            before, reading=reading, spec=spec, at=writes.at, silenced=silenced or muted
+        )
+        if state.status == "firing":
+            firing_now.append(ident)
         if previous is None and state.status == "ok":
             continue  # a quiet group leaves no row
-        writes.state(rule, previous, key_text, labels, before, state, reading)
+        state = replace(state, silenced=silenced)
+        writes.state(rule, previous, key_text, labels, before, state, reading, muted)
         for change in changes:
-            writes.transition(rule, labels, key_text, change, state, reading)
+            changed.add(writes.transition(rule, labels, key_text, change, state, reading, muted))
+        if state.status == "firing" and state.announced:
+            changed.remaining += 1
+    changed.active = sum(1 for r in readings.values() if r.calls)
+    changed.firing = len(firing_now)
+    writes.rules.append(changed)
+    return firing_now
 
 
-def _absent_value(rule: Rule) -> float | None:
-    """A group with no rows in the window: no calls, no errors (no value for ratios)."""
-    return {"errors": 0.0, "calls": 0.0, "error_rate": 0.0}.get(rule.metric)
+@dataclass
+class RuleChanges:
+    """What one rule changed in one minute, for its messages."""
+
+    rule: Rule
+    told: list[tuple[Transition, Change, State, Reading, str]] = field(default_factory=list)
+    remaining: int = 0  # groups firing and told after this minute (PagerDuty's incident)
+    active: int = 0  # groups with calls now (the "N of M couriers" headline)
+    firing: int = 0
+
+    def add(self, entry: tuple[Transition, Change, State, Reading, str]) -> None:
+        if entry[1].notify:
+            self.told.append(entry)
 
 
 # One UPDATE for every changed state: the rows' new values as arrays, unnested and joined by id
@@ -181,7 +285,7 @@ _STATE_TYPES = {
     "calls": "int8", "errors": "int8", "summary": "text", "since": "timestamptz",
     "pending_since": "timestamptz", "clear_since": "timestamptz", "started_at": "timestamptz",
     "last_notified_at": "timestamptz", "announced": "bool", "silenced": "bool",
-    "evaluated_at": "timestamptz",
+    "inhibited": "bool", "evaluated_at": "timestamptz",
 }  # fmt: skip
 
 
@@ -194,7 +298,7 @@ def _update_states(rows: list[AlertState]) -> None:
         f"{name} = v.{name}" + ("::jsonb" if _STATE_TYPES[name] == "jsonb" else "")
         for name in names
     )
-    params = [[row.pk for row in rows]]
+    params: list[list[Any]] = [[row.pk for row in rows]]
     for name in names:
         values = [getattr(row, name) for row in rows]
         params.append([json.dumps(v) for v in values] if name == "labels" else values)
@@ -212,14 +316,23 @@ def _cast(name: str) -> str:
     return "text" if _STATE_TYPES[name] == "jsonb" else _STATE_TYPES[name]
 
 
+def resolve_reason(change: Change, reading: Reading, rule: Rule) -> str:
+    """'no data' for a resolve because the group's calls stopped (not because it recovered)."""
+    no_value = reading_of(question_of(rule), Tally()).value is None
+    return "no data" if change.kind == "resolved" and reading.no_data and no_value else ""
+
+
 class Writes:
     """What one minute changes, written in a few bulk statements at the end."""
 
-    def __init__(self, *, at: datetime):
+    def __init__(self, *, at: datetime, facts: Facts, routed: list):
         self.at = at
+        self.facts = facts
+        self.routed = routed
         self.created: list[AlertState] = []
         self.updated: list[AlertState] = []
-        self.transitions: list[tuple[Transition, Rule, Change, State, Reading]] = []
+        self.transitions: list[Transition] = []
+        self.rules: list[RuleChanges] = []
 
     def state(
         self,
@@ -230,9 +343,11 @@ class Writes:
         before: State,
         state: State,
         reading: Reading,
+        muted: bool,
     ) -> None:
         quiet = state.status in ("ok", "resolved")
-        if row is not None and quiet and state == replace(before, value=state.value):
+        unchanged = state == replace(before, value=state.value)
+        if row is not None and quiet and unchanged and row.inhibited == muted:
             return  # a quiet row whose value moved: nobody shows it, no write
         values = {
             "labels": labels,
@@ -249,6 +364,7 @@ class Writes:
             "last_notified_at": state.last_notified_at,
             "announced": state.announced,
             "silenced": state.silenced,
+            "inhibited": muted and not quiet,
             "evaluated_at": self.at,
         }
         if row is None:
@@ -266,12 +382,17 @@ class Writes:
         change: Change,
         state: State,
         reading: Reading,
-    ) -> None:
+        muted: bool,
+    ) -> tuple[Transition, Change, State, Reading, str]:
+        reason = resolve_reason(change, reading, rule)
         row = Transition(
             rule=rule,
+            rule_name=rule.name,
+            rule_metric=rule.metric,
             group_key=key_text,
             labels=labels,
             kind=change.kind,
+            reason=reason,
             at=self.at,
             value=reading.value,
             threshold=rule.threshold,
@@ -279,117 +400,50 @@ class Writes:
             summary=reading.summary,
             started_at=state.started_at,
             silenced=state.silenced,
+            inhibited=muted,
             notify=change.notify,
         )
-        self.transitions.append((row, rule, change, state, reading))
+        self.transitions.append(row)
+        return row, change, state, reading, reason
 
     def flush(self, outcome: MinuteOutcome) -> None:
         AlertState.objects.bulk_create(self.created)
         _update_states(self.updated)
-        Transition.objects.bulk_create([row for row, *_ in self.transitions])
+        Transition.objects.bulk_create(self.transitions)
         outcome.transitions += len(self.transitions)
-        notes = [note for entry in self.transitions for note in self._notifications(*entry)]
-        Notification.objects.bulk_create(notes)
-        outcome.notifications += len(notes)
+        rows = [row for changed in self.rules for row in self._outbox(changed)]
+        outcome.notifications += save_outbox(rows)
 
-    def _notifications(
-        self, row: Transition, rule: Rule, change: Change, state: State, reading: Reading
-    ) -> list[Notification]:
-        channels = [channel for channel in rule.channels.all() if channel.enabled]
-        if not change.notify or not channels:
+    def _outbox(self, changed: RuleChanges) -> list:
+        if not changed.told:
             return []
-        message = build_message(
-            rule=rule,
-            labels=row.labels,
-            kind=change.kind,
-            at=self.at,
-            value=reading.value,
-            severity=change.severity,
-            summary=reading.summary,
-            started_at=state.started_at,
-        )
-        now = timezone.now()  # due at once, also when `at` is a replayed or future minute
-        return [
-            Notification(transition=row, channel=channel, message=message, next_attempt_at=now)
-            for channel in channels
+        rule = changed.rule
+        told = [
+            Told(
+                transition=row,
+                alert=alert_of(
+                    rule,
+                    labels=row.labels,
+                    kind=change.kind,
+                    at=self.at,
+                    value=reading.value,
+                    severity=change.severity,
+                    summary=reading.summary,
+                    started_at=state.started_at,
+                    facts=self.facts,
+                    top_code=reading.top_code,
+                    codes=reading.codes,
+                    reason=reason,
+                ),
+            )
+            for row, change, state, reading, reason in changed.told
         ]
-
-
-# ---------------------------------------------------------------- which minutes, which leader
-
-
-def due_minutes(*, now: datetime) -> list[datetime]:
-    """The minutes to evaluate at `now`: each unclaimed one after the last claimed minute up to
-    the current one, at most ALERTS_MAX_CATCHUP_MINUTES back (a leader down for a day does not
-    replay the day)."""
-    current = floor_minute(now)
-    oldest = current - (settings.ALERTS_MAX_CATCHUP_MINUTES - 1) * MINUTE
-    last = Tick.objects.filter(minute__lte=current).order_by("-minute").first()
-    first = max(oldest, last.minute + MINUTE) if last else current
-    claimed = set(
-        Tick.objects.filter(minute__gte=first, minute__lte=current).values_list("minute", flat=True)
-    )
-    minutes = []
-    moment = first
-    while moment <= current:
-        if moment not in claimed:
-            minutes.append(moment)
-        moment += MINUTE
-    return minutes
-
-
-def after_minute(minute: datetime) -> None:
-    """Work that rides on the evaluator's minute: the scheduled weekly reports. Called after the
-    minute's transaction committed: `send_due_reports` claims each week in a commit of its own
-    before sending, so a rollback can never make it send twice."""
-    send_due_reports(minute)
-
-
-def database_dsn() -> str:
-    """A libpq connection string for the lock connection, from Django's settings."""
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    params.pop("prepare_threshold", None)
-    params.pop("options", None)  # no statement_timeout on a connection that only waits
-    return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v is not None})
-
-
-class Leadership:
-    """The advisory lock that makes one process the evaluator, on a dedicated connection."""
-
-    def __init__(self) -> None:
-        self._conn: psycopg.Connection | None = None
-
-    def try_acquire(self) -> bool:
-        """True when this process holds the lock (already or now)."""
-        if self.holding():
-            return True
-        self.release()
-        try:
-            self._conn = psycopg.connect(database_dsn(), autocommit=True)
-            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY]).fetchone()
-        except psycopg.Error as error:
-            log.warning("alert evaluator: cannot reach the database for the lock: %s", error)
-            self.release()
-            return False
-        if not row or not row[0]:
-            self.release()
-            return False
-        return True
-
-    def holding(self) -> bool:
-        """The lock's connection is alive (the lock goes with it)."""
-        if self._conn is None or self._conn.closed:
-            return False
-        try:
-            self._conn.execute("SELECT 1")
-        except psycopg.Error:
-            return False
-        return True
-
-    def release(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                self._conn.close()
-        self._conn = None
+        return outbox(
+            rule=rule,
+            told=told,
+            own=rule.channels.all(),
+            routed=self.routed,
+            at=self.at,
+            headline=headline_text(rule=rule, firing=changed.firing, active=changed.active),
+            remaining=changed.remaining,
+        )

@@ -60,6 +60,12 @@ class Reading:
     value: float | None
     breach: bool | None = None  # set by metrics that decide breaching themselves (anomaly)
     summary: str = ""
+    top_code: int | None = None  # the code with most errors (the message's "what to do")
+    codes: tuple[int, ...] = ()  # the codes counted (a drill-down link lists them)
+
+    @property
+    def no_data(self) -> bool:
+        return self.calls == 0
 
 
 @dataclass(frozen=True)
@@ -183,8 +189,12 @@ def _while_firing(
         return state, []
     if not state.announced:
         return _told(state, at, silenced, "firing")
-    due = state.last_notified_at is not None and spec.repeat_minutes > 0
-    if due and at - state.last_notified_at >= timedelta(minutes=spec.repeat_minutes):
+    last = state.last_notified_at
+    if (
+        last is not None
+        and spec.repeat_minutes > 0
+        and at - last >= timedelta(minutes=spec.repeat_minutes)
+    ):
         return _told(state, at, silenced, "repeat")
     return state, []
 

@@ -18,13 +18,18 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from alerts.labels import where_text
 from alerts.lines import RULE_LINE_FIELDS, rule_errors
+from alerts.metrics import format_value
 
 METRICS = ("error_rate", "errors", "calls", "change", "anomaly", "latency")
 GROUP_BYS = ("none", "cp_id", "account_code", "endpoint", "code", "category")
 DIRECTIONS = ("above", "below")
 STATUSES = ("ok", "pending", "firing", "resolved")
 CHANNEL_KINDS = ("webhook", "slack", "teams", "email", "pagerduty")
+NOTIFY = ("together", "each")
+# The labels a channel's `matchers` and a silence may name (`severity` is the alert's own).
+MATCHER_LABELS = ("cp_id", "courier", "account_code", "endpoint", "code", "category", "severity")
 
 
 def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -49,6 +54,11 @@ class Channel(models.Model):
     config = models.JSONField(default=dict, blank=True)
     secret = models.CharField(max_length=200, blank=True)
     enabled = models.BooleanField(default=True)
+    matchers = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='routing: label -> values, e.g. {"account_code": ["acme"]}',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -56,6 +66,14 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+    def clean(self) -> None:
+        """The admin's check of what the API's serializer checks: config, targets, matchers."""
+        from alerts.channel_rules import channel_errors
+
+        errors = channel_errors(kind=self.kind, config=self.config, matchers=self.matchers)
+        if errors:
+            raise ValidationError(errors)
 
 
 class Rule(models.Model):
@@ -89,6 +107,22 @@ class Rule(models.Model):
     keep_firing_minutes = models.PositiveIntegerField(default=0)
     repeat_minutes = models.PositiveIntegerField(default=0)
     channels = models.ManyToManyField(Channel, blank=True, related_name="rules")
+    notify = models.CharField(
+        max_length=8,
+        choices=_choices(NOTIFY),
+        default="together",
+        help_text="together: one message for the groups that change in one minute",
+    )
+    inhibited_by = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="inhibits",
+        help_text="while one of these fires, this rule's alerts are not sent",
+    )
+    exclude_benign = models.BooleanField(
+        default=False, help_text="leave the catalog's benign codes (already done) out"
+    )
     enabled = models.BooleanField(default=True)
     tz = models.CharField(max_length=64, default=default_zone_name)
     weeks = models.PositiveIntegerField(
@@ -133,6 +167,7 @@ class AlertState(models.Model):
     last_notified_at = models.DateTimeField(null=True)
     announced = models.BooleanField(default=False)
     silenced = models.BooleanField(default=False)
+    inhibited = models.BooleanField(default=False)
     evaluated_at = models.DateTimeField()
 
     class Meta:
@@ -144,13 +179,37 @@ class AlertState(models.Model):
     def __str__(self) -> str:
         return f"{self.rule} {self.group_key}: {self.status}"
 
+    @property
+    def where(self) -> str:
+        return where_text(self.labels)
+
+    @property
+    def value_text(self) -> str:
+        return format_value(self.rule.metric, self.value)
+
+    @property
+    def threshold_text(self) -> str:
+        return format_value(self.rule.metric, self.rule.threshold)
+
 
 class Transition(models.Model):
-    """One change of an alert (or a repeat of a firing one): the history."""
+    """One change of an alert (or a repeat of a firing one): the history. It outlives its rule:
+    the rule's name and metric are copied, and `rule` is null once the rule is deleted."""
 
     KINDS = ("pending", "firing", "escalated", "repeat", "resolved", "ok", "test")
+    REASONS = ("", "no data", "rule disabled", "rule deleted", "rule edited")
 
-    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="transitions")
+    rule = models.ForeignKey(
+        Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="transitions"
+    )
+    rule_name = models.CharField(max_length=200, blank=True)
+    rule_metric = models.CharField(max_length=16, blank=True)
+    reason = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=_choices(REASONS),
+        help_text="why a resolve happened when it is not the value's return",
+    )
     group_key = models.CharField(max_length=300)
     labels = models.JSONField(default=dict)
     kind = models.CharField(max_length=10, choices=_choices(KINDS))
@@ -161,6 +220,7 @@ class Transition(models.Model):
     summary = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True)
     silenced = models.BooleanField(default=False)
+    inhibited = models.BooleanField(default=False)
     notify = models.BooleanField(default=False)
 
     class Meta:
@@ -168,17 +228,31 @@ class Transition(models.Model):
         indexes = [models.Index(fields=["-at", "-id"], name="alerts_transition_newest")]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.rule} {self.group_key} {self.kind}"
+        return f"{self.at:%Y-%m-%d %H:%M} {self.rule_name} {self.group_key} {self.kind}"
+
+    @property
+    def where(self) -> str:
+        return where_text(self.labels)
+
+    @property
+    def value_text(self) -> str:
+        return (
+            "no calls" if self.reason == "no data" else format_value(self.rule_metric, self.value)
+        )
 
 
 class Notification(models.Model):
-    """The outbox: one row per transition per channel; sent after the evaluation committed,
-    retried with exponential backoff, never twice (the row is locked while it is sent)."""
+    """The outbox: one message to one channel, telling one transition or several (a rule's
+    groups that changed together); sent after the evaluation committed, retried with
+    exponential backoff, never twice (the row is locked while it is sent)."""
 
     PENDING, SENT, FAILED = "pending", "sent", "failed"
 
-    transition = models.ForeignKey(
-        Transition, on_delete=models.CASCADE, related_name="notifications"
+    rule = models.ForeignKey(
+        Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+    )
+    transitions: models.ManyToManyField[Transition, Delivery] = models.ManyToManyField(
+        Transition, through="Delivery", related_name="notifications"
     )
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="notifications")
     message = models.JSONField(help_text="the message, built when the transition happened")
@@ -193,11 +267,6 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["transition", "channel"], name="alerts_notification_once"
-            )
-        ]
         indexes = [
             models.Index(
                 fields=["next_attempt_at"],
@@ -207,7 +276,26 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.transition} -> {self.channel}: {self.status}"
+        return f"notification {self.pk} -> {self.channel}: {self.status}"
+
+
+class Delivery(models.Model):
+    """Which notification tells which transition to which channel: a transition reaches a
+    channel once, whichever rule or matcher routed it there (the unique constraint)."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE)
+    transition = models.ForeignKey(Transition, on_delete=models.CASCADE)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["transition", "channel"], name="alerts_notification_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"transition {self.transition_id} -> channel {self.channel_id}"
 
 
 class Silence(models.Model):

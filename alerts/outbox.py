@@ -41,7 +41,7 @@ def deliver_due(
     for their own retry), and a round stops after `budget_seconds`, so a receiver that hangs
     until the timeout cannot hold up the next minute's evaluation.
     """
-    sent, failing = 0, set()
+    sent, failing = 0, set[int]()
     deadline = time.monotonic() + budget_seconds
     for _ in range(limit):
         outcome = _deliver_one(now=now or timezone.now(), skip_channels=failing)
@@ -62,7 +62,7 @@ def _deliver_one(*, now: datetime, skip_channels: set[int]) -> tuple[bool, int] 
     with transaction.atomic():
         note = (
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("channel", "transition")
+            .select_related("channel")
             .filter(status=Notification.PENDING, next_attempt_at__lte=now)
             .exclude(channel_id__in=skip_channels)
             .order_by("next_attempt_at", "id")
@@ -91,7 +91,8 @@ def _failed(note: Notification, error: str, *, now: datetime) -> None:
     note.last_error = error
     note.save(update_fields=["status", "next_attempt_at", "last_error", "attempts"])
     text = f"{note.channel.name}: {error}" + (" (gave up)" if gave_up else "")
-    Rule.objects.filter(pk=note.transition.rule_id).update(last_error=text, last_error_at=now)
+    if note.rule_id is not None:  # a deleted rule's resolve has no rule to show it on
+        Rule.objects.filter(pk=note.rule_id).update(last_error=text, last_error_at=now)
     log.warning(
         "alert notification %s to %s failed (attempt %s): %s; %s",
         note.pk,

@@ -17,14 +17,14 @@ from itertools import accumulate
 from typing import Any
 
 from alerts.machine import Reading, Spec, State, step
+from alerts.metrics import metric
 from alerts.values import (
     WEEK,
     Question,
+    Tally,
     anomaly_readings,
-    error_rate,
     labels_of,
     latency_reading,
-    percent_change,
     reading_of,
 )
 from stats.latency import Histogram, add
@@ -35,17 +35,22 @@ ANOMALY_STEP = timedelta(minutes=15)
 
 
 def replay_with_series(
-    *, question: Question, spec: Spec, start: datetime, end: datetime
+    *,
+    question: Question,
+    spec: Spec,
+    start: datetime,
+    end: datetime,
+    benign: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
     """Firings of the rule between start and end (whole UTC minutes), oldest first, each
     {"group", "fired_at", "resolved_at" (None if still firing), "severity", "peak"}, and the
     value series: {"firings": [...], "series": {group key: [(minute, value), ...] every 15
-    minutes}}."""
+    minutes}}. `benign`: the catalog's benign codes, left out when the rule excludes them."""
     if question.metric == "anomaly":
-        return _replay_anomaly(question, spec, _steps(start, end, ANOMALY_STEP))
+        return _replay_anomaly(question, spec, _steps(start, end, ANOMALY_STEP), benign)
     if question.metric == "latency":
         return _replay_latency(question, spec, start=start, end=end)
-    return _replay_counts(question, spec, start=start, end=end)
+    return _replay_counts(question, spec, start=start, end=end, benign=benign)
 
 
 def _steps(start: datetime, end: datetime, step_size: timedelta) -> list[datetime]:
@@ -53,15 +58,26 @@ def _steps(start: datetime, end: datetime, step_size: timedelta) -> list[datetim
     return [start + n * step_size for n in range(1, count + 1)]
 
 
-def _replay_counts(question: Question, spec: Spec, *, start: datetime, end: datetime) -> dict:
+def _replay_counts(
+    question: Question, spec: Spec, *, start: datetime, end: datetime, benign: frozenset[int]
+) -> dict:
     """Count metrics: each group on its own (groups are independent), minute by minute, from
     running sums of per-minute counts. A quiet group whose reading cannot breach (under the
     volume floor, or not past the lowest alerting line) is skipped without calling `step`:
     `step` would return it unchanged, so the replay is the evaluator's, only faster."""
-    back = WEEK + question.window if question.metric == "change" else 2 * question.window
+    weekly = metric(question.metric).needs_week_before
+    back = WEEK + question.window if weekly else 2 * question.window
     first = start - back
     size = int((end - first) / MINUTE)
-    series = per_minute_counts(start=first, end=end, filters=question.filters, group=question.group)
+    if question.exclude_benign:
+        by_code = per_minute_counts(
+            start=first, end=end, filters=question.filters, group=(*question.group, "code")
+        )
+        series = _without(by_code, benign)
+    else:
+        series = per_minute_counts(
+            start=first, end=end, filters=question.filters, group=question.group
+        )
     if not question.group and not series:
         series = {(): ([0] * size, [0] * size)}
     minutes = _steps(start, end, MINUTE)
@@ -73,10 +89,30 @@ def _replay_counts(question: Question, spec: Spec, *, start: datetime, end: date
     return result
 
 
+def _without(
+    by_code: dict[tuple, tuple[list[int], list[int]]], benign: frozenset[int]
+) -> dict[tuple, tuple[list[int], list[int]]]:
+    """Per-minute series keyed (group..., code) summed per group, benign codes left out: the
+    evaluator's `alerts.values.fold`, minute by minute."""
+    series: dict[tuple, tuple[list[int], list[int]]] = {}
+    for (*key, code), (calls, errors) in by_code.items():
+        if code in benign:
+            continue
+        group = tuple(key)
+        if group not in series:
+            series[group] = ([0] * len(calls), [0] * len(calls))
+        total_calls, total_errors = series[group]
+        for n, (c, e) in enumerate(zip(calls, errors, strict=True)):
+            total_calls[n] += c
+            total_errors[n] += e
+    return series
+
+
 def _replay_group(question, spec, key, calls, errors, minutes, offset, result) -> None:
     width, week = question.window_minutes, int(WEEK / MINUTE)
-    grouped, metric = bool(question.group), question.metric
-    silent_check = metric == "calls" and question.direction == "below"
+    grouped, name = bool(question.group), question.metric
+    weekly = metric(name).needs_week_before
+    silent_check = name == "calls" and question.direction == "below"
     lowest = spec.warning if spec.warning is not None else spec.threshold
     state, open_firing, points = State(), None, []
     for n, minute in enumerate(minutes):
@@ -84,17 +120,18 @@ def _replay_group(question, spec, key, calls, errors, minutes, offset, result) -
         lo = max(i - width, 0)
         c, e = calls[i] - calls[lo], errors[i] - errors[lo]
         if n % 15 == 14:
-            points.append((minute, _value(metric, c, e, calls, errors, i, week, width)))
+            points.append((minute, _value(name, c, e, calls, errors, i, week, width)))
         quiet = state.status in ("ok", "resolved")
         if quiet:
             present = c or not grouped or (silent_check and calls[lo] - calls[max(lo - width, 0)])
             if not present or c < spec.min_calls or e < spec.min_errors:
                 continue
-            value = _value(metric, c, e, calls, errors, i, week, width)
+            value = _value(name, c, e, calls, errors, i, week, width)
             if value is None or not spec.crosses(value, lowest):
                 continue
-        before = _window(calls, errors, i - week, width) if metric == "change" else (0, 0)
-        reading = reading_of(question, (c, e), before) if c or not grouped or quiet else None
+        before = _window(calls, errors, i - week, width) if weekly else (0, 0)
+        has_reading = c or not grouped or quiet
+        reading = reading_of(question, Tally(c, e), Tally(*before)) if has_reading else None
         state, changes = step(state, reading=reading or _absent(question), spec=spec, at=minute)
         open_firing = _note(changes, key, minute, state, reading, open_firing, result, question)
     result["series"][key] = points
@@ -107,14 +144,11 @@ def _window(calls, errors, index: int, width: int) -> tuple[int, int]:
     return calls[index] - calls[lo], errors[index] - errors[lo]
 
 
-def _value(metric, c, e, calls, errors, i, week, width) -> float | None:
-    if metric == "error_rate":
-        return error_rate(c, e)
-    if metric == "errors":
-        return float(e)
-    if metric == "calls":
-        return float(c)
-    return percent_change(error_rate(c, e), error_rate(*_window(calls, errors, i - week, width)))
+def _value(name, c, e, calls, errors, i, week, width) -> float | None:
+    measure = metric(name)
+    assert measure.value is not None
+    before = _window(calls, errors, i - week, width) if measure.needs_week_before else (0, 0)
+    return measure.value((c, e), before)
 
 
 def _prefix(values: list[int]) -> list[int]:
@@ -122,8 +156,7 @@ def _prefix(values: list[int]) -> list[int]:
 
 
 def _absent(question: Question) -> Reading:
-    value = {"errors": 0.0, "calls": 0.0, "error_rate": 0.0}.get(question.metric)
-    return Reading(calls=0, errors=0, value=value)
+    return reading_of(question, Tally())
 
 
 def _replay_latency(question: Question, spec: Spec, *, start: datetime, end: datetime) -> dict:
@@ -168,12 +201,14 @@ def _lowest(spec: Spec) -> float:
     return spec.warning if spec.warning is not None else spec.threshold
 
 
-def _replay_anomaly(question: Question, spec: Spec, minutes: list[datetime]) -> dict:
+def _replay_anomaly(
+    question: Question, spec: Spec, minutes: list[datetime], benign: frozenset[int]
+) -> dict:
     result: dict[str, Any] = {"firings": [], "series": {}}
     states: dict[tuple, State] = {}
     opened: dict[tuple, dict | None] = {}
     for minute in minutes:
-        readings = anomaly_readings(question, at=minute)
+        readings = anomaly_readings(question, at=minute, benign=benign)
         live = {k for k, s in states.items() if s.status in ("pending", "firing")}
         for key in set(readings) | live:
             reading = readings.get(key)

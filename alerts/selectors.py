@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
 from alerts.models import AlertState, Notification, Transition
+from stats.questions import labeler
 
 
 def alerts_now() -> QuerySet[AlertState]:
@@ -40,4 +44,32 @@ def history() -> QuerySet[Transition]:
             Prefetch("notifications", queryset=Notification.objects.select_related("channel"))
         )
         .order_by("-at", "-id")
+    )
+
+
+def label_namer(labels: Iterable[dict[str, Any]]) -> Callable[[str, Any], str]:
+    """name_of(dim, value) for every label of `labels`: a courier's name for its cp_id, a
+    code with its meaning; one query per dimension."""
+    keys: dict[str, set] = defaultdict(set)
+    for group in labels:
+        for dim, value in group.items():
+            keys[dim].add(value)
+    named = {dim: labeler(dim, values) for dim, values in keys.items() if dim in ("cp_id", "code")}
+
+    def name_of(dim: str, value: Any) -> str:
+        if dim == "code" and dim in named:
+            return f"{value} {named[dim](value)}"
+        return named[dim](value) if dim in named else str(value)
+
+    return name_of
+
+
+def last_failure(channel: Any) -> Notification | None:
+    """The channel's latest notification that a receiver did not take (staff see why)."""
+    return (
+        Notification.objects.filter(channel=channel)
+        .exclude(last_error="")
+        .order_by("-id")
+        .only("id", "last_error", "status", "next_attempt_at", "created_at")
+        .first()
     )

@@ -7,9 +7,11 @@ from typing import Any
 
 from rest_framework import serializers
 
+from alerts.channel_rules import channel_errors
 from alerts.lines import RULE_LINE_FIELDS, rule_errors
 from alerts.models import (
     CHANNEL_KINDS,
+    NOTIFY,
     AlertState,
     Channel,
     Rule,
@@ -18,9 +20,10 @@ from alerts.models import (
     new_webhook_secret,
 )
 from ingest.catalog import CATEGORIES
-from stats.window import INT32_MAX, parse_zone
+from stats.querystring import INT32_MAX
+from stats.window import parse_zone
 
-FILTER_CHILDREN = {
+FILTER_CHILDREN: dict[str, serializers.Field] = {
     "endpoint": serializers.CharField(max_length=200),
     "category": serializers.ChoiceField(choices=CATEGORIES),
     "code": serializers.IntegerField(min_value=0, max_value=INT32_MAX),
@@ -48,6 +51,11 @@ class RuleSerializer(serializers.ModelSerializer):
     channels = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Channel.objects.all(), required=False
     )
+    notify = serializers.ChoiceField(choices=NOTIFY, default="together")
+    inhibited_by = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Rule.objects.all(), required=False
+    )
+    exclude_benign = serializers.BooleanField(default=False)
     last_error = serializers.CharField(read_only=True)
     last_error_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
@@ -56,11 +64,23 @@ class RuleSerializer(serializers.ModelSerializer):
         fields = [
             "id", "name", "metric", "endpoint", "category", "code", "cp_id", "account_code",
             "group_by", "window_minutes", "threshold", "percentile", "warning", "direction",
-            "min_calls", "min_errors", "for_minutes", "resolve_threshold", "keep_firing_minutes",
-            "repeat_minutes", "channels", "enabled", "tz", "weeks", "last_error",
-            "last_error_at", "created_at", "updated_at",
+            "min_calls",
+            "min_errors", "for_minutes", "resolve_threshold", "keep_firing_minutes",
+            "repeat_minutes", "channels", "notify", "inhibited_by", "exclude_benign", "enabled",
+            "tz", "weeks", "last_error", "last_error_at", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
+
+    def validate_inhibited_by(self, value: list[Rule]) -> list[Rule]:
+        if self.instance is not None and any(rule.pk == self.instance.pk for rule in value):
+            raise serializers.ValidationError("a rule cannot inhibit itself.")
+        return value
+
+    def to_representation(self, instance: Rule) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not self.context.get("staff", True):
+            data["last_error"] = _hidden(instance.last_error)
+        return data
 
     def validate_tz(self, value: str) -> str:
         try:
@@ -107,41 +127,20 @@ class ChannelSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=CHANNEL_KINDS)
     config = serializers.JSONField(required=False, default=dict)
     secret = serializers.CharField(required=False, allow_blank=True, write_only=True)
+    matchers = serializers.JSONField(required=False, default=dict)
 
     class Meta:
         model = Channel
-        fields = ["id", "name", "kind", "config", "secret", "enabled", "created_at"]
+        fields = ["id", "name", "kind", "config", "secret", "matchers", "enabled", "created_at"]
         read_only_fields = ["created_at"]
-
-    REQUIRED = {
-        "webhook": ("url",),
-        "slack": ("url",),
-        "teams": ("url",),
-        "email": ("to",),
-        "pagerduty": ("routing_key",),
-    }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind = attrs.get("kind") or getattr(self.instance, "kind", None)
         config = attrs.get("config", getattr(self.instance, "config", {}))
-        if not isinstance(config, dict):
-            raise serializers.ValidationError({"config": ["must be a JSON object."]})
-        missing = [k for k in self.REQUIRED.get(kind, ()) if not config.get(k)]
-        if missing:
-            raise serializers.ValidationError(
-                {"config": [f"a {kind} channel needs {', '.join(missing)}."]}
-            )
-        for key in ("url", "events_url"):
-            url = config.get(key)
-            if url is not None and not (
-                isinstance(url, str) and url.startswith(("http://", "https://"))
-            ):
-                raise serializers.ValidationError({"config": [f"{key} must be an http(s) URL."]})
-        to = config.get("to")
-        if kind == "email" and not (isinstance(to, list) and all("@" in str(a) for a in to)):
-            raise serializers.ValidationError(
-                {"config": ["to must be a list of e-mail addresses."]}
-            )
+        matchers = attrs.get("matchers", getattr(self.instance, "matchers", {}))
+        errors = channel_errors(kind=kind or "", config=config, matchers=matchers)
+        if errors:
+            raise serializers.ValidationError(errors)
         if kind == "webhook" and not attrs.get("secret") and self.instance is None:
             attrs["secret"] = new_webhook_secret()
         if kind == "webhook" and attrs.get("secret") and not attrs["secret"].startswith("whsec_"):
@@ -165,6 +164,12 @@ class CreatedChannelSerializer(ChannelSerializer):
         data = super().to_representation(instance)
         data["secret"] = instance.secret
         return data
+
+
+def _hidden(error_text: str) -> str:
+    """A receiver's error text may echo internal hosts or secrets: staff see it, others only
+    that a send failed."""
+    return "a send failed (details for staff)" if error_text else ""
 
 
 class SilenceSerializer(serializers.ModelSerializer):
@@ -193,12 +198,16 @@ class SilenceSerializer(serializers.ModelSerializer):
 class AlertNowSerializer(serializers.ModelSerializer):
     rule = serializers.SerializerMethodField()
     threshold = serializers.FloatField(source="rule.threshold")
+    where = serializers.CharField(read_only=True)
+    value_text = serializers.CharField(read_only=True)
+    threshold_text = serializers.CharField(read_only=True)
 
     class Meta:
         model = AlertState
         fields = [
-            "id", "rule", "labels", "status", "severity", "value", "threshold", "calls",
-            "errors", "summary", "since", "started_at", "silenced", "evaluated_at",
+            "id", "rule", "labels", "where", "status", "severity", "value", "value_text",
+            "threshold", "threshold_text", "calls", "errors", "summary", "since", "started_at",
+            "silenced", "inhibited", "evaluated_at",
         ]  # fmt: skip
 
     def get_rule(self, state: AlertState) -> dict[str, Any]:
@@ -208,25 +217,35 @@ class AlertNowSerializer(serializers.ModelSerializer):
 class TransitionSerializer(serializers.ModelSerializer):
     rule = serializers.SerializerMethodField()
     notifications = serializers.SerializerMethodField()
+    where = serializers.CharField(read_only=True)
+    value_text = serializers.CharField(read_only=True)
 
     class Meta:
         model = Transition
         fields = [
-            "id", "rule", "labels", "kind", "at", "value", "threshold", "severity", "summary",
-            "started_at", "silenced", "notify", "notifications",
+            "id", "rule", "labels", "where", "kind", "reason", "at", "value", "value_text",
+            "threshold", "severity", "summary", "started_at", "silenced", "inhibited", "notify",
+            "notifications",
         ]  # fmt: skip
 
     def get_rule(self, transition: Transition) -> dict[str, Any]:
-        return {"id": transition.rule_id, "name": transition.rule.name}
+        """The rule as it was named when this happened; `deleted` once it is gone."""
+        return {
+            "id": transition.rule_id,
+            "name": transition.rule_name,
+            "metric": transition.rule_metric,
+            "deleted": transition.rule_id is None,
+        }
 
     def get_notifications(self, transition: Transition) -> list[dict[str, Any]]:
+        staff = self.context.get("staff", True)
         return [
             {
                 "channel": n.channel.name,
                 "status": n.status,
                 "attempts": n.attempts,
                 "sent_at": n.sent_at,
-                "last_error": n.last_error,
+                "last_error": n.last_error if staff else _hidden(n.last_error),
             }
             for n in transition.notifications.all()
         ]

@@ -2,11 +2,13 @@
 
 Values are the charts' values: counts come from `stats.windowed.window_counts` (the rollups'
 quarter hours plus the raw minutes at the edges) for the rule's filters over exactly
-[at - window_minutes, at). `error_rate` is errors / calls as a fraction (the read API's
-`error_rate`), `change` the error rate against the same window one week earlier in percent,
-`anomaly` the tail probability from `alerts.anomaly.assess_anomalies`, `latency` the rule's
-`percentile` of the window's calls' latency in ms (`stats.latency.percentile` of the histogram
-`stats.windowed.window_histograms` merges; its calls are the calls that carry a latency).
+[at - window_minutes, at), read per group *and code*, so that one read also gives each group's
+top failing code (the message's "what to do") and leaves the catalog's benign codes out when
+the rule says so (`exclude_benign`: their calls are not counted at all, as the drill-down link
+that lists the other codes shows). What each metric makes of the counts is alerts.metrics.
+A `latency` rule reads no counts: its value is the rule's `percentile` of the window's calls'
+latency in ms (`stats.latency.percentile` of the histogram `stats.windowed.window_histograms`
+merges; its calls are the calls that carry a latency).
 
 A `Reader` lives for one evaluated minute and asks each (filters, group, window) once, however
 many rules share it.
@@ -15,7 +17,7 @@ many rules share it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,9 +25,12 @@ from zoneinfo import ZoneInfo
 
 from alerts.anomaly import assess_anomalies
 from alerts.machine import Reading
+from alerts.metrics import error_rate, format_value, metric
+from alerts.models import Rule
+from stats.benign import benign_filters
 from stats.latency import Histogram, format_ms, percentile, percentile_key
-from stats.window import Filters
-from stats.windowed import window_counts, window_histograms
+from stats.window import Filters, Window
+from stats.windowed import edge_ranges, read_edges, window_counts, window_histograms
 
 WEEK = timedelta(weeks=1)
 FILTER_FIELDS = ("endpoint", "category", "code", "cp_id", "account_code")
@@ -42,6 +47,7 @@ class Question:
     tz: str = "UTC"
     weeks: int = 8
     direction: str = "above"
+    exclude_benign: bool = False
     percentile: float = 95.0
 
     @property
@@ -53,8 +59,8 @@ class Question:
         return timedelta(minutes=self.window_minutes)
 
 
-def filters_of(source: Any) -> Filters:
-    """The read room's Filters from a Rule (or anything with the five filter attributes)."""
+def filters_of(source: Rule) -> Filters:
+    """The read room's Filters from a rule's five filter lists."""
     return Filters(
         endpoint=tuple(str(v) for v in source.endpoint),
         category=tuple(str(v) for v in source.category),
@@ -64,7 +70,7 @@ def filters_of(source: Any) -> Filters:
     )
 
 
-def question_of(rule: Any) -> Question:
+def question_of(rule: Rule) -> Question:
     return Question(
         metric=rule.metric,
         filters=filters_of(rule),
@@ -73,87 +79,166 @@ def question_of(rule: Any) -> Question:
         tz=rule.tz,
         weeks=rule.weeks,
         direction=rule.direction,
-        percentile=rule.percentile,
+        exclude_benign=bool(getattr(rule, "exclude_benign", False)),
+        percentile=float(getattr(rule, "percentile", 95.0)),
     )
 
 
 def labels_of(group_by: str, key: tuple) -> dict[str, Any]:
-    """The group's labels, e.g. {"cp_id": 7}; {} for a rule without a group."""
+    """The group's identity, e.g. {"cp_id": 7}; {} for a rule without a group."""
     return {} if group_by == "none" or not key else {group_by: key[0]}
 
 
 def group_key(labels: dict[str, Any]) -> str:
-    """The canonical text of a group's labels: the alert's identity within its rule."""
+    """The canonical text of a group's identity labels: the alert's key within its rule."""
     return json.dumps(labels, sort_keys=True, separators=(",", ":"))
 
 
-def error_rate(calls: int, errors: int) -> float:
-    """errors / calls rounded as the read API rounds it; 0 without calls."""
-    return round(errors / calls, 6) if calls else 0.0
+@dataclass(frozen=True)
+class Tally:
+    """One group's counts in one window, benign codes left out when the rule says so."""
+
+    calls: int = 0
+    errors: int = 0
+    top_code: int | None = None  # the code with most errors
+    codes: tuple[int, ...] = ()  # the codes counted (what a drill-down link may list)
+
+    @property
+    def pair(self) -> tuple[int, int]:
+        return self.calls, self.errors
 
 
-def percent_change(now: float, before: float) -> float | None:
-    return round((now - before) / before * 100, 4) if before else None
-
-
-Counts = dict[tuple, tuple[int, int]]
+def fold(
+    rows: dict[tuple, tuple[int, int]], *, benign: frozenset[int], exclude_benign: bool
+) -> dict[tuple, Tally]:
+    """Rows keyed (group values..., code) -> one Tally per group."""
+    totals: dict[tuple, list[int]] = {}
+    by_code: dict[tuple, dict[int, int]] = {}
+    for row_key, (calls, errors) in rows.items():
+        key, code = tuple(row_key[:-1]), row_key[-1]
+        if exclude_benign and code in benign:
+            continue
+        total = totals.setdefault(key, [0, 0])
+        total[0] += calls
+        total[1] += errors
+        by_code.setdefault(key, {})[code] = errors
+    tallies = {}
+    for key, (calls, errors) in totals.items():
+        failing = [(n, code) for code, n in by_code[key].items() if n]
+        top = max(failing)[1] if failing else None
+        tallies[key] = Tally(calls, errors, top, tuple(sorted(by_code[key])))
+    return tallies
 
 
 class Reader:
     """Answers rules' questions at one minute, asking each distinct count once."""
 
-    def __init__(self, *, at: datetime, fetch: Callable[..., Counts] = window_counts):
+    def __init__(
+        self,
+        *,
+        at: datetime,
+        benign: Iterable[int] = (),
+        fetch: Callable[..., dict[tuple, tuple[int, int]]] = window_counts,
+    ):
         self.at = at
+        self.benign = frozenset(benign)
         self._fetch = fetch
-        self._cache: dict[tuple, Counts] = {}
+        self._cache: dict[tuple, dict[tuple, tuple[int, int]]] = {}
 
-    def counts(self, question: Question, *, end: datetime) -> Counts:
+    def share_edges(self, questions: Iterable[Question]) -> None:
+        """Read the raw edge minutes of every window these questions will ask, in one query,
+        so that each question reads only rollups (the raw partitions once per minute, not
+        once per rule: an evaluation's cost then barely grows with the events stored)."""
+        ranges = [
+            piece
+            for question in questions
+            for end in self._ends(question)
+            for piece in edge_ranges(end - question.window, end)
+        ]
+        edges = read_edges(ranges)
+        fetch = self._fetch
+        self._fetch = lambda **asked: fetch(**asked, edges=edges)
+
+    def _ends(self, question: Question) -> list[datetime]:
+        """Where the windows a question reads end (see `readings`)."""
+        ends = [self.at]
+        if question.metric == "calls" and question.direction == "below" and question.group:
+            ends.append(self.at - question.window)
+        if metric(question.metric).needs_week_before:
+            ends.append(self.at - WEEK)
+        return ends
+
+    def tallies(self, question: Question, *, end: datetime) -> dict[tuple, Tally]:
         key = (question.filters, question.group, question.window_minutes, end)
         if key not in self._cache:
             self._cache[key] = self._fetch(
                 start=end - question.window,
                 end=end,
                 filters=question.filters,
-                group=question.group,
+                group=(*question.group, "code"),
             )
-        return self._cache[key]
+        return fold(self._cache[key], benign=self.benign, exclude_benign=question.exclude_benign)
 
     def readings(self, question: Question) -> dict[tuple, Reading]:
         """Group key (tuple of values) -> Reading at this minute."""
-        if question.metric == "anomaly":
-            return anomaly_readings(question, at=self.at)
         if question.metric == "latency":
             return latency_readings(question, at=self.at)
-        now = self.counts(question, end=self.at)
+        now = self.tallies(question, end=self.at)
+        if question.metric == "anomaly":
+            return self._anomaly(question, now)
         keys = set(now)
         if question.metric == "calls" and question.direction == "below" and question.group:
             # A group gone silent has no rows now: keep the groups of the window before.
-            keys |= set(self.counts(question, end=self.at - question.window))
-        before = self.counts(question, end=self.at - WEEK) if question.metric == "change" else {}
+            keys |= set(self.tallies(question, end=self.at - question.window))
+        before: dict[tuple, Tally] = {}
+        if metric(question.metric).needs_week_before:
+            before = self.tallies(question, end=self.at - WEEK)
         if not question.group:
             keys = {()}
         return {
-            key: reading_of(question, now.get(key, (0, 0)), before.get(key, (0, 0))) for key in keys
+            key: reading_of(question, now.get(key, Tally()), before.get(key, Tally()))
+            for key in keys
+        }
+
+    def _anomaly(self, question: Question, now: dict[tuple, Tally]) -> dict[tuple, Reading]:
+        readings = anomaly_readings(question, at=self.at, benign=self.benign)
+        return {
+            key: _with_codes(reading, now.get(key, Tally())) for key, reading in readings.items()
         }
 
 
-def reading_of(
-    question: Question, now: tuple[int, int], before: tuple[int, int] = (0, 0)
-) -> Reading:
-    """The Reading of one group from its counts now (and a week before, for `change`)."""
-    calls, errors = now
-    rate = error_rate(calls, errors)
-    value: float | None
-    if question.metric == "error_rate":
-        value = rate
-    elif question.metric == "errors":
-        value = float(errors)
-    elif question.metric == "calls":
-        value = float(calls)
-    else:
-        value = percent_change(rate, error_rate(*before))
-    summary = f"{errors:,} of {calls:,} calls failed ({rate:.1%}) in the last {_span(question)}"
-    return Reading(calls=calls, errors=errors, value=value, summary=summary)
+def _with_codes(reading: Reading, tally: Tally) -> Reading:
+    return Reading(
+        calls=reading.calls,
+        errors=reading.errors,
+        value=reading.value,
+        breach=reading.breach,
+        summary=reading.summary,
+        top_code=tally.top_code,
+        codes=tally.codes,
+    )
+
+
+def reading_of(question: Question, now: Tally, before: Tally = Tally()) -> Reading:
+    """The Reading of one group from its tally now (and a week before, for `change`). A group
+    without calls has no value ("no data"), except for metrics where none is a value (calls)."""
+    measure = metric(question.metric)
+    if now.calls == 0:
+        summary = f"no calls in the last {_span(question)}"
+        return Reading(calls=0, errors=0, value=measure.absent, summary=summary)
+    assert measure.value is not None
+    value = measure.value(now.pair, before.pair)
+    share = format_value("error_rate", error_rate(now.calls, now.errors))
+    summary = f"{now.errors:,} of {now.calls:,} calls failed ({share}) in the last "
+    summary += _span(question)
+    return Reading(
+        calls=now.calls,
+        errors=now.errors,
+        value=value,
+        summary=summary,
+        top_code=now.top_code,
+        codes=now.codes,
+    )
 
 
 def latency_readings(question: Question, *, at: datetime) -> dict[tuple, Reading]:
@@ -188,13 +273,24 @@ def _span(question: Question) -> str:
     return f"{minutes} minutes"
 
 
-def anomaly_readings(question: Question, *, at: datetime) -> dict[tuple, Reading]:
+def anomaly_filters(question: Question, *, at: datetime, benign: Iterable[int]) -> Filters:
+    """The filters the anomaly detector reads: without the benign codes when the rule says so
+    (the overview's own "hide" list, over the weeks the detector compares)."""
+    if not question.exclude_benign or not frozenset(benign):
+        return question.filters
+    span = Window(start=at - question.weeks * WEEK, end=at, tz=ZoneInfo("UTC"))
+    return benign_filters(filters=question.filters, window=span, mode="hide")
+
+
+def anomaly_readings(
+    question: Question, *, at: datetime, benign: Iterable[int] = ()
+) -> dict[tuple, Reading]:
     """Readings from `alerts.anomaly.assess_anomalies`: value = the tail probability, breach
     decided by the detector (`above_usual`)."""
     results = assess_anomalies(
         at=at,
         window_minutes=question.window_minutes,
-        filters=question.filters,
+        filters=anomaly_filters(question, at=at, benign=benign),
         group_by=question.group_by,
         tz=ZoneInfo(question.tz),
         weeks=question.weeks,

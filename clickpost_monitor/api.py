@@ -6,25 +6,34 @@ them, so neither room imports the other."""
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponseBase
-from rest_framework.permissions import BasePermission
 from rest_framework.views import APIView
 
 from ingest.doors.generic import GenericDoor
 from stats.api import schema
-from stats.api.views import EventListView
+from stats.api.views import EventListView, JsonOnly
+from tokens.auth import ReadThrottle
 
 list_events = EventListView.as_view()
 ingest_events = GenericDoor.as_view()
 
 
 class EventsView(APIView):
-    """Routes by verb. A class only so that the OpenAPI schema lists both operations, and
-    whoever reads a view's permissions finds each verb's delegate's; it checks nothing itself."""
+    """POST ingests a batch (ingest scope); GET lists stored events (read scope)."""
+
+    # A class, not a function, so that the OpenAPI schema lists both operations, whoever reads
+    # a view's permissions finds each verb's delegate's, and OPTIONS or another verb is
+    # answered for the URL as a whole (its Allow names GET and POST), as the list would.
+    throttle_classes = [ReadThrottle]
+    content_negotiation_class = JsonOnly
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
-        return self.post(request) if request.method == "POST" else self.get(request)
+        if request.method == "POST":
+            return self.post(request)
+        if request.method in ("GET", "HEAD"):
+            return self.get(request)
+        return super().dispatch(request, *args, **kwargs)
 
-    def get_permissions(self) -> list[BasePermission]:
+    def get_permissions(self):
         delegate = GenericDoor if self.request.method == "POST" else EventListView
         return delegate().get_permissions()
 

@@ -5,10 +5,11 @@ builds the application, so a production server without its static manifest refus
 from __future__ import annotations
 
 import os
+from typing import cast
 
 from django.core.asgi import get_asgi_application
 
-from clickpost_monitor.buffered import BufferedApp
+from clickpost_monitor.buffered import ASGIApp, BufferedApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clickpost_monitor.settings")
 
@@ -21,8 +22,10 @@ def _application() -> BufferedApp:
 
     require_static_manifest()
 
+    # django-stubs types the scope as a dict and messages as read-only Mappings; at run time
+    # they are the same ASGI dicts BufferedApp passes on.
     return BufferedApp(
-        django_app,
+        cast(ASGIApp, django_app),
         threads=settings.WEB_THREADS,
         max_body_bytes=settings.INGEST_MAX_BYTES,
         body_seconds=settings.REQUEST_BODY_SECONDS,

@@ -26,6 +26,8 @@ from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext
 
+from clickpost_monitor.error_shape import error_body
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -161,7 +163,7 @@ def _size_of(body) -> int:
 
 async def _refuse(send: Send, status: int, error: str) -> None:
     """A JSON refusal like the API's own, and the connection closed (the body is unread)."""
-    content = json.dumps({"error": error}).encode()
+    content = json.dumps(error_body(error)).encode()
     await send(
         {
             "type": "http.response.start",

@@ -1,4 +1,12 @@
-"""Every API error is JSON: {"error": "<one line for a human>", "detail": <DRF detail>}.
+"""Every API error is JSON of one shape (README "Errors", the OpenAPI `ErrorOut`):
+
+    {"error": "<one line for a human, naming the field at fault>",
+     "detail": {"<field>": ["<reason>", ...], ...},       # {} when no field is at fault
+     "retry_after": <seconds>}                              # only when a Retry-After is sent
+
+`error_shape.error_body` builds it, for DRF's exceptions (json_exception_handler), Django's
+refusals and errors outside DRF alike. The ingest answer that lists each rejected event (SPEC
+"Ingest") is not an error body: it is the batch's outcome.
 
 Database trouble (down, restarting, overloaded) is a 503 with Retry-After, so shippers back off
 and retry; nothing was half-stored because every batch is one transaction. A write is told that
@@ -14,9 +22,11 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
 from rest_framework import status
-from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from clickpost_monitor.error_shape import error_body
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
@@ -25,6 +35,14 @@ DATABASE_UNAVAILABLE_READ = "The database is unavailable; try again in a few sec
 DATABASE_ERROR = "Database error; nothing was stored."
 DATABASE_ERROR_READ = "Database error; try again later."
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def error_response(message: str, *, status: int, retry_after: int | None = None) -> JsonResponse:
+    """An error outside DRF (Django's refusals, a database outage) in the same shape."""
+    response = JsonResponse(error_body(message, retry_after=retry_after), status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _summary(detail) -> str:
@@ -44,9 +62,7 @@ def _is_read(request) -> bool:
 
 def database_unavailable_response(request=None) -> JsonResponse:
     message = DATABASE_UNAVAILABLE_READ if _is_read(request) else DATABASE_UNAVAILABLE
-    response = JsonResponse({"error": message}, status=503)
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
+    return error_response(message, status=503, retry_after=RETRY_AFTER_SECONDS)
 
 
 def database_unavailable_page(request) -> HttpResponse:
@@ -100,21 +116,22 @@ def json_exception_handler(exc, context):
     if response is None:
         if isinstance(exc, DatabaseError):
             log.exception("database error")
+            message = DATABASE_ERROR_READ if _is_read(request) else DATABASE_ERROR
             return Response(
-                {"error": DATABASE_ERROR_READ if _is_read(request) else DATABASE_ERROR},
+                error_body(message, retry_after=RETRY_AFTER_SECONDS),
                 status=503,
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
         return None  # a bug: Django's handler500 answers with JSON for the API
-    detail = (
-        response.data.get("detail", response.data)
-        if isinstance(response.data, dict)
-        else response.data
-    )
-    body = {"error": _summary(detail), "detail": response.data}
-    if isinstance(exc, Throttled):
-        body["retry_after"] = exc.wait
-    response.data = body
+    data = response.data
+    if isinstance(exc, ValidationError):  # reasons by field: the body names each one
+        fields = data if isinstance(data, dict) else {"non_field_errors": data}
+        message = _summary(fields)
+    else:  # one sentence (DRF's {"detail": "..."}): no field is at fault
+        fields = {}
+        message = _summary(data.get("detail", data) if isinstance(data, dict) else data)
+    retry_after = exc.wait if isinstance(exc, Throttled) else None  # type: ignore[attr-defined]
+    response.data = error_body(message, fields=fields, retry_after=retry_after)
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         response["WWW-Authenticate"] = 'Bearer realm="clickpost-monitor"'
     return response
@@ -137,7 +154,7 @@ def json_page_not_found(request, exception=None):
         from django.views.defaults import page_not_found
 
         return page_not_found(request, exception)
-    return JsonResponse({"error": f"Not found: {request.path}"}, status=404)
+    return error_response(f"Not found: {request.path}", status=404)
 
 
 # Django refuses these before any view runs (SuspiciousOperation and kin): answered as 400.
@@ -155,7 +172,7 @@ def json_bad_request(request, exception=None):
 
         return bad_request(request, exception)
     reason = _BAD_REQUESTS.get(type(exception).__name__, "the request was refused")
-    return JsonResponse({"error": f"Bad request: {reason}."}, status=400)
+    return error_response(f"Bad request: {reason}.", status=400)
 
 
 def json_server_error(request):
@@ -165,4 +182,4 @@ def json_server_error(request):
         from django.views.defaults import server_error
 
         return server_error(request)
-    return JsonResponse({"error": "Internal server error; it has been logged."}, status=500)
+    return error_response("Internal server error; it has been logged.", status=500)

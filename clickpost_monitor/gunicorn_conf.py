@@ -1,12 +1,13 @@
 """gunicorn settings for 2 cores (README: "Deploying"; docs/RELIABILITY.md: "Slow clients").
 
-gunicorn's asyncio worker ("asgi") serving clickpost_monitor.asgi: each worker reads every
+gunicorn's asyncio worker ("asgi", with a deadline on a new connection's request head:
+clickpost_monitor/header_deadline.py) serving clickpost_monitor.asgi: each worker reads every
 connection in its event loop and the app receives only whole requests (BufferedApp), so slow
-clients (a header byte every few seconds, a trickled upload) cost an idle socket each instead of
-a worker. The sync workers before could be held by five such clients; the figures are in
-docs/RELIABILITY.md. Ingest is CPU-bound validation plus one database round trip, so 2 x cores
-+ 1 workers keep both cores busy while one waits on PostgreSQL; each runs the app on
-WEB_THREADS threads (settings.py).
+clients (a header byte every few seconds, a trickled upload) cost an idle socket each, for at
+most REQUEST_HEADER_SECONDS or REQUEST_BODY_SECONDS, instead of a worker. The sync workers
+before could be held by five such clients; the figures are in docs/RELIABILITY.md. Ingest is
+CPU-bound validation plus one database round trip, so 2 x cores + 1 workers keep both cores
+busy while one waits on PostgreSQL; each runs the app on WEB_THREADS threads (settings.py).
 """
 
 import multiprocessing
@@ -17,7 +18,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 
 # The WSGI entry point cannot run on the asyncio worker: started with it (an older command
 # line), gunicorn falls back to the sync workers, which slow clients can hold; say so.
 SERVES_WSGI = any(arg.startswith("clickpost_monitor.wsgi") for arg in sys.argv[1:])
-worker_class = "sync" if SERVES_WSGI else "asgi"
+# gunicorn's "asgi" worker, with a deadline on a new connection's request head
+# (REQUEST_HEADER_SECONDS; clickpost_monitor/header_deadline.py), answering what its HTTP
+# parser refuses (a malformed chunked body) in JSON (clickpost_monitor/server.py).
+worker_class = "sync" if SERVES_WSGI else "clickpost_monitor.server.Worker"
 if SERVES_WSGI:
     print(
         "gunicorn_conf.py: clickpost_monitor.wsgi runs on sync workers, which slow clients can "

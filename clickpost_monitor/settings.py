@@ -6,6 +6,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -25,6 +26,9 @@ INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 INGEST_MAX_EVENTS = env_int("INGEST_MAX_EVENTS", 10_000, minimum=1)
 INGEST_RATE_PER_MINUTE = env_int("INGEST_RATE_PER_MINUTE", 1200, minimum=1)
 READ_RATE_PER_MINUTE = env_int("READ_RATE_PER_MINUTE", 1200, minimum=1)
+# How long a worker process trusts a token it looked up (tokens.auth.token_by_digest): a
+# revocation made elsewhere takes effect within this many seconds; 0 looks it up every request.
+TOKEN_CACHE_SECONDS = env_int("TOKEN_CACHE_SECONDS", 5, minimum=0)
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90, minimum=1)
 # New daily partitions of raw events one ingest request may create (older days, within the
 # retention horizon, go on in later requests): each new day is a CREATE TABLE under a lock, so
@@ -36,10 +40,18 @@ INGEST_MAX_NEW_PARTITIONS = env_int("INGEST_MAX_NEW_PARTITIONS", 3, minimum=1)
 # GUNICORN_TIMEOUT, gunicorn's bound on one silent read, so that the 408 comes first).
 WEB_THREADS = env_int("WEB_THREADS", 2, minimum=1)
 REQUEST_BODY_SECONDS = env_int("REQUEST_BODY_SECONDS", 25, minimum=1)
+# Read by the server's worker (clickpost_monitor/header_deadline.py); checked here at start-up.
+REQUEST_HEADER_SECONDS = env_int("REQUEST_HEADER_SECONDS", 10, minimum=1)
 # Daily partitions of raw events created ahead of time, so the hot path rarely runs DDL.
 PARTITIONS_AHEAD_DAYS = env_int("PARTITIONS_AHEAD_DAYS", 3, minimum=1)
 # Alerts (alerts/): links in notifications, how far a new evaluator catches up, outbox retries.
-ALERTS_BASE_URL = env_str("ALERTS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Links follow the server's HOST and PORT (`make run PORT=8080` links to 8080) unless set.
+ALERTS_BASE_URL = env_str(
+    "ALERTS_BASE_URL", f"http://{env_str('HOST', '127.0.0.1')}:{env_int('PORT', 8000, minimum=1)}"
+).rstrip("/")
+# Receivers inside the network a channel may reach (hosts and CIDRs); every other loopback,
+# private or link-local target is refused (alerts/targets.py).
+ALERTS_PRIVATE_TARGETS = env_list("ALERTS_PRIVATE_TARGETS", [])
 ALERTS_MAX_CATCHUP_MINUTES = env_int("ALERTS_MAX_CATCHUP_MINUTES", 60, minimum=1)
 ALERTS_MAX_ATTEMPTS = env_int("ALERTS_MAX_ATTEMPTS", 12, minimum=1)
 ALERTS_SEND_TIMEOUT_SECONDS = env_int("ALERTS_SEND_TIMEOUT_SECONDS", 10, minimum=1)
@@ -82,7 +94,7 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": {
         **dj_database_url.parse(_database_url(), conn_max_age=60, conn_health_checks=True),
         "TEST": {"NAME": os.environ.get("TEST_DATABASE_NAME") or None},
@@ -136,7 +148,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: answers a locked-out login
 ]
 
-# A streaming replica for pages, the read API and reports (clickpost_monitor/replica.py): read
+# A streaming replica for pages, the read API and reports (stats/replica.py): read
 # from while it is healthy and its replay lag is at most REPLICA_MAX_LAG_SECONDS; ingest, alerts,
 # tokens, sessions and every write use the primary. Checked at most every REPLICA_CHECK_SECONDS.
 DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
@@ -154,8 +166,8 @@ if DATABASE_REPLICA_URL:
     # A replica that does not answer quickly is down: the primary answers instead.
     _replica_options.setdefault("connect_timeout", 2)
     _replica_options.setdefault("options", "-c statement_timeout=25000")
-    DATABASE_ROUTERS = ["clickpost_monitor.replica.ReplicaRouter"]
-    MIDDLEWARE.append("clickpost_monitor.replica.ReplicaReadsMiddleware")  # after sessions, auth
+    DATABASE_ROUTERS = ["stats.replica.ReplicaRouter"]
+    MIDDLEWARE.append("stats.replica.ReplicaReadsMiddleware")  # after sessions, auth
 
 ROOT_URLCONF = "clickpost_monitor.urls"
 WSGI_APPLICATION = "clickpost_monitor.wsgi.application"

@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from alerts.views import alerts_page
 from clickpost_monitor.api import EventsView
 from clickpost_monitor.errors import json_bad_request, json_page_not_found, json_server_error
 
@@ -17,7 +16,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("ingest.doors.urls")),  # the protocol doors: OTLP, Loki, Elasticsearch bulk
     path("", include("dashboard.urls")),  # the dashboard pages, login and logout
-    path("alerts/", alerts_page, name="alerts"),
+    path("alerts/", include("alerts.page_urls")),
+    path(
+        "reports/subscriptions/", include("subscriptions.urls")
+    ),  # "email this report weekly"  # the page and its staff actions
 ]
 
 handler400 = json_bad_request

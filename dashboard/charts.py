@@ -17,8 +17,9 @@ from html import escape
 from typing import Any
 
 from dashboard import bidi
-from dashboard.links import Drill, event_url
 from stats import results as stats_results
+from stats.links import Drill, event_url
+from stats.rates import fraction
 
 Figure = dict[str, Any]
 
@@ -170,10 +171,16 @@ def error_rate_figure(
     series = [s for s in timeseries["series"] if any(p["errors"] for p in s["points"])]
     if not series or not buckets:
         return None
-    shown, rest = series[:MAX_SERIES], series[MAX_SERIES:]
+    # The read room sums the groups beyond its `limit` into one SUMMED series (labelled with
+    # how many it holds): drawn as it is, grey. Groups beyond MAX_SERIES are summed here.
+    summed = [s for s in series if s["key"] == SUMMED]
+    own = [s for s in series if s["key"] != SUMMED]
+    shown, rest = own[:MAX_SERIES], own[MAX_SERIES:]
     if rest:
-        shown.append(_other(rest, size=len(totals)))
-    low = [totals[b.index]["events"] < min_calls for b in buckets]
+        shown.append(_other([*rest, *summed], size=len(totals), counted=not summed))
+    elif summed:
+        shown.append(summed[0])
+    low = [0 < totals[b.index]["events"] < min_calls for b in buckets]  # empty: nothing drawn
     traces = [
         _share_trace(
             s,
@@ -262,14 +269,15 @@ def _rated_range(traces: Sequence[Mapping[str, Any]], *, low: Sequence[bool]) ->
     return {"range": [0, rated * 1.1], "autorange": False}
 
 
-def _other(rest: Sequence[Mapping[str, Any]], *, size: int) -> dict:
-    """The groups beyond MAX_SERIES summed into one series."""
+def _other(rest: Sequence[Mapping[str, Any]], *, size: int, counted: bool = True) -> dict:
+    """The groups beyond MAX_SERIES summed into one series ("N others", or "others" when one
+    of them is already a sum of an unknown number)."""
     points = [{"events": 0, "errors": 0} for _ in range(size)]
     for series in rest:
         for point, add in zip(points, series["points"], strict=True):
             point["events"] += add["events"]
             point["errors"] += add["errors"]
-    label = "1 other" if len(rest) == 1 else f"{len(rest)} others"
+    label = ("1 other" if len(rest) == 1 else f"{len(rest)} others") if counted else "others"
     return {"key": OTHER, "label": label, "points": points}
 
 
@@ -277,7 +285,7 @@ def share_text(
     *, label: str, errors: int, bucket_calls: int, bucket: Bucket, min_calls: int = 0
 ) -> str:
     """What a stacked bar's height means, in words (its hover text)."""
-    share = errors / bucket_calls if bucket_calls else 0.0
+    share = fraction(errors, bucket_calls)
     text = f"{label}: {share:.2%} of all calls<br>{errors:,} errors of {bucket_calls:,} calls"
     if bucket_calls < min_calls:
         text += f"<br>under {min_calls:,} calls: too few to rate"
@@ -306,7 +314,7 @@ def _share_trace(
         "type": "bar",
         "name": label,
         "x": [b.x for b in buckets],
-        "y": [p["errors"] / calls if calls else 0.0 for p, calls, _ in picked],
+        "y": [fraction(p["errors"], calls) for p, calls, _ in picked],
         "text": [
             share_text(
                 label=label, errors=p["errors"], bucket_calls=calls, bucket=b, min_calls=min_calls
@@ -371,12 +379,14 @@ def heatmap_figure(matrix: Mapping[str, Any], *, drill: Drill) -> Figure | None:
         return None
     floor = int(matrix.get("min_calls", 0))
     columns = [j for j, _ in enumerate(categories) if any(row[j] for row in errors)]
-    rated, low, text, links = [], [], [], []
+    rated: list[list[float | None]] = []
+    low: list[list[int | None]] = []
+    text: list[list[str]] = []
+    links: list[list[str | None]] = []
     for courier, row in zip(couriers, errors, strict=True):
         calls, enough = courier["events"], courier["events"] >= floor
-        rates = [row[j] / calls if calls else 0.0 for j in columns]
-        rated.append(rates if enough else [None] * len(columns))
-        low.append([None] * len(columns) if enough else [1 if row[j] else 0 for j in columns])
+        rated.append([fraction(row[j], calls) if enough else None for j in columns])
+        low.append([None if enough else 1 if row[j] else 0 for j in columns])
         text.append([_rate_text(row[j], calls, enough=enough) for j in columns])
         links.append(
             [
@@ -441,7 +451,7 @@ def _rate_text(errors: int, calls: int, *, enough: bool = True) -> str:
     """A heatmap cell's hover: the counts, and the rate when the courier has enough calls."""
     if not enough:
         return f"{errors:,} errors of {calls:,} calls (too few calls to rate)"
-    rate = errors / calls if calls else 0.0
+    rate = fraction(errors, calls)
     return f"{rate:.1%} of the courier's calls<br>{errors:,} errors of {calls:,} calls"
 
 
@@ -610,10 +620,16 @@ def latency_figure(
         "margin": {"l": 64, "r": 16, "t": 40, "b": 40},
     }
     figure = _figure(traces, layout)
-    # Phones: the legend below the tilted date labels, not over them.
-    figure["narrow"] = {**_NARROW_LEGEND, "legend": {**_NARROW_LEGEND["legend"], "y": -0.4}}
-    figure["narrow"]["margin"] = {**_NARROW_LEGEND["margin"], "l": 56, "b": 56}
+    figure["narrow"] = _LATENCY_NARROW
     return figure
+
+
+# Phones: the legend below the tilted date labels, not over them; room for "500 ms" ticks.
+_LATENCY_NARROW = {
+    "legend": {"orientation": "h", "x": 0, "y": -0.4, "yanchor": "top", "font": {"size": 10}},
+    "margin": {"l": 56, "r": 8, "t": 8, "b": 56},
+    "yaxis": {"title": {"text": ""}},
+}
 
 
 def _latency_trace(

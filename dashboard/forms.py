@@ -1,7 +1,7 @@
 """The filter bar: which inputs to draw and what each currently holds.
 
 Plain descriptors rendered by templates/pages/_filters.html; the values are read back by
-params.read_page_params (through stats.window), so the bar and the API agree on meaning.
+params.read_page_params (through stats.querystring), so the bar and the API agree on meaning.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 
-from dashboard.links import zone_name
 from dashboard.params import CUSTOM, GROUPS, RANGE_LABELS, PageParams, local_input
 from ingest.catalog import CATEGORIES
 from ingest.events import ENDPOINT_NAMES
 from ingest.models import Courier
+from stats.links import zone_name
 
 ZONES = ("UTC", "Asia/Kolkata", "Asia/Dubai", "Asia/Singapore", "Europe/London")
 
@@ -33,7 +33,7 @@ def courier_choices() -> list[tuple[int, str]]:
 
 def _select(name: str, label: str, choices: Iterable[tuple[Any, str]], chosen: Sequence) -> dict:
     chosen_text = [str(value) for value in chosen]
-    options = [{"value": str(v), "label": text} for v, text in choices]
+    options: list[dict[str, str | bool]] = [{"value": str(v), "label": text} for v, text in choices]
     known = {o["value"] for o in options}
     options += [{"value": v, "label": v} for v in chosen_text if v not in known]
     for option in options:

@@ -1,5 +1,5 @@
 """What a page reads from its address: a time range (preset or custom), the shared filters
-(through stats.window.parse_read_params, like the API) and a few page-specific fields.
+(through stats.querystring.parse_read_params, like the API) and a few page-specific fields.
 
 Everything a page shows is in its URL, so a link shows a colleague the same view.
 """
@@ -13,13 +13,14 @@ from zoneinfo import ZoneInfo
 
 from django.http import QueryDict
 
-from dashboard.links import filter_pairs, iso, zone_name
 from stats import reports
 from stats.benign import MODES as BENIGN_MODES
 from stats.errors import ReadError
+from stats.links import filter_pairs, iso, zone_name
 from stats.params import EVENT_ORDER_PARAMS
-from stats.window import Filters, Window, floor_to_grain, parse_read_params, read_values
-from stats.window import read_zone as read_zone_param
+from stats.querystring import parse_read_params, read_values
+from stats.querystring import read_zone as read_zone_param
+from stats.window import Filters, Window, floor_to_grain, parse_time
 
 RANGES = {
     "1h": timedelta(hours=1),
@@ -83,10 +84,14 @@ def read_page_params(query: QueryDict, *, now: datetime) -> PageParams:
         params["start"] = iso(floor_to_grain(now - RANGES[chosen]))
         params["end"] = iso(now)
     window, filters = parse_read_params(params)
-    # A preset range, or a custom one without an end, ends now: the window counted is widened
-    # to the next quarter hour, the page names (and draws up to) now.
-    ends_now = chosen in RANGES or not (query.get("end") or "").strip()
-    until = min(now, window.end) if ends_now else window.end
+    # The window counted is widened to whole quarter hours; the page names (and draws up to)
+    # the end asked for: now for a preset range or a custom one without an end, else the
+    # `end` given (a drill-down link from the overview ends where the overview did).
+    end_text = (query.get("end") or "").strip()
+    if chosen in RANGES or not end_text:
+        until = min(now, window.end)
+    else:
+        until = min(window.end, parse_time(end_text, tz=window.tz))
     return PageParams(range=chosen, window=window, filters=filters, until=until)
 
 

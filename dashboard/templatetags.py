@@ -67,9 +67,13 @@ def label(value: Any) -> str:
 
 @register.filter
 def pretty_json(value: Any) -> str:
-    """Stored JSON, indented for reading (the template escapes it like any text)."""
+    """Stored JSON, indented for reading (the template escapes it like any text). A body that
+    was text (an HTML error page, a plain message) is shown as that text, its line breaks as
+    line breaks, not as one quoted JSON string full of `\r\n`."""
     if value is None:
         return "(none stored)"
+    if isinstance(value, str):
+        return value
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
 
@@ -88,3 +92,9 @@ def visible(value: Any, autoescape: bool = True) -> SafeString:
 def visible_text(value: Any) -> str:
     """As `visible`, as plain text (for an attribute such as a title; the template escapes)."""
     return "" if value is None else bidi.plain(str(value))
+
+
+@register.filter
+def is_text(value: Any) -> bool:
+    """Whether a stored body is text rather than JSON structure (see pretty_json)."""
+    return isinstance(value, str)

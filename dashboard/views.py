@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from functools import wraps
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -17,13 +18,14 @@ from django.utils import timezone
 from alerts.selectors import firing_now, firings_between
 from dashboard import charts, params
 from dashboard.forms import filter_fields, group_links, zone_choices
-from dashboard.links import Drill, zone_name
 from stats import questions, reports, selectors
 from stats.benign import benign_codes, benign_filters, benign_totals
 from stats.codes import with_shares
 from stats.couriers import MIN_CALLS, courier_health, courier_matrix
 from stats.elapsed import totals_until
 from stats.errors import ReadError
+from stats.links import Drill, zone_name
+from stats.results import BreakdownRow, CodeRow, EventCount, EventRow, Totals
 from stats.shipments import shipment_matches
 from stats.weekly_summary import (
     Coverage,
@@ -113,15 +115,13 @@ def _alert_marks(window: Window) -> list[charts.AlertMark]:
     return [
         charts.AlertMark(
             at=firing.at.astimezone(window.tz),
-            text=" ".join(
-                [f"{firing.rule.name} fired", *(f"{k} {v}" for k, v in firing.labels.items())]
-            ),
+            text=f"{firing.rule_name} fired: {firing.where}",
         )
         for firing in firings_between(window.start, window.end)
     ]
 
 
-def _totals(state: params.PageParams, filters: Filters) -> dict:
+def _totals(state: params.PageParams, filters: Filters) -> Totals:
     """A preset range compares the elapsed time with as long before it; custom: questions'."""
     if state.range in params.RANGES:
         return totals_until(
@@ -136,7 +136,11 @@ def _overview(state: params.PageParams, *, group: str, benign: str) -> dict:
     filters = benign_filters(filters=state.filters, window=window, mode=benign)
     drill = drill_for(state.shown, filters)
     series = questions.timeseries(
-        window=window, interval=params.interval_for(window), group_by=group, filters=filters
+        window=window,
+        interval=params.interval_for(window),
+        group_by=group,
+        filters=filters,
+        limit=charts.MAX_SERIES,  # the rest summed by the read room, drawn as one grey series
     )
     top = questions.breakdown(window=window, by="code", limit=TOP_CODES, filters=filters)
     codes = questions.code_counts(window=window, filters=filters)
@@ -189,13 +193,13 @@ def _health_rows(window: Window, filters: Filters, drill: Drill) -> list[dict]:
     ]
 
 
-def with_catalog(top: Sequence[dict], codes: Sequence[dict]) -> list[dict]:
+def with_catalog(top: Sequence[BreakdownRow], codes: Sequence[CodeRow]) -> list[dict[str, Any]]:
     """Breakdown rows by code, each with its catalog row (category, meaning, action)."""
-    by_code = {row["code"]: row for row in codes}
+    by_code: dict[object, CodeRow] = {row["code"]: row for row in codes}
     return [{**by_code.get(row["key"], {}), **row} for row in top]
 
 
-def code_rows(rows: Sequence[dict], *, drill: Drill, key: str) -> list[dict]:
+def code_rows(rows: Sequence[Mapping[str, Any]], *, drill: Drill, key: str) -> list[dict[str, Any]]:
     """Rows of codes, each with the link to its events (`events_url`): the failing ones, or
     every call when the code had no failures (a success code)."""
     return [
@@ -213,7 +217,7 @@ def _events(
     search: dict[str, str] | None = None,
     cursor: str | None = None,
     order: params.EventOrder | None = None,
-) -> tuple[list[dict], str | None]:
+) -> tuple[list[EventRow], str | None]:
     """A page of events; `search` may hold q, waybill and order_id."""
     search = search or {}
     order = order or params.EventOrder(min_latency_ms=None, by_latency=False)
@@ -237,7 +241,7 @@ def _count(
     *,
     errors_only: bool,
     order: params.EventOrder,
-) -> dict:
+) -> EventCount:
     """How many events the page lists (exact up to 10,000); `q` reads as the event list reads
     it: a stored waybill or order id exactly, else a substring of the message."""
     return selectors.count_events(

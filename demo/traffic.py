@@ -274,7 +274,11 @@ class Shipment:
 
 
 class DemoTraffic:
-    def __init__(self, *, now: datetime, days: int, per_day: int, seed: int = 7):
+    def __init__(
+        self, *, now: datetime, days: int, per_day: int, seed: int = 7, first_seq: int = 0
+    ):
+        """`first_seq`: where shipment numbers (order ids, waybills) start, so that traffic
+        generated later (demo.trickle) does not reuse the ids of the traffic before it."""
         self.now, self.days, self.per_day = now, days, per_day
         self.rng = random.Random(seed)
         self.incidents = incidents(now, days)
@@ -282,7 +286,7 @@ class DemoTraffic:
         self.endpoint_weights = [ENDPOINTS[e][0] for e in self.endpoint_names]
         self.courier_ids = list(COURIERS)
         self.courier_weights = [1 / (i + 1.5) for i in range(len(self.courier_ids))]
-        self._seq = 0
+        self._seq = first_seq
         self._recent: dict[str, deque[Shipment]] = defaultdict(lambda: deque(maxlen=300))
 
     # ------------------------------------------------------------ shipments
@@ -313,9 +317,9 @@ class DemoTraffic:
                     order += 1
                     heapq.heappush(pending, (when, order, endpoint, None))
             while pending and pending[0][0] < at + timedelta(minutes=1):
-                when, _, endpoint, shipment = heapq.heappop(pending)
+                when, _, endpoint, owner = heapq.heappop(pending)
                 if start <= when < end:
-                    yield self._call(when, endpoint, shipment)
+                    yield self._call(when, endpoint, owner)
 
     def _life(self, at: datetime) -> Iterator[tuple[datetime, str, Shipment]]:
         rng = self.rng

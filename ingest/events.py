@@ -16,7 +16,10 @@ Decisions a caller should know:
   compact JSON: past that, the value is kept as {"truncated": true, "text": <its first 16 KB>}
   (see `_capped`), so the event is stored and the overflow shows, rather than rejected.
 - `event_key` leaves out `category` and `is_error`: they follow from the catalog, which operators
-  edit, and a shipper's retry after an edit must still be a duplicate.
+  edit, and a shipper's retry after an edit must still be a duplicate. A content key is "h2:"
+  (orjson's sorted-key JSON, a tenth of the time of the first version); an event at a time
+  when the first version ("h:", json's) may have stored it also carries that key
+  (`legacy_key`), and the store counts a match on either as a duplicate.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ from typing import Any
 import orjson
 
 from ingest.catalog import CodeInfo, clickpost_code, tag
-from ingest.redaction import CACHED_CHARS, redact, redact_text, redacted
-from ingest.storable import Refused, json_problem, key_problem
+from ingest.redaction import CACHED_CHARS, is_secret_name, redact, redact_text, redacted
+from ingest.storable import MAX_DEPTH, Refused, json_problem, key_problem, text_problem
 from ingest.times import to_time
 
 BODY_MAX_BYTES = 16384
@@ -79,6 +82,7 @@ _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 # The content hash's JSON: sorted keys and ASCII only, so one event always hashes the same.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+_CANONICAL_TEXT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,8 @@ class CleanEvent:
     request_json: str | None = field(default=None, compare=False, repr=False)
     response_json: str | None = field(default=None, compare=False, repr=False)
     extra_json: str | None = field(default=None, compare=False, repr=False)
+    # The first version's content key, for an event old enough that it may be stored under it.
+    legacy_key: str | None = field(default=None, compare=False, repr=False)
 
 
 class InvalidEvent(Exception):
@@ -123,23 +129,207 @@ def clean_event(
     default_timestamp: datetime | None = None,
     context: Mapping[str, Any] | None = None,
     horizon: datetime | None = None,
+    legacy_before: datetime | None = None,
 ) -> CleanEvent:
     """The clean, tagged, redacted event, or InvalidEvent listing every bad field.
 
     `now` (aware) bounds the future and `horizon` the past (default: RETENTION_DAYS before
     `now`); `default_timestamp` stands in when the event has no time (protocol doors pass the
     log record's own time); `context` (Loki labels, OTLP attributes) is merged into `extra`,
-    where the event's own keys win.
+    where the event's own keys win; an event before `legacy_before` (when the store may hold
+    events under the first key version) also gets that version's key (`legacy_key`).
     """
     event = _as_object(raw)
-    reader = _Reader(event)
     oldest = horizon or retention_horizon(now)
+    if default_timestamp is None and not context:
+        fast = _plain_event(
+            event, now=now, horizon=oldest, catalog=catalog, legacy_before=legacy_before
+        )
+        if fast is not None:
+            return fast
+    return _clean_carefully(
+        event,
+        now=now,
+        horizon=oldest,
+        catalog=catalog,
+        default_timestamp=default_timestamp,
+        context=context,
+        legacy_before=legacy_before,
+    )
+
+
+def _clean_carefully(
+    event: dict,
+    *,
+    now: datetime,
+    horizon: datetime,
+    catalog: Mapping[int, CodeInfo],
+    default_timestamp: datetime | None,
+    context: Mapping[str, Any] | None,
+    legacy_before: datetime | None = None,
+) -> CleanEvent:
+    """Every rule, field by field: what `clean_event` does for any event `_plain_event` does
+    not take, and what it must equal for those it does (tests/ingest/test_plain_events.py)."""
+    reader = _Reader(event)
+    oldest = horizon
     fields = _read_fields(reader, now=now, horizon=oldest, default_timestamp=default_timestamp)
     fields["extra"] = reader.extra(context or {})
     code = _choose_code(reader, event, fields)
     if reader.errors or code is None:  # no code: _choose_code filed why
         raise InvalidEvent(reader.errors)
-    return _build(fields, code=code, catalog=catalog)
+    return _build(fields, code=code, catalog=catalog, legacy_before=legacy_before)
+
+
+# --- the plain event: most events, read without the careful walk ---
+
+# Each key a plain event may name its fields by -> the field (`_read_fields`' aliases).
+_FIELD_OF_KEY: dict[str, str] = {
+    **dict.fromkeys(_TIME_KEYS, "ts"),
+    **dict.fromkeys(_ENDPOINT_KEYS, "endpoint"),
+    **dict.fromkeys(_HTTP_STATUS_KEYS, "http_status"),
+    "code": "raw_code",
+    "cp_id": "cp_id",
+    "courier": "courier",
+    **dict.fromkeys(_WAYBILL_KEYS, "waybill"),
+    **dict.fromkeys(_ORDER_ID_KEYS, "order_id"),
+    "account_code": "account_code",
+    "latency_ms": "latency_ms",
+    "event_id": "event_id",
+    "message": "message",
+    "request": "request",
+    "response": "response",
+}
+_PLAIN_DEFAULTS: dict[str, Any] = {
+    "ts": None,
+    "endpoint": None,
+    "http_status": None,
+    "raw_code": None,
+    "cp_id": None,
+    "courier": "",
+    "waybill": "",
+    "order_id": "",
+    "account_code": "",
+    "latency_ms": None,
+    "event_id": None,
+    "message": "",
+    "request": None,
+    "response": None,
+}
+_PLAIN_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "endpoint": lambda v: _to_endpoint(v),  # the parsers are defined further down
+    "http_status": lambda v: _to_int(v, 100, 599),
+    "raw_code": lambda v: _to_int(v, 0, INT32_MAX),
+    "cp_id": lambda v: _to_int(v, 0, INT32_MAX),
+    "courier": lambda v: _to_text(v, TEXT_MAX_CHARS),
+    "waybill": lambda v: _to_text(v, TEXT_MAX_CHARS),
+    "order_id": lambda v: _to_text(v, TEXT_MAX_CHARS),
+    "account_code": lambda v: _to_text(v, TEXT_MAX_CHARS),
+    "latency_ms": lambda v: _to_latency(v),
+    "event_id": lambda v: _to_text(v, EVENT_ID_MAX_CHARS),
+}
+# orjson serializes these natively; a JSON value never holds one, so each sends the event to
+# the careful reader (which names it "not a JSON value").
+_STRICT_JSON = (
+    orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+# In a compact JSON text holding no escaped quote: every string, and every key (a string that
+# a colon follows: a value is followed by a comma or a bracket).
+_QUOTED = re.compile(r'"([^"]*)"')
+_KEY = re.compile(r'"([^"]*)":')
+
+
+def _plain_event(
+    event: dict,
+    *,
+    now: datetime,
+    horizon: datetime,
+    catalog: Mapping[int, CodeInfo],
+    legacy_before: datetime | None = None,
+) -> CleanEvent | None:
+    """The clean event, when `event` is plain: each field named once, valid, and nothing for
+    redaction to change (proved from the compact JSON text, which the store needs anyway);
+    None for anything else (an alias twice, a blank or bad value, a possible secret, NUL, deep
+    nesting, a value JSON has no form for), which `_clean_carefully` then reads. It never
+    refuses an event: every error comes from the careful reader, in its words."""
+    fields = dict(_PLAIN_DEFAULTS)
+    seen: set[str] = set()
+    extra: dict[str, Any] = {}
+    texts: dict[str, str] = {}
+    for key, value in event.items():
+        name = _FIELD_OF_KEY.get(key)
+        if name is None:
+            extra[key] = value
+            continue
+        if name in seen or value is None or (value.__class__ is str and not value.strip()):
+            return None  # named twice, or absent (null, blank): the careful reader's rules
+        seen.add(name)
+        if name in ("request", "response"):
+            text = _unredactable_json(value)
+            if text is None:
+                return None
+            fields[name], texts[name] = value, text
+            continue
+        if name == "message" and value.__class__ is not str:
+            return None
+        if value.__class__ is str:
+            if text_problem(value):
+                return None
+        elif json_problem(value, depth=1):
+            return None
+        try:
+            if name == "ts":
+                fields["ts"] = to_time(value, now=now, horizon=horizon)
+            elif name != "message":
+                fields[name] = _PLAIN_PARSERS[name](value)
+            else:
+                fields["message"] = value
+        except Refused:
+            return None
+    if "ts" not in seen or "endpoint" not in seen:
+        return None
+    extra_text = _unredactable_json(extra)
+    if extra_text is None:
+        return None
+    fields["extra"], texts["extra"] = extra, extra_text
+    code = clickpost_code(
+        code=fields["raw_code"],
+        meta_status=_meta_status(_meta(fields["response"])),
+        http_status=fields["http_status"],
+    )
+    if code is None:
+        return None
+    return _build(fields, code=code, catalog=catalog, texts=texts, legacy_before=legacy_before)
+
+
+def _unredactable_json(value: Any) -> str | None:
+    """The compact JSON text of `value` when redaction would leave it as it is and PostgreSQL
+    can store it (what `redacted(value, check=True)` would return unchanged); else None.
+
+    Redaction only changes a value under a secret-looking name (a key, or the `name`/`key` of a
+    {"name", "value"} pair), or text holding `=`, a quote or "bearer": with no `=`, no escaped
+    quote and no "bearer" in the text, it is enough that no string in it is a secret name.
+    """
+    try:
+        text = orjson.dumps(value, option=_STRICT_JSON).decode()
+    except (orjson.JSONEncodeError, TypeError):  # lone surrogates, big integers, not JSON
+        return None
+    if "=" in text or '\\"' in text or "\\u0000" in text or "earer" in text.lower():
+        return None
+    if text.count("{") + text.count("[") >= MAX_DEPTH - 2:
+        return None  # maybe too deep: the careful reader says
+    if "null" in text and json_problem(value, depth=1):
+        return None  # orjson writes NaN and Infinity as null
+    # Only keys can be secret names, and the `name` of a {"name", "value"} pair ("key" is a
+    # secret name itself): every string is looked at when there is a "name" key.
+    strings = _QUOTED.findall(text) if '"name":' in text else _KEY.findall(text)
+    for string in strings:
+        if "\\" in string:
+            string = orjson.loads(f'"{string}"')  # the name as sent, escapes undone
+        if is_secret_name(string):
+            return None
+    return text
 
 
 def endpoint_name(value: str) -> str:
@@ -309,17 +499,29 @@ def _choose_code(reader: _Reader, event: dict, fields: dict[str, Any]) -> int | 
     return code
 
 
-def _build(fields: dict[str, Any], *, code: int, catalog: Mapping[int, CodeInfo]) -> CleanEvent:
-    """The CleanEvent from checked fields: tag, message fallback, caps and the event key."""
+def _build(
+    fields: dict[str, Any],
+    *,
+    code: int,
+    catalog: Mapping[int, CodeInfo],
+    texts: Mapping[str, str] | None = None,
+    legacy_before: datetime | None = None,
+) -> CleanEvent:
+    """The CleanEvent from checked fields: tag, message fallback, caps and the event key.
+    `texts`: the compact JSON of `request`, `response` or `extra` where already made."""
+    known = texts or {}
     event_id = fields.pop("event_id")
     fields.pop("raw_code")
     message = fields["message"] or _meta_message(_meta(fields["response"]))
     fields["message"] = redact_text(message.strip())[:MESSAGE_MAX_CHARS]
-    fields["request"], request_json = _capped(fields["request"])
-    fields["response"], response_json = _capped(fields["response"])
-    fields["extra"], extra_json = _capped(fields["extra"])
+    fields["request"], request_json = _capped(fields["request"], known.get("request"))
+    fields["response"], response_json = _capped(fields["response"], known.get("response"))
+    fields["extra"], extra_json = _capped(fields["extra"], known.get("extra"))
     fields["code"] = code
     event_key = "id:" + event_id if event_id else _content_key(fields)
+    legacy_key = None
+    if not event_id and legacy_before is not None and fields["ts"] < legacy_before:
+        legacy_key = _legacy_content_key(fields)
     found = tag(
         code=code, http_status=fields["http_status"], endpoint=fields["endpoint"], catalog=catalog
     )
@@ -331,15 +533,28 @@ def _build(fields: dict[str, Any], *, code: int, catalog: Mapping[int, CodeInfo]
         request_json=request_json,
         response_json=response_json,
         extra_json=extra_json,
+        legacy_key=legacy_key,
     )
 
 
 def _content_key(fields: dict[str, Any]) -> str:
-    """ "h:" + 32 hex of SHA-256 over the canonical JSON of the event's content.
+    """ "h2:" + 32 hex of SHA-256 over the sorted-key JSON of the event's content (orjson's;
+    json's, not ASCII-escaped, for the rare content orjson has no form for: an integer past 64
+    bits). The same content always takes the same branch, so it always hashes the same.
 
     Only what the shipper sent counts (not the catalog's category), so a retried batch hashes
     the same even after an operator edits the catalog.
     """
+    content = {**fields, "ts": fields["ts"].isoformat()}
+    try:
+        canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        canonical = _CANONICAL_TEXT.encode(content).encode()
+    return "h2:" + hashlib.sha256(canonical).hexdigest()[:32]
+
+
+def _legacy_content_key(fields: dict[str, Any]) -> str:
+    """The first version: "h:" + 32 hex of SHA-256 over json's sorted-key, ASCII-only JSON."""
     content = {**fields, "ts": fields["ts"].isoformat()}
     canonical = _CANONICAL.encode(content)
     return "h:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
@@ -448,12 +663,13 @@ def _compact(value: Any) -> str:
     return _COMPACT.encode(value)
 
 
-def _capped(value: Any) -> tuple[Any, str | None]:
+def _capped(value: Any, text: str | None = None) -> tuple[Any, str | None]:
     """(the value, its compact JSON), the value becoming {"truncated": true, "text": ...} when
-    that JSON passes 16 KB; (None, None) for None."""
+    that JSON passes 16 KB; (None, None) for None. `text`: that JSON, when already made."""
     if value is None:
         return None, None
-    text = _storage_json(value)
+    if text is None:
+        text = _storage_json(value)
     size = len(text) if text.isascii() else len(text.encode("utf-8"))
     if size <= BODY_MAX_BYTES:
         return value, text

@@ -86,7 +86,7 @@ def check_content_type(content_type: str | None) -> None:
     )
 
 
-def split_events(body: bytes, *, content_type: str | None, max_events: int) -> list[Any]:
+def split_events(body: bytes, *, content_type: str | None) -> list[Any]:
     """The items of a JSON body, in order: dicts normally, any other JSON value as it is, and
     `Unparsable` for an event that could not be read.
 
@@ -101,13 +101,11 @@ def split_events(body: bytes, *, content_type: str | None, max_events: int) -> l
     `Unparsable`, provided it has two or more non-blank lines, at least one of which parses, and
     its first line is not a lone `[` or `{` (a pretty-printed document). Otherwise it is a 400
     naming the line and column, or the byte offset of the first byte that is not UTF-8 (the body
-    is never decoded with replacement characters). More than `max_events` items is a 413.
+    is never decoded with replacement characters). The event-count limit is the door's
+    (`ingest.doors.http.Door`), applied once whatever the framing.
     """
     check_content_type(content_type)
-    items = _frame(body)
-    if len(items) > max_events:
-        raise FramingError(413, f"batch has {len(items)} events; the limit is {max_events}")
-    return items
+    return _frame(body)
 
 
 class _Malformed(Exception):

@@ -80,6 +80,7 @@ def _clean_indexed(
 ) -> tuple[list[tuple[int, CleanEvent]], IngestOutcome]:
     catalog = current_catalog()
     horizon = retention_horizon(now)
+    legacy_before = store.legacy_keys_before()
     clean: list[tuple[int, CleanEvent]] = []
     outcome = IngestOutcome()
     for index, item in enumerate(items):
@@ -91,6 +92,7 @@ def _clean_indexed(
                 default_timestamp=item.default_timestamp,
                 context=item.context,
                 horizon=horizon,
+                legacy_before=legacy_before,
             )
         except InvalidEvent as invalid:
             outcome.rejections[index] = invalid.errors

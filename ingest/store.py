@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from ingest import partitions
 from ingest.events import CleanEvent
+from ingest.times import MAX_FUTURE
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,7 @@ _STAGING_COLUMNS = (
     ("request", "text"),  # JSON texts: cast to jsonb by the INSERT, as they are in the table
     ("response", "text"),
     ("extra", "text"),
+    ("legacy_key", "text"),  # the first key version's, for an event it may be stored under
 )
 _CREATE_STAGING = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} ("
@@ -150,7 +152,11 @@ inserted AS (
     SELECT ts, %(received_at)s, event_key, endpoint, http_status, code, category, is_error,
            cp_id, courier, waybill, order_id, account_code, message, latency_ms,
            request::jsonb, response::jsonb, extra::jsonb, %(token_id)s
-      FROM {STAGING}
+      FROM {STAGING} s
+     -- Stored before under the first key version: a duplicate too.
+     WHERE s.legacy_key IS NULL
+        OR NOT EXISTS (SELECT 1 FROM ingest_event e WHERE e.event_key = s.legacy_key
+                                                      AND e.ts = s.ts)
      -- One key order for every batch: overlapping batches wait for each other, never deadlock.
      ORDER BY event_key, ts
     ON CONFLICT (event_key, ts) DO NOTHING
@@ -208,7 +214,7 @@ _WRITE_BATCH = _batch_statement(
 )
 
 # The columns of a CleanEvent in staging order, read in C.
-_staged_fields = attrgetter(*(name for name, _ in _STAGING_COLUMNS[:-3]))
+_staged_fields = attrgetter(*(name for name, _ in _STAGING_COLUMNS[:-4]))
 
 
 def _json_or_none(value: object) -> str | None:
@@ -224,7 +230,29 @@ def _staged_row(event: CleanEvent) -> tuple:
         response = _json_or_none(event.response)
     if extra is None:
         extra = _json_or_none(event.extra)
-    return (*_staged_fields(event), request, response, extra)
+    return (*_staged_fields(event), request, response, extra, event.legacy_key)
+
+
+# Content keys of the first version may be stored for events before this time (None: none
+# can be): read once per process from `ingest_keyversion`, which the migration that
+# introduced the second version filled, and which never changes after.
+_legacy_before: list[datetime | None] = []
+
+
+def legacy_keys_before() -> datetime | None:
+    """Events before this time may be stored under the first content-key version (a time up
+    to 5 minutes ahead of the switch was accepted then); None when no event can be."""
+    if not _legacy_before:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT since FROM ingest_keyversion WHERE version = 2")
+            row = cursor.fetchone()
+        since = row[0] if row else None
+        _legacy_before.append(None if since is None else since + MAX_FUTURE)
+    return _legacy_before[0]
+
+
+def forget_key_version() -> None:
+    _legacy_before.clear()
 
 
 # The psycopg connections that have the staging table (it lives as long as its session).

@@ -12,6 +12,7 @@ from typing import TypedDict
 
 from ingest.models import CodeEntry
 from stats.questions import counts
+from stats.rates import fraction
 from stats.window import Filters, Window
 
 MODES = ("", "only", "hide")
@@ -72,5 +73,5 @@ def benign_totals(*, window: Window, filters: Filters) -> BenignTotals:
         "errors": errors,
         "other_errors": other,
         "events": events,
-        "share_of_errors": errors / (errors + other) if errors + other else 0.0,
+        "share_of_errors": fraction(errors, errors + other),
     }

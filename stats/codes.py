@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+from stats.rates import fraction
+from stats.results import CodeRow
 
-def with_shares(rows: Sequence[dict], *, benign: Collection[int] = ()) -> list[dict]:
+
+def with_shares(
+    rows: Sequence[CodeRow], *, benign: Collection[int] = ()
+) -> list[dict[str, object]]:
     """`stats.questions.code_counts` rows, each with `share_of_calls` (its calls / all calls of
     the rows) and `share_of_errors` (its errors / all errors of the rows), fractions 0..1, and
     `benign` (whether the code is in `benign`)."""
@@ -19,8 +24,8 @@ def with_shares(rows: Sequence[dict], *, benign: Collection[int] = ()) -> list[d
         {
             **row,
             "benign": row["code"] in benign,
-            "share_of_calls": row["events"] / calls if calls else 0.0,
-            "share_of_errors": row["errors"] / errors if errors else 0.0,
+            "share_of_calls": fraction(row["events"], calls),
+            "share_of_errors": fraction(row["errors"], errors),
         }
         for row in rows
     ]

@@ -15,7 +15,7 @@ from typing import TypedDict
 
 from stats.latency import histograms_by, percentile
 from stats.questions import DEFAULT_HEATMAP_COURIERS, ERROR_CATEGORIES, counts, labeler
-from stats.rates import rate
+from stats.rates import fraction, rate
 from stats.results import OTHER
 from stats.window import Filters, Window
 
@@ -162,7 +162,7 @@ def _health(
 ) -> CourierHealth:
     events, errors = now
     usual_events, usual_errors = usual
-    usual_rate = usual_errors / usual_events if usual_events else None
+    usual_rate = fraction(usual_errors, usual_events) if usual_events else None
     expected = (usual_rate or 0.0) * events
     return {
         "cp_id": cp_id,

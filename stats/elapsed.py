@@ -10,13 +10,12 @@ the previous period's start.
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from stats.questions import counts
+from stats.rates import change, rate
+from stats.results import Totals
 from stats.window import Filters, Window, ceil_to_grain
-
-
-def _ratio(part: int, whole: int) -> float:
-    return round(part / whole, 6) if whole else 0.0
 
 
 def _sum(window: Window, filters: Filters, *, raw: bool = False) -> tuple[int, int]:
@@ -26,7 +25,7 @@ def _sum(window: Window, filters: Filters, *, raw: bool = False) -> tuple[int, i
     return events or 0, errors or 0
 
 
-def totals_until(*, start: datetime, now: datetime, tz, filters: Filters) -> dict:
+def totals_until(*, start: datetime, now: datetime, tz: ZoneInfo, filters: Filters) -> Totals:
     """Calls and errors in [start, now) and in [start - (now - start), start).
 
     `start` must be a quarter hour. Returns the keys of `stats.questions.totals`.
@@ -41,9 +40,9 @@ def totals_until(*, start: datetime, now: datetime, tz, filters: Filters) -> dic
     return {
         "events": events,
         "errors": errors,
-        "error_rate": _ratio(errors, events),
+        "error_rate": rate(errors, events),
         "previous_events": before_events,
         "previous_errors": before_errors,
-        "previous_error_rate": _ratio(before_errors, before_events),
-        "change": round((errors - before_errors) / before_errors, 6) if before_errors else None,
+        "previous_error_rate": rate(before_errors, before_events),
+        "change": change(errors, before_errors),
     }

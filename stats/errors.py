@@ -1,6 +1,6 @@
 """The read room's one error: a parameter at fault and why.
 
-Raised by the parsing of read parameters (stats.window, stats.params) and by the questions and
+Raised by the parsing of read parameters (stats.querystring, stats.params) and by the questions and
 selectors when a value cannot be asked about. It names no HTTP status: the API edge
 (stats.api.views.ReadView) answers it with a 400 JSON error and the pages (dashboard.views.page)
 with the 400 page. A subclass of ValueError, so callers that caught the ValueError of

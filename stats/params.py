@@ -3,7 +3,7 @@
 Each `*_query` function reads one endpoint's query (a QueryDict or a plain mapping) and returns
 a frozen dataclass, or raises ReadError naming the parameter at fault. The `Param` tuples are
 also what stats.api.schema describes in the OpenAPI document, so the schema and the parsing
-cannot drift apart. Window, zone and filters: stats.window.
+cannot drift apart. The window, zone and filters every read shares: stats.querystring.
 """
 
 from __future__ import annotations
@@ -16,20 +16,19 @@ from zoneinfo import ZoneInfo
 from stats.buckets import INTERVALS, check_interval
 from stats.errors import ReadError
 from stats.latency import parse_percentile
-from stats.questions import BREAKDOWNS, DEFAULT_SERIES, GROUPS, MAX_SERIES
-from stats.reports import parse_iso_week
-from stats.selectors import decode_cursor, decode_latency_cursor
-from stats.window import (
+from stats.querystring import (
     INT32_MAX,
     READ_PARAMS,
     ZONE_PARAM,
-    Filters,
     Param,
-    Window,
     parse_read_params,
     read_values,
     read_zone,
 )
+from stats.questions import BREAKDOWNS, DEFAULT_SERIES, GROUPS, MAX_SERIES
+from stats.reports import parse_iso_week
+from stats.selectors import decode_cursor, decode_latency_cursor
+from stats.window import Filters, Window
 
 BIGINT_MAX = 2**63 - 1
 MAX_EVENTS_PER_PAGE = 500

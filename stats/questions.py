@@ -99,6 +99,9 @@ def labeler(dim: str, keys: Iterable[Any]) -> Callable[[Any], str]:
     return str
 
 
+_NOUNS = {"cp_id": "courier", "account_code": "account"}  # how a label names a group's kind
+
+
 def other_label(count: int, noun: str) -> str:
     return f"{count:,} other {noun}{'' if count == 1 else 's'}"
 
@@ -212,7 +215,7 @@ def _series(
         series.append(
             {
                 "key": OTHER,
-                "label": other_label(others, group_by.replace("_", " ")),
+                "label": other_label(others, _NOUNS.get(group_by, group_by)),
                 "points": _points(edges, events[OTHER], errors[OTHER], all_events),
             }
         )
@@ -312,7 +315,7 @@ def latency_timeseries(
         series.append(
             {
                 "key": OTHER,
-                "label": other_label(others, group_by.replace("_", " ")),
+                "label": other_label(others, _NOUNS.get(group_by, group_by)),
                 "points": points(per_key[OTHER]),
             }
         )

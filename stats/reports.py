@@ -22,10 +22,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from clickpost_monitor.replica import read_connection
 from stats.errors import ReadError
 from stats.questions import courier_label
-from stats.rates import rate
+from stats.rates import change_pct, rate
+from stats.replica import read_connection
 from stats.results import WeeklyRow
 from stats.sql import aggregate_query, choose_source
 from stats.window import Filters, Window
@@ -119,10 +119,6 @@ def _records(week: str, tz: ZoneInfo) -> Iterator[tuple]:
                 yield category, code, meaning, cp_id, courier, errors, calls, before
 
 
-def _change_pct(errors: int, before: int) -> float | None:
-    return round((errors - before) / before * 100, 1) if before else None
-
-
 def weekly_rows(*, week: str, tz: ZoneInfo) -> Iterator[WeeklyRow]:
     """One dict per (category, code, courier) with errors that ISO week in `tz`, keyed by
     CSV_COLUMNS; numbers as numbers (error_rate a fraction 0..1, change_pct a percentage or
@@ -139,7 +135,7 @@ def weekly_rows(*, week: str, tz: ZoneInfo) -> Iterator[WeeklyRow]:
             "calls": calls,
             "error_rate": rate(errors, calls),
             "prev_week_errors": before,
-            "change_pct": _change_pct(errors, before),
+            "change_pct": change_pct(errors, before),
         }
 
 
@@ -163,7 +159,7 @@ def weekly_csv_lines(*, week: str, tz: ZoneInfo) -> Iterator[str]:
     yield writer.writerow(CSV_COLUMNS)
     week = week.strip()
     for category, code, meaning, cp_id, courier, errors, calls, before in _records(week, tz):
-        change_pct = _change_pct(errors, before)
+        pct = change_pct(errors, before)
         yield writer.writerow(
             [
                 week,
@@ -176,7 +172,7 @@ def weekly_csv_lines(*, week: str, tz: ZoneInfo) -> Iterator[str]:
                 calls,
                 f"{rate(errors, calls):.4f}",
                 before,
-                "" if change_pct is None else f"{change_pct:.1f}",
+                "" if pct is None else f"{pct:.1f}",
             ]
         )
 

@@ -24,12 +24,12 @@ from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from clickpost_monitor.replica import read_connection
 from ingest.catalog import current_catalog
 from ingest.models import Courier
 from stats.errors import ReadError
+from stats.replica import read_connection
 from stats.results import EventCount, EventDetail, EventRow, Timeline, TimelineSummary
-from stats.sql import RAW, readable, sql_conditions
+from stats.sql import RAW, counts, readable, sql_conditions
 from stats.window import Filters, Window, retention_window
 
 MAX_TIMELINE_EVENTS = 1000
@@ -262,8 +262,15 @@ def count_events(
     min_latency_ms: float | None = None,
     by_latency: bool = False,
 ) -> EventCount:
-    """How many events `event_page` lists for the same arguments, up to COUNT_CAP (a count of
-    millions would scan them all to print "10,000+")."""
+    """How many events `event_page` lists for the same arguments.
+
+    Without a raw-only condition (`waybill`, `order_id`, `q`) the rollups hold the exact count
+    (they are written with the rows, for the same quarter hours), so it is the number the
+    overview's tiles show, however large. With one, the raw rows are counted up to COUNT_CAP (a
+    count of millions would scan them all to print "10,000+")."""
+    if not (waybill or order_id or q):
+        [(events, errors)] = counts(window=window, filters=filters)
+        return {"count": (errors if errors_only else events) or 0, "capped": False}
     conditions, params = _event_conditions(
         window=window,
         filters=filters,

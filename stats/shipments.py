@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypedDict
 
-from clickpost_monitor.replica import read_connection
+from stats.replica import read_connection
 from stats.selectors import id_variants, like_escaped
 from stats.window import Window
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from clickpost_monitor.replica import read_connection
 from ingest.latency import COUNT_BITS, COUNT_MASK
+from stats.replica import read_connection
 from stats.window import DIMENSIONS, Filters, Window, retention_window
 
 

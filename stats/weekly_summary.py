@@ -17,9 +17,10 @@ from datetime import datetime, time, timedelta
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
-from clickpost_monitor.replica import read_connection
 from stats.latency import Histogram, histograms_by, percentile
 from stats.questions import counts, labeler
+from stats.rates import change_pct, rate
+from stats.replica import read_connection
 from stats.reports import parse_iso_week
 from stats.window import Filters, Window
 
@@ -119,11 +120,11 @@ def _row(
         "label": label,
         "calls": calls,
         "errors": errors,
-        "error_rate": round(errors / calls, 6) if calls else 0.0,
+        "error_rate": rate(errors, calls),
         "prev_calls": prev_calls,
         "prev_errors": prev_errors,
         "change_errors": errors - prev_errors,
-        "change_pct": round((errors - prev_errors) / prev_errors * 100, 1) if prev_errors else None,
+        "change_pct": change_pct(errors, prev_errors),
         "p50_ms": percentile(latency, 50),
         "p95_ms": percentile(latency, 95),
     }

@@ -17,6 +17,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.utils.html import format_html, format_html_join
 
 from stats.questions import breakdown, totals
+from stats.rates import growth
 from stats.reports import last_whole_week, parse_iso_week, report_filename, weekly_csv_lines
 from stats.window import Filters, Window
 
@@ -51,7 +52,7 @@ def summary(*, week: str, tz: ZoneInfo) -> dict:
         totals(window=window, filters=Filters()),
         totals(window=_previous(window), filters=Filters()),
     )
-    change = (now["errors"] - before["errors"]) / before["errors"] if before["errors"] else None
+    change = growth(now["errors"], before["errors"])
     top = {
         by: [
             row

@@ -1,6 +1,6 @@
 """Send each due weekly report once per ISO week, whichever evaluator gets there first.
 
-`run_alerts` calls `send_due_reports(now)` every minute. A subscription is due from its
+`run_reports` calls `send_due_reports(now)` every minute. A subscription is due from its
 weekday and hour in its zone; the report is the last whole ISO week's in that zone, and that
 week is the claim: one conditional UPDATE ... WHERE last_sent_week IS DISTINCT FROM the week
 RETURNING, committed on its own before anything is sent, so of two evaluators at the same

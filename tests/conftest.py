@@ -9,17 +9,21 @@ from rest_framework.test import APIClient
 
 from ingest.catalog import forget_cached_catalog
 from ingest.partitions import forget_known_partitions
+from ingest.store import forget_key_version
 from tests import clock, read_dataset
-from tokens.auth import create_token
+from tokens.auth import create_token, forget_cached_tokens
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """The catalog is cached per process for 30 s; a test that changed catalog rows inside a
     rolled-back transaction must not leave its copy to the next test (or its module fixtures).
-    So are the days known to have a partition (a rolled-back test may have made some)."""
+    So are the days known to have a partition (a rolled-back test may have made some), the
+    tokens a worker keeps, and when the first content-key version ended."""
     forget_cached_catalog()
     forget_known_partitions()
+    forget_cached_tokens()
+    forget_key_version()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -66,6 +70,7 @@ def read_dataset_loaded(django_db_setup, django_db_blocker):
     yield loaded
     with django_db_blocker.unblock():
         read_dataset.clear()
+        read_dataset.drop_days_past_the_horizon()
 
 
 @pytest.fixture

@@ -17,9 +17,11 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
-from ingest import store
+from ingest import partitions, store
 from ingest.pipeline import RawItem, ingest_items
 from tests import clock
 
@@ -190,5 +192,16 @@ def loaded(django_db_blocker) -> list[Gen]:
     events = generate()
     with django_db_blocker.unblock(), clock.travel(NOW):
         clear()
+        # The days' partitions, as `migrate` makes them before the real now: one request may
+        # start only a few new days (INGEST_MAX_NEW_PARTITIONS).
+        partitions.ensure_partitions_ahead(days_ahead=0, days_back=(NOW - START).days + 1)
         load(events)
     return events
+
+
+def drop_days_past_the_horizon() -> None:
+    """Drop the raw-event partitions older than the real clock's retention horizon: the days
+    this data set made with the clock travelled, once the real date has left them behind (as
+    `prune_events` would), so no other test meets them."""
+    horizon = timezone.now() - timedelta(days=settings.RETENTION_DAYS)
+    partitions.drop_partitions_before(horizon.date())

@@ -339,13 +339,46 @@ def test_a_page_without_login_goes_to_the_login(endpoint, tokens, plain_static):
         assert response["Location"].startswith(reverse("login") + "?next=")
 
 
+# The staff actions of the alerting pages (alerts/pages.py): a login that is not staff gets
+# 403; a staff login gets what this says to a GET (405 from an action that only POSTs).
+STAFF_PAGES = {
+    "alerts-rule-new": 200,
+    "alerts-rule-edit": 200,  # rule 1: the default rules are seeded
+    "alerts-rule-enable": 405,
+    "alerts-rule-delete": 405,
+    "alerts-channel-new": 200,
+    "alerts-channel-edit": 404,  # no channel 1
+    "alerts-channel-delete": 405,
+    "alerts-channel-test": 405,
+    "alerts-silence-alert": 405,
+    "alerts-silence-end": 405,
+    "alerts-mute-new": 405,
+    "alerts-mute-delete": 405,
+}
+# The weekly report's subscription forms only POST (any login subscribes itself).
+POST_ONLY_PAGES = {"report-subscribe", "report-unsubscribe", "report-send-now"}
+
+
 @pytest.mark.parametrize("endpoint", PAGES, ids=str)
 def test_a_page_opens_after_login(endpoint, user_client):
     response = _call(user_client, endpoint, Accept="text/html")
 
+    if endpoint.name in STAFF_PAGES:
+        assert response.status_code == 403
+        return
+    if endpoint.name in POST_ONLY_PAGES:
+        assert response.status_code == 405
+        return
     assert response.status_code in (200, 302, 400, 404), response.content[:300]
     if response.status_code == 302:  # e.g. search jumping to a timeline, not to the login
         assert not response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("endpoint", [e for e in PAGES if e.name in STAFF_PAGES], ids=str)
+def test_a_staff_login_opens_the_alerting_actions(endpoint, staff_client):
+    response = _call(staff_client, endpoint, Accept="text/html")
+
+    assert response.status_code == STAFF_PAGES[endpoint.name], response.content[:300]
 
 
 def _admin_paths() -> list[str]:

@@ -1,15 +1,28 @@
-"""The rooms' one rule that import-linter cannot see: nothing but `ingest/store.py` writes
-events or rollups (docs/ARCHITECTURE.md). import-linter (pyproject `[tool.importlinter]`, run
-by `make lint`) guards the import graph; this guards the SQL and the ORM calls."""
+"""The rooms' rules that import-linter cannot see (docs/ARCHITECTURE.md): nothing but
+`ingest/store.py` writes events or rollups, and nothing but `stats/rates.py` divides errors by
+calls. import-linter (pyproject `[tool.importlinter]`, run by `make lint`) guards the import
+graph; this guards the SQL, the ORM calls and the arithmetic."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ROOMS = ("clickpost_monitor", "ingest", "stats", "tokens", "dashboard", "demo", "alerts")
+ROOMS = (
+    "clickpost_monitor",
+    "ingest",
+    "stats",
+    "tokens",
+    "dashboard",
+    "demo",
+    "alerts",
+    "subscriptions",
+)
 THE_WRITER = REPO / "ingest" / "store.py"
+THE_FORMULA = REPO / "stats" / "rates.py"
+MAKES_TRAFFIC = ("demo",)  # divides volumes (calls per shipment) to make traffic; shows no rate
 # Schema changes and the one-off backfill of a new rollup are the migrations' job.
 EXEMPT_DIRS = ("migrations",)
 
@@ -57,3 +70,48 @@ def test_the_check_sees_a_write_when_there_is_one():
         "Event.objects.filter(id=1).delete("
     ]
     assert writes_in('cursor.execute("DELETE FROM ingest_rollup_code WHERE 1")')
+
+
+def _words(node: ast.AST) -> str:
+    """The names, attributes and string keys in an expression: `row["errors"]` -> "row errors"."""
+    found = []
+    for part in ast.walk(node):
+        if isinstance(part, ast.Name):
+            found.append(part.id)
+        elif isinstance(part, ast.Attribute):
+            found.append(part.attr)
+        elif isinstance(part, ast.Constant) and isinstance(part.value, str):
+            found.append(part.value)
+    return " ".join(found).lower()
+
+
+def rate_divisions_in(text: str) -> list[str]:
+    """Divisions that compute a rate, a share or a change of errors or calls: errors on either
+    side of the line, or calls (events) below it."""
+    found = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            above, below = _words(node.left), _words(node.right)
+            if "error" in above + below or "call" in below or "event" in below:
+                found.append(ast.unparse(node))
+    return found
+
+
+def test_only_stats_rates_divides_errors_by_calls():
+    """One formula: pages, charts, alerts, the anomaly test and e-mails call stats.rates."""
+    offenders = {
+        str(path.relative_to(REPO)): found
+        for path in source_files()
+        if path != THE_FORMULA
+        and path.parts[len(REPO.parts)] not in MAKES_TRAFFIC
+        and (found := rate_divisions_in(path.read_text()))
+    }
+    assert offenders == {}
+
+
+def test_the_rate_check_sees_a_division_when_there_is_one():
+    assert rate_divisions_in("share = errors / bucket_calls if bucket_calls else 0.0")
+    assert rate_divisions_in('rates = [row["errors"] / total for row in rows]')
+    assert rate_divisions_in("usual = failed / point.events")
+    assert rate_divisions_in("x = (errors - before) / before * 100")
+    assert not rate_divisions_in("seconds = elapsed / 60")

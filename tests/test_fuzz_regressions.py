@@ -29,14 +29,20 @@ def test_too_many_query_parameters_is_a_json_400(read_client):
 
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"error": "Bad request: too many query parameters or form fields."}
+    assert response.json() == {
+        "error": "Bad request: too many query parameters or form fields.",
+        "detail": {},
+    }
 
 
 def test_a_host_not_served_is_a_json_400_on_the_api(read_client):
     response = read_client.get("/api/v1/codes/", headers={"Host": "evil.example"})
 
     assert response.status_code == 400
-    assert response.json() == {"error": "Bad request: this host name is not served here."}
+    assert response.json() == {
+        "error": "Bad request: this host name is not served here.",
+        "detail": {},
+    }
 
 
 def test_a_host_not_served_is_still_an_html_400_on_a_page(db):

@@ -243,7 +243,10 @@ def test_an_api_crash_is_a_json_500_without_traceback(url):
 
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"error": "Internal server error; it has been logged."}
+    assert response.json() == {
+        "error": "Internal server error; it has been logged.",
+        "detail": {},
+    }
     _assert_no_internals(response)
 
 
@@ -299,4 +302,4 @@ def test_an_unknown_api_path_is_a_json_404():
     response = _get("/api/nothing-here/")
 
     assert response.status_code == 404
-    assert response.json() == {"error": "Not found: /api/nothing-here/"}
+    assert response.json() == {"error": "Not found: /api/nothing-here/", "detail": {}}

@@ -19,6 +19,7 @@ def no_collectstatic(settings, tmp_path):
     """DEBUG off, the production storage, and an empty STATIC_ROOT: no manifest, no files."""
     settings.DEBUG = False
     settings.STATIC_ROOT = tmp_path / "static-root"
+    settings.STATIC_ROOT.mkdir()  # empty, not missing (whitenoise warns about a missing one)
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "clickpost_monitor.static_manifest.ForgivingManifestStorage"},
@@ -81,7 +82,9 @@ def test_the_server_refuses_to_start_without_the_manifest(tmp_path):
     assert "manage.py collectstatic" in done.stderr
 
 
-def test_a_worker_starts_without_false_missing_file_warnings_and_caches_hashed_files(caplog):
+def test_a_worker_starts_without_false_missing_file_warnings_and_caches_hashed_files(
+    caplog, settings
+):
     """WhiteNoise asks every static file "immutable?" as a worker starts; the answer comes from
     the manifest, not from guessing a hash in the name (which logged ~17 "missing static file"
     warnings for source maps at every start-up, after a good collectstatic)."""
@@ -94,6 +97,7 @@ def test_a_worker_starts_without_false_missing_file_warnings_and_caches_hashed_f
     from tests.fault.harness import ensure_static_files
 
     ensure_static_files({**os.environ, "SECRET_KEY": "test-only-static"})
+    settings.STATIC_ROOT = ROOT / "staticfiles"  # where that wrote (the tests' own is empty)
     staticfiles_storage.hashed_files, _ = staticfiles_storage.load_manifest()  # written just now
     static_cache._hashed_urls.cache_clear()
     with caplog.at_level("WARNING", logger="clickpost_monitor.static_manifest"):

@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+import threading
+import time
 
 from django.conf import settings
 from rest_framework import exceptions
@@ -59,6 +61,37 @@ def create_token(*, name: str, scopes: list[str]) -> tuple[ApiToken, str]:
     return token, secret
 
 
+# Active and revoked tokens found by digest, per process, each with when it was read: every
+# request of a busy shipper would otherwise ask PostgreSQL for the same row. A revocation in
+# another process (`revoke_token`) is seen within TOKEN_CACHE_SECONDS; unknown secrets are not
+# kept (so the dict holds only real tokens), and the dict is bounded all the same.
+_TOKENS_KEPT = 1000
+_found: dict[str, tuple[float, ApiToken]] = {}
+_found_lock = threading.Lock()
+
+
+def token_by_digest(digest: str) -> ApiToken | None:
+    """The token with this digest (active or revoked), at most TOKEN_CACHE_SECONDS old."""
+    seconds = settings.TOKEN_CACHE_SECONDS
+    now = time.monotonic()
+    kept = _found.get(digest)
+    if kept is not None and now - kept[0] < seconds:
+        return kept[1]
+    token = ApiToken.objects.filter(digest=digest).first()
+    if token is not None and seconds > 0:
+        with _found_lock:
+            if len(_found) >= _TOKENS_KEPT:
+                _found.clear()
+            _found[digest] = (now, token)
+    return token
+
+
+def forget_cached_tokens() -> None:
+    """This process looks every token up again (a revocation here takes effect at once)."""
+    with _found_lock:
+        _found.clear()
+
+
 def _credentials(header: str) -> list[str]:
     """The candidate secrets an Authorization header carries (Basic: password, then user)."""
     scheme, _, value = header.strip().partition(" ")
@@ -78,7 +111,7 @@ def _credentials(header: str) -> list[str]:
 
 def _token_for(secret: str) -> tuple[TokenUser, ApiToken]:
     """The active token whose secret this is; 401 otherwise."""
-    token = ApiToken.objects.filter(digest=ApiToken.digest_of(secret)).first()
+    token = token_by_digest(ApiToken.digest_of(secret))
     if token is None:
         raise exceptions.AuthenticationFailed("Invalid token.")
     if not token.is_active:
@@ -94,7 +127,7 @@ class ApiTokenAuthentication(BaseAuthentication):
         if not header:
             return None
         for secret in _credentials(header):
-            token = ApiToken.objects.filter(digest=ApiToken.digest_of(secret)).first()
+            token = token_by_digest(ApiToken.digest_of(secret))
             if token is None:
                 continue
             if not token.is_active:

@@ -8,9 +8,11 @@ from alerts.defaults import DEFAULT_RULES
 
 def add_default_rules(apps, schema_editor):
     Rule = apps.get_model("alerts", "Rule")
+    known = {field.name for field in Rule._meta.get_fields()}  # later fields: later migrations
     for fields in DEFAULT_RULES:
         if not Rule.objects.filter(name=fields["name"]).exists():
-            Rule.objects.create(enabled=False, tz=settings.TIME_ZONE, **fields)
+            kept = {name: value for name, value in fields.items() if name in known}
+            Rule.objects.create(enabled=False, tz=settings.TIME_ZONE, **kept)
 
 
 def remove_default_rules(apps, schema_editor):

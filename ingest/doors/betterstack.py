@@ -24,11 +24,11 @@ MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vn
 _MAX_DEPTH = 64
 
 
-def decode(body: bytes, *, content_type: str | None, max_events: int) -> list[RawItem]:
+def decode(body: bytes, *, content_type: str | None) -> list[RawItem]:
     """One RawItem per map; msgpack by Content-Type (or by a body that is not JSON)."""
     media = media_type(content_type)
     if media not in MSGPACK_TYPES and (media or body.lstrip()[:1] in (b"{", b"[")):
-        values = split_events(body, content_type=content_type, max_events=max_events)
+        values = split_events(body, content_type=content_type)
     else:
         values = _unpack(body)
     return [_item(value) for value in values]

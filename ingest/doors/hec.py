@@ -9,8 +9,10 @@ text holding one, alone or after a message: records.py) over its indexed `fields
 `sourcetype` and `index` land in `extra` beside the fields nobody read. An object without
 `event` is read as the event itself, so its error names the Clickpost fields it lacks.
 
-Replies are HEC's: `{"text": "Success", "code": 0}`, and for a refusal
-`{"text": ..., "code": N}` with HEC's codes (`ERROR_CODES`), plus our `error` sentence.
+Replies are HEC's: `{"text": "Success", "code": 0}` when every event was stored (or already
+was), and for a refusal `{"text": ..., "code": N}` with HEC's codes (`ERROR_CODES`), plus our
+`error` sentence. A batch with any rejected event is HEC's refusal (400, code 6, the first
+rejected event's `invalid-event-number`), never Success, so the shipper's log shows it.
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ ERROR_CODES = {
 }
 
 
-def decode(body: bytes, *, max_events: int) -> list[RawItem]:
+def decode(body: bytes) -> list[RawItem]:
     """One RawItem per HEC object; FramingError for a body that is not JSON objects."""
-    return [_item(value) for value in split_events(body, content_type=None, max_events=max_events)]
+    return [_item(value) for value in split_events(body, content_type=None)]
 
 
 def _item(value: Any) -> RawItem:
@@ -52,11 +54,20 @@ def _item(value: Any) -> RawItem:
 
 
 def reply(outcome: IngestOutcome) -> tuple[dict, int]:
-    """HEC's success, or code 6 naming the first rejected event when every one was rejected."""
-    if not outcome.all_rejected:
+    """HEC's success when no event was rejected; otherwise HEC's own refusal, code 6 naming the
+    first rejected event (`invalid-event-number`), as Splunk answers a batch with a bad event,
+    with our counts beside it (the valid events were stored: a resend is counted duplicates)."""
+    if not outcome.rejected:
         return SUCCESS, 200
-    first = outcome.errors[0]["index"] if outcome.errors else 0
-    body = refusal_body(400, f"every event was rejected; {outcome.rejected} rejected")
+    first = min(outcome.rejections)
+    if outcome.all_rejected:
+        why = f"every event was rejected; {outcome.rejected} rejected"
+    else:
+        why = (
+            f"{outcome.rejected} events rejected, {outcome.accepted + outcome.duplicates}"
+            " stored or already stored"
+        )
+    body = refusal_body(400, why)
     return {**body, "invalid-event-number": first, **outcome.as_json()}, 400
 
 

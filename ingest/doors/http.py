@@ -9,23 +9,29 @@ way (SPEC "Ingest"):
   A stream the server cannot read (a malformed chunked body) is a 400, never a 500.
 - `within_limit` is the event-count cap (413); `check_content_type` (415) stays beside the JSON
   framing it protects (`ingest.framing`), and doors with their own media types refuse theirs.
-- `refusal` answers a `FramingError` as JSON and records it on the token (is my shipper working?).
-- `IngestDoor` is the DRF view every door derives from: token auth with the `ingest` scope, the
-  per-token throttle, no DRF body parsing. Doors whose clients send the token elsewhere (Splunk's
-  `Authorization: Splunk`, Seq's `X-Seq-ApiKey`, Logz.io's `?token=`) name that form's
-  authentication class from `tokens.auth`, which owns every credential form.
+- `Door.answer` is the one shape of every door (body, decode, limit, pipeline, reply); a refused
+  request is recorded on the token (is my shipper working?) and answered by the API's exception
+  handler (its one error shape) unless the door's protocol has its own refusal shape.
+- `IngestDoor` is the DRF view every protocol door derives from: token auth with the `ingest`
+  scope, the per-token throttle, no DRF body parsing. Doors whose clients send the token
+  elsewhere (Splunk's `Authorization: Splunk`, Seq's `X-Seq-ApiKey`, Logz.io's `?token=`) name
+  that form's authentication class from `tokens.auth`, which owns every credential form.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 from django.conf import settings
+from django.http import HttpResponseBase
+from rest_framework.exceptions import APIException
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from ingest import pipeline
@@ -225,10 +231,12 @@ def ingest(request: Any, items: Sequence[pipeline.RawItem]) -> pipeline.IngestOu
     return pipeline.ingest_items(items, token_id=token_id(request))
 
 
-def refusal(request: Any, error: FramingError) -> Response:
-    """A request refused as a whole: JSON `{"error": ...}` with its status, kept on the token."""
-    pipeline.record_refused_request(token_id(request), error.message)
-    return Response({"error": error.message}, status=error.status)
+class Refused(APIException):
+    """A body refused as a whole (a FramingError), with the refusal's own status."""
+
+    def __init__(self, error: FramingError) -> None:
+        super().__init__(error.message)
+        self.status_code = error.status
 
 
 # ---------------------------------------------------------------- DRF plumbing
@@ -259,7 +267,47 @@ class ProtocolNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class IngestDoor(APIView):
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A door's body, decoded: the items, and what its reply needs from the decoding (OTLP's
+    encoding, the bulk actions), opaque to the template."""
+
+    items: Sequence[pipeline.RawItem]
+    note: Any = None
+
+
+class Door:
+    """The shape every door shares (`answer`): read the body, let the door decode it, apply the
+    event-count limit, run the pipeline, let the door reply. A door only decodes and replies
+    (and may answer a refusal in its protocol's shape); nothing else differs between doors."""
+
+    def answer(self, request: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            self.before_body(request)
+            decoded = self.decode(request, request_body(request), **kwargs)
+            within_limit(decoded.items)
+        except FramingError as error:
+            pipeline.record_refused_request(token_id(request), error.message)
+            return self.refuse(request, error)
+        return self.reply(decoded, ingest(request, decoded.items))
+
+    def before_body(self, request: Any) -> None:
+        """Checks that come before the body is read (raise FramingError); none by default."""
+
+    def decode(self, request: Any, body: bytes, **kwargs: Any) -> Decoded:
+        raise NotImplementedError
+
+    def reply(self, decoded: Decoded, outcome: pipeline.IngestOutcome) -> HttpResponseBase:
+        raise NotImplementedError
+
+    def refuse(self, request: Any, error: FramingError) -> HttpResponseBase:
+        """A request refused whole, answered by the API's exception handler (settings'
+        EXCEPTION_HANDLER), so in the API's one error shape with its status."""
+        handler = cast(Callable[..., Response], api_settings.EXCEPTION_HANDLER)
+        return handler(Refused(error), {"request": request})
+
+
+class IngestDoor(Door, APIView):
     """A protocol's POST door: token auth with the `ingest` scope, throttled, raw body."""
 
     content_negotiation_class = ProtocolNegotiation
@@ -267,4 +315,6 @@ class IngestDoor(APIView):
     permission_classes = [CanIngest]
     throttle_classes = [IngestThrottle]
     parser_classes: list = []  # the body is the decoder's, not DRF's
-    schema = None  # protocol endpoints are documented in docs/SHIPPERS.md, not in OpenAPI
+
+    def post(self, request: Any, **kwargs: Any) -> HttpResponseBase:
+        return self.answer(request, **kwargs)

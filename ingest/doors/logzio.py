@@ -16,8 +16,8 @@ from ingest.framing import split_events
 from ingest.pipeline import RawItem
 
 
-def decode(body: bytes, *, max_events: int) -> list[RawItem]:
-    return [_item(value) for value in split_events(body, content_type=None, max_events=max_events)]
+def decode(body: bytes) -> list[RawItem]:
+    return [_item(value) for value in split_events(body, content_type=None)]
 
 
 def _item(value: Any) -> RawItem:

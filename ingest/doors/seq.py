@@ -12,7 +12,7 @@ Each event is one item: its properties are its fields (seqlog sends `extra=` key
 stands in when the properties name none, and the message is the template rendered with the
 properties (`{endpoint}` -> its value); a template holding a JSON object counts as that object.
 Seq answers a stored batch with 201 `{"MinimumLevelAccepted": null}`, which is what seqlog and
-Serilog expect.
+Serilog expect, and a batch with any rejected event with its error form, 400 `{"Error": ...}`.
 """
 
 from __future__ import annotations
@@ -21,14 +21,24 @@ import json
 import re
 from typing import Any
 
-from ingest.doors.records import default_time, event_from_body
+from ingest.doors.records import default_time, event_from_body, rejection_summary
 from ingest.framing import FramingError, Unparsable
-from ingest.pipeline import RawItem
+from ingest.pipeline import IngestOutcome, RawItem
 
 ACCEPTED = {"MinimumLevelAccepted": None}
 EXTRA_PREFIX = "Extra_"
 _HOLE = re.compile(r"\{([@$]?)([A-Za-z0-9_.\-]+)(?:[,:][^{}]*)?\}")
 _CLEF_META = {"@t", "@mt", "@m", "@l", "@x", "@i", "@r", "@tr", "@sp"}
+
+
+def reply(outcome: IngestOutcome, *, total: int) -> tuple[dict, int]:
+    """Seq's 201 when no event was rejected; otherwise Seq's own error form, 400 `{"Error"}`
+    naming the first rejected event, with our counts beside it (the valid events were stored:
+    a resend is counted duplicates)."""
+    if not outcome.rejected:
+        return ACCEPTED, 201
+    summary = rejection_summary(outcome, total=total, noun="event")
+    return {"Error": summary, "error": summary, **outcome.as_json()}, 400
 
 
 def decode_raw(body: bytes) -> list[RawItem]:

@@ -17,22 +17,88 @@ from drf_spectacular.utils import (
 
 from stats import params as p
 from stats.api import serializers as s
-from stats.window import READ_PARAMS, ZONE_PARAM, Param
+from stats.querystring import READ_PARAMS, ZONE_PARAM, Param
+
+# The credential forms of an API token (tokens.auth), as OpenAPI security schemes. Every view
+# takes Bearer (or `Token`) and Basic whose password (or user name) is the token; a door whose
+# protocol defines its own form takes that too, and only that door.
+_SCHEMES = {
+    "token": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "`Authorization: Bearer <token>` (or `Token <token>`); made by "
+        "`manage.py create_token NAME --scope ingest|read`.",
+    },
+    "basicToken": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "Basic auth whose password (or user name) is the token (rsyslog's "
+        "Elasticsearch output can send nothing else).",
+    },
+    "splunkToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "`Authorization: Splunk <token>`: the Splunk HEC door only.",
+    },
+    "seqApiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Seq-ApiKey",
+        "description": "`X-Seq-ApiKey: <token>`: the Seq doors only.",
+    },
+    "seqApiKeyQuery": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "apiKey",
+        "description": "`?apiKey=<token>`: the Seq doors only.",
+    },
+    "queryToken": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "token",
+        "description": "`?token=<token>`: the Logz.io door only (its clients send no header).",
+    },
+}
 
 
-class ApiTokenScheme(OpenApiAuthenticationExtension):
-    """Documents tokens.auth.ApiTokenAuthentication as HTTP bearer (registered on import)."""
+class _TokenScheme(OpenApiAuthenticationExtension):
+    """A tokens.auth authentication class: its own scheme(s) (`name`), and the requirement
+    that any one of `accepts` will do ("token" and "basicToken" are ApiTokenScheme's)."""
 
-    target_class = "tokens.auth.ApiTokenAuthentication"
-    name = "token"
+    accepts: tuple[str, ...] = ()
 
     def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "`Authorization: Bearer <token>` (or `Token <token>`); made by "
-            "`manage.py create_token NAME --scope ingest|read`.",
-        }
+        names = [self.name] if isinstance(self.name, str) else self.name
+        definitions = [_SCHEMES[name] for name in names]
+        return definitions[0] if isinstance(self.name, str) else definitions
+
+    def get_security_requirement(self, auto_schema):
+        return [{name: []} for name in self.accepts]
+
+
+class ApiTokenScheme(_TokenScheme):
+    target_class = "tokens.auth.ApiTokenAuthentication"
+    name = ["token", "basicToken"]
+    accepts = ("token", "basicToken")
+
+
+class SplunkScheme(_TokenScheme):
+    target_class = "tokens.auth.SplunkAuthentication"
+    name = "splunkToken"
+    accepts = ("splunkToken", "token", "basicToken")
+
+
+class SeqScheme(_TokenScheme):
+    target_class = "tokens.auth.SeqApiKeyAuthentication"
+    name = ["seqApiKey", "seqApiKeyQuery"]
+    accepts = ("seqApiKey", "seqApiKeyQuery", "token", "basicToken")
+
+
+class QueryTokenScheme(_TokenScheme):
+    target_class = "tokens.auth.QueryTokenAuthentication"
+    name = "queryToken"
+    accepts = ("queryToken", "token", "basicToken")
 
 
 BAD_PARAMETER = OpenApiResponse(
@@ -308,7 +374,9 @@ ingest = extend_schema(
         "Needs a token with the `ingest` scope. The body is free-form JSON: one event object, "
         'an array of them, `{"events"|"logs"|"records": [...]}`, or JSON lines '
         "(NDJSON). The framing is read from the body whatever the Content-Type (JSON, NDJSON, "
-        "text/plain, form-urlencoded or none; others are 415). gzip/deflate accepted. At most "
+        "text/plain, form-urlencoded or none; others are 415): Python's "
+        "`logging.handlers.HTTPHandler` posts its records here as a form, read as events. "
+        "gzip/deflate accepted. At most "
         "10 MB and 10,000 events (413). Valid events are stored in one transaction; retries "
         "are duplicates, not new rows. 200 when anything was accepted or was a duplicate, 400 "
         "when all were rejected."
@@ -317,6 +385,7 @@ ingest = extend_schema(
         "application/json": OpenApiTypes.ANY,
         "application/x-ndjson": OpenApiTypes.STR,
         "text/plain": OpenApiTypes.STR,
+        "application/x-www-form-urlencoded": OpenApiTypes.OBJECT,
     },
     responses={
         200: s.IngestOut,

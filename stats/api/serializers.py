@@ -279,5 +279,15 @@ class IngestOut(Out):
 
 
 class ErrorOut(Out):
-    error = serializers.CharField(help_text="one line for a human, naming the parameter")
-    detail = serializers.JSONField(required=False)
+    """The API's one error shape (clickpost_monitor.errors): every 4xx and 5xx of every
+    endpoint and door, except the ingest outcome that lists each rejected event."""
+
+    error = serializers.CharField(help_text="one line for a human, naming the field at fault")
+    detail = serializers.DictField(
+        child=serializers.JSONField(),
+        help_text="the reasons by field name (a list of sentences, nested for nested fields); "
+        "{} when no field is at fault",
+    )
+    retry_after = serializers.FloatField(
+        required=False, help_text="seconds to wait (429 and 503, as the Retry-After header)"
+    )

@@ -12,6 +12,13 @@ from tests.alerts.receivers import Receiver
 from tests.alerts.traffic import calls, ingest
 
 
+@pytest.fixture(autouse=True)
+def loopback_receivers_allowed(settings):
+    """The test receivers listen on 127.0.0.1: listed as an operator would list an internal
+    receiver (tests/alerts/test_targets.py proves the refusal without it)."""
+    settings.ALERTS_PRIVATE_TARGETS = ["127.0.0.1"]
+
+
 @pytest.fixture
 def receiver():
     server = Receiver()

@@ -22,8 +22,9 @@ class Received:
 class Receiver:
     """A threaded HTTP server on 127.0.0.1; `received` lists what it got (answered 2xx)."""
 
-    def __init__(self, *, status: int = 200):
+    def __init__(self, *, status: int = 200, redirect_to: str = ""):
         self.status = status
+        self.redirect_to = redirect_to
         self.received: list[Received] = []
         self.refused = 0
         receiver = self
@@ -31,6 +32,12 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if receiver.redirect_to:
+                    receiver.refused += 1
+                    self.send_response(307)
+                    self.send_header("Location", receiver.redirect_to)
+                    self.end_headers()
+                    return
                 if receiver.status >= 300:
                     receiver.refused += 1
                 else:

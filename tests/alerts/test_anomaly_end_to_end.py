@@ -46,7 +46,11 @@ def test_a_courier_failing_far_more_than_at_this_hour_in_past_weeks_pages(base, 
     deliver_due()
 
     [state] = AlertState.objects.all()
-    assert (state.labels, state.status, state.severity) == ({"cp_id": 7}, "firing", "critical")
+    assert (state.labels, state.status, state.severity) == (
+        {"cp_id": 7, "courier": "Delhivery"},
+        "firing",
+        "critical",
+    )
     assert state.value < 0.0001
     assert state.summary.startswith("30 of 120 calls failed (25%) vs the usual ")
     assert "(8 weeks, 960 calls)" in state.summary

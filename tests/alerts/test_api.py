@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from alerts.evaluator import evaluate_minute, floor_minute
+from alerts.evaluator import evaluate_minute
+from alerts.leader import floor_minute
 from alerts.models import Channel, Rule, Silence, Transition
 from alerts.outbox import deliver_due
 from tests.alerts.conftest import make_rule
@@ -188,7 +189,7 @@ def test_alerts_now_and_the_history(read_client, recent_incident, webhook, recei
     deliver_due()
 
     [alert] = read_client.get("/api/v1/alerts/").json()
-    assert alert["status"] == "firing" and alert["labels"] == {"cp_id": 7}
+    assert alert["status"] == "firing" and alert["labels"] == {"cp_id": 7, "courier": "Delhivery"}
     assert alert["threshold"] == 0.2 and alert["value"] > 0.2 and alert["since"]
     history = read_client.get("/api/v1/alerts/history/").json()
     assert [t["kind"] for t in history["results"]] == ["firing"]

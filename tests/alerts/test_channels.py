@@ -65,10 +65,10 @@ def test_email_goes_through_smtp_and_says_what_where_how_bad_and_what_to_do(
 
     assert [to for to, _ in smtp.messages] == [["oncall@example.com"]] * 2
     firing, resolved = (message for _, message in smtp.messages)
-    assert firing["Subject"] == "[Firing] Courier errors: cp_id 7 (Delhivery)"
-    text = firing.get_content()
-    assert "error rate 23.00% vs threshold 20.00% (critical)" in text
-    assert "Where: cp_id 7 (Delhivery)" in text
+    assert firing["Subject"] == "[Firing] Courier errors: Delhivery"
+    text = firing.get_body(("plain",)).get_content()
+    assert "error rate 23.0 % vs threshold 20.0 % (critical)" in text
+    assert "Where: Delhivery" in text
     assert "Since: " in text and "IST" in text
     assert "What to do: 503 " in text  # the catalog's hint for the top failing code
     assert "/events/?" in text and "cp_id=7" in text

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from alerts.evaluator import due_minutes, evaluate_minute
+from alerts.evaluator import evaluate_minute
+from alerts.leader import due_minutes
 from alerts.models import AlertState, MuteWindow, Notification, Rule, Silence, Tick, Transition
 from alerts.outbox import deliver_due
 from alerts.values import Reader, question_of
@@ -19,6 +20,8 @@ from tests.alerts.traffic import calls, ingest
 SPEC_BODY_KEYS = {
     "status", "rule", "group", "value", "threshold", "severity", "summary",
     "started_at", "resolved_at", "dedup_key", "url",
+    # beside SPEC's: the values in the rule's unit, why a resolve happened, a test's mark
+    "value_text", "threshold_text", "reason", "test",
 }  # fmt: skip
 
 
@@ -31,7 +34,7 @@ def evaluate(base: datetime, minutes: range) -> None:
 def test_an_incident_fires_once_and_resolves_once_with_a_signed_webhook(
     incident, base, webhook, receiver
 ):
-    rule = make_rule(webhook)
+    rule = make_rule(webhook, notify="each")  # one message per group and change, as before
 
     evaluate(base, range(1, 41))
 
@@ -46,7 +49,9 @@ def test_an_incident_fires_once_and_resolves_once_with_a_signed_webhook(
     assert [b["status"] for b in bodies] == ["firing", "resolved"]
     firing = bodies[0]
     assert set(firing) == SPEC_BODY_KEYS
-    assert firing["group"] == {"cp_id": 7}
+    assert firing["group"] == {"cp_id": 7, "courier": "Delhivery"}
+    assert (firing["value_text"], firing["threshold_text"]) == ("23.0 %", "20.0 %")
+    assert firing["test"] is False
     assert firing["rule"] == {"id": rule.pk, "name": rule.name, "metric": "error_rate"}
     assert firing["value"] == 0.23  # (3 x 1 + 2 x 10) / 100
     assert firing["severity"] == "critical"
@@ -174,7 +179,7 @@ def test_a_shipper_gone_silent_fires_on_calls_below_a_floor(db, base, webhook, r
     evaluate(base, range(5, 17))
 
     firing = Transition.objects.get(kind="firing")
-    assert firing.labels == {"cp_id": 4}
+    assert firing.labels == {"cp_id": 4, "courier": "Delhivery"}
     # Calls at minutes 0-9, 10 a minute: [9, 14) still has 10, [10, 15) has none.
     assert firing.at == base + timedelta(minutes=15)
 

@@ -73,7 +73,11 @@ def test_an_improbable_rate_above_usual_fires_with_the_detectors_summary(
         "group_by": "cp_id", "tz": "Asia/Kolkata", "weeks": 6,
     }  # fmt: skip
     [state] = AlertState.objects.all()
-    assert (state.labels, state.status, state.severity) == ({"cp_id": 7}, "firing", "critical")
+    assert (state.labels, state.status, state.severity) == (
+        {"cp_id": 7, "courier": "cp 7"},
+        "firing",
+        "critical",
+    )
     assert state.value == 0.0001
     assert "vs the usual 3.1% on Tuesdays 14:00 IST" in state.summary
     note = Notification.objects.get()

@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from alerts.evaluator import floor_minute
+from alerts.leader import floor_minute
 from alerts.models import Channel, Notification, Tick, Transition, new_webhook_secret
 from tests.alerts.conftest import make_rule
 from tests.alerts.receivers import Receiver
@@ -44,6 +44,7 @@ def start_evaluator(log: Path) -> subprocess.Popen:
         "DATABASE_URL": database_url(),
         "SECRET_KEY": "test-only",
         "ALERTS_MAX_CATCHUP_MINUTES": "120",
+        "ALERTS_PRIVATE_TARGETS": "127.0.0.1",  # the receiver
         "PYTHONUNBUFFERED": "1",
     }
     return subprocess.Popen(

@@ -6,17 +6,20 @@ from __future__ import annotations
 import importlib
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.apps import apps as django_apps
 from django.utils import timezone
 
 from dashboard import bidi, charts
-from dashboard.links import Drill
 from ingest.catalog import ALREADY_DONE
 from ingest.models import CodeEntry
+from stats import selectors
 from stats.benign import benign_codes
+from stats.links import Drill
 from stats.window import Filters
 from tests.dashboard.test_numbers import recent_weeks
 from tests.dashboard.test_pages import call, store
@@ -239,3 +242,90 @@ def test_reports_say_when_the_data_starts_not_calls_on_7_of_7_days(user_client):
     assert f"the data starts {starts:%Y-%m-%d %H:%M}, after the week began" in warning
     assert "7 of 7" not in warning
     assert 'data-coverage="week"' not in page  # the report week itself is whole
+
+
+# ---------------------------------------------------------------- /api/docs/ and its doors
+
+# Every door README names, with the credential forms its clients send (tokens.auth).
+README_DOORS = {
+    "/v1/logs": {"token", "basicToken"},
+    "/loki/api/v1/push": {"token", "basicToken"},
+    "/_bulk": {"token", "basicToken"},
+    "/services/collector": {"splunkToken", "token", "basicToken"},
+    "/api/events/raw": {"seqApiKey", "seqApiKeyQuery", "token", "basicToken"},
+    "/ingest/clef": {"seqApiKey", "seqApiKeyQuery", "token", "basicToken"},
+    "/betterstack/": {"token", "basicToken"},
+    "/logzio/": {"queryToken", "token", "basicToken"},
+}
+
+
+@pytest.mark.django_db
+def test_the_openapi_schema_describes_every_readme_door_with_its_own_credentials(api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    schemes = schema["components"]["securitySchemes"]
+    for path, credentials in README_DOORS.items():
+        assert f"`{path}" in readme, path
+        operation = schema["paths"][path]["post"]
+        assert {name for need in operation["security"] for name in need} == credentials, path
+        assert credentials <= set(schemes)
+    assert schemes["splunkToken"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "`Authorization: Splunk <token>`: the Splunk HEC door only.",
+    }
+    assert schemes["queryToken"]["in"] == "query" and schemes["queryToken"]["name"] == "token"
+    # HTTPHandler posts form records to the generic door.
+    ingest = schema["paths"]["/api/v1/events/"]["post"]
+    assert "application/x-www-form-urlencoded" in ingest["requestBody"]["content"]
+    assert "HTTPHandler" in ingest["description"]
+    assert "/betterstack" not in schema["paths"] and "/logzio" not in schema["paths"]
+
+
+@pytest.mark.django_db
+def test_the_docs_page_lists_every_door_and_which_credential_it_takes(user_client):
+    page = user_client.get("/api/docs/").content.decode()
+    doors = page[page.index('data-table="doors"') :]
+    for name in ("Splunk", "Seq", "Better Stack", "Logz.io", "HTTPHandler", "Loki", "OTLP"):
+        assert name in doors, name
+    assert "Authorization: Splunk $TOKEN" in doors and "X-Seq-ApiKey: $TOKEN" in doors
+    assert "Every door takes the same <code>Authorization: Bearer" not in page
+
+
+# ---------------------------------------------------------------- a text response
+
+
+@pytest.mark.django_db
+def test_a_text_response_is_shown_decoded_as_the_message_is(user_client):
+    page = "<html>\r\n<body>502 Bad Gateway</body>\r\n</html>"
+    store(call(1, minutes_ago=5, http_status=502, response=page, message=page))
+    event_id = user_client.get("/events/").context["rows"][0]["id"]
+    html = user_client.get(f"/events/{event_id}/").content.decode()
+    shown = re.search(r'<pre class="json text" data-json="response">(.*?)</pre>', html, re.S)[1]
+    assert shown == "&lt;html&gt;\r\n&lt;body&gt;502 Bad Gateway&lt;/body&gt;\r\n&lt;/html&gt;"
+    assert "\\r\\n" not in html
+    assert "(text, as received)" in html
+
+
+# ---------------------------------------------------------------- the events page's count
+
+
+@pytest.mark.django_db
+def test_the_events_page_counts_as_the_overview_does_and_shows_its_window(user_client, monkeypatch):
+    monkeypatch.setattr(selectors, "COUNT_CAP", 5)  # stands for 10,000
+    calls = [call(n, minutes_ago=3 + n, message=f"timeout {n}") for n in range(8)]
+    calls += [call(20 + n, minutes_ago=40 + n, code=500, message="boom") for n in range(4)]
+    store(*calls)
+    with time_machine.travel(timezone.now(), tick=False):  # one "now" for both pages
+        overview = user_client.get("/?range=24h")
+        events = user_client.get("/events/?range=24h")
+    assert events.context["matches"] == {"count": 12, "capped": False}
+    assert overview.context["totals"]["events"] == 12
+    assert events.context["window_text"] == overview.context["window_text"]
+    failures = user_client.get(overview.context["all_failures_url"])
+    assert failures.context["matches"] == {"count": 4, "capped": False}
+    assert failures.context["window_text"] == overview.context["window_text"]  # not widened
+    searched = user_client.get("/events/", {"range": "24h", "q": "timeout"})
+    assert searched.context["matches"] == {"count": 5, "capped": True}  # raw rows: capped
+    assert 'data-count="5">5+ calls' in searched.content.decode()

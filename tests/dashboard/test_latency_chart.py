@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from dashboard.charts import latency_figure, ms_tick
 from dashboard.links import Drill
+
+from dashboard.charts import latency_figure, ms_tick
 from stats.window import Filters
 
 START = datetime(2026, 3, 2, 10, tzinfo=UTC)

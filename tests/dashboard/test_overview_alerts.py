@@ -42,7 +42,7 @@ def test_the_rate_chart_marks_when_each_alert_fired(user_client, traffic):
 
     assert len(layout["shapes"]) == 2
     hovers = sorted(a["hovertext"] for a in layout["annotations"])
-    assert hovers == ["Courier failing fired cp_id 4", "Courier failing fired cp_id 5"]
+    assert hovers == ["Courier failing fired: Blue Dart", "Courier failing fired: Delhivery"]
 
 
 def test_no_banner_and_no_marks_when_nothing_fired(user_client, traffic):

@@ -11,14 +11,14 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.test import override_settings
 from django.utils import timezone
 
 from dashboard import charts, params
-from dashboard.links import Drill
 from ingest.pipeline import RawItem, ingest_items
+from stats.links import Drill
 from stats.reports import last_whole_week
 from stats.window import Filters
+from tests import clock
 
 XSS = "<script>alert(1)</script>"
 ESCAPED_XSS = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -62,9 +62,7 @@ def call(n: int, *, minutes_ago: int = 30, **fields) -> dict:
 
 
 def store(*events: dict) -> None:
-    # Some tests pin dates in March 2026: keep them inside the retention horizon whatever today.
-    with override_settings(RETENTION_DAYS=36500):
-        outcome = ingest_items([RawItem(e) for e in events], token_id=None)
+    outcome = ingest_items([RawItem(e) for e in events], token_id=None)
     assert outcome.accepted == len(events), outcome.errors
 
 
@@ -160,10 +158,11 @@ def test_a_preset_range_leaves_out_older_calls(user_client, db):
 
 
 def test_a_custom_range_reads_wall_clock_times_in_the_chosen_zone(user_client, db):
-    at = datetime(2026, 3, 10, 6, 20, tzinfo=UTC)  # 11:50 in Kolkata
+    day = clock.recent_day()
+    at = day + timedelta(hours=6, minutes=20)  # 11:50 in Kolkata
     store(call(1, code=324, timestamp=at.isoformat()))
-    inside = "?range=custom&start=2026-03-10T11:45&end=2026-03-10T12:00&tz=Asia/Kolkata"
-    outside = "?range=custom&start=2026-03-10T11:45&end=2026-03-10T12:00&tz=UTC"
+    inside = f"?range=custom&start={day:%Y-%m-%d}T11:45&end={day:%Y-%m-%d}T12:00&tz=Asia/Kolkata"
+    outside = f"?range=custom&start={day:%Y-%m-%d}T11:45&end={day:%Y-%m-%d}T12:00&tz=UTC"
     assert tile(user_client.get("/" + inside), "errors") == "1"
     assert tile(user_client.get("/" + outside), "errors") == "0"
 
@@ -405,9 +404,10 @@ def test_reports_page_defaults_to_the_last_complete_week_with_its_csv_link(user_
 
 
 def test_reports_page_previews_the_weeks_rows(user_client, db):
-    monday = datetime(2026, 3, 9, 10, tzinfo=UTC)
+    monday = clock.weeks_ago(1) + timedelta(hours=10)
     store(call(1, code=324, timestamp=monday.isoformat()), call(2, timestamp=monday.isoformat()))
-    response = user_client.get("/reports/?week=2026-W11")
+    year, week, _ = monday.isocalendar()
+    response = user_client.get(f"/reports/?week={year}-W{week:02d}")
     assert [(r["code"], r["errors"], r["calls"]) for r in response.context["rows"]] == [(324, 1, 2)]
     assert response.context["figure"]["data"][0]["y"] == [1]
 

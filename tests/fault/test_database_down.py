@@ -99,7 +99,7 @@ def test_an_api_read_is_a_503_saying_try_again(down, path):
 
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
-    assert answer.json() == {"error": DATABASE_UNAVAILABLE_READ}
+    assert answer.json() == {"error": DATABASE_UNAVAILABLE_READ, "detail": {}, "retry_after": 5}
 
 
 def test_ingest_is_a_503_saying_nothing_was_stored(down):
@@ -112,7 +112,7 @@ def test_ingest_is_a_503_saying_nothing_was_stored(down):
     )
 
     assert answer.status_code == 503
-    assert answer.json() == {"error": DATABASE_UNAVAILABLE}
+    assert answer.json() == {"error": DATABASE_UNAVAILABLE, "detail": {}, "retry_after": 5}
 
 
 def test_no_500_and_no_traceback_and_back_when_the_database_is(down):

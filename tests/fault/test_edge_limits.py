@@ -1,6 +1,7 @@
 """Abuse limits at the edge of ingest, through gunicorn as deployed: the per-token rate limit
-holds across workers, a body too large is refused before (or while) it is read, and a client
-that stops sending holds no worker, and its connection only until REQUEST_BODY_SECONDS."""
+holds across workers, a body too large is refused before (or while) it is read, a client that
+stops sending holds no worker, and its connection only until REQUEST_BODY_SECONDS, and one that
+trickles its request head only until REQUEST_HEADER_SECONDS."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import gzip
 import json
 import re
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +25,7 @@ RATE_PER_MINUTE = 5
 MAX_BYTES = 100_000
 WORKER_TIMEOUT_SECONDS = 5
 BODY_SECONDS = 2
+HEADER_SECONDS = 2
 TOKENS = ("rate", "rate-other", "size", "slow")
 MAKE_TOKENS = (
     "import json; from tokens.auth import create_token; "
@@ -59,6 +62,7 @@ def edge(fault_db, tmp_path_factory):
         INGEST_MAX_BYTES=str(MAX_BYTES),
         GUNICORN_TIMEOUT=str(WORKER_TIMEOUT_SECONDS),
         REQUEST_BODY_SECONDS=str(BODY_SECONDS),
+        REQUEST_HEADER_SECONDS=str(HEADER_SECONDS),
     )
     tokens = json.loads(manage(env, "shell", "--no-imports", "-c", MAKE_TOKENS))
     log = tmp_path_factory.mktemp("edge") / "gunicorn.log"
@@ -202,3 +206,37 @@ def test_a_client_that_stops_sending_holds_no_worker_and_gets_a_408(edge):
     assert "WORKER TIMEOUT" not in edge.server.log(tail=10**7)
     assert edge.post("slow", _ndjson("after-slow", 3)).status_code == 200
     assert edge.stored("slow") == 0
+
+
+def test_a_client_that_trickles_its_request_head_is_cut_off_after_request_header_seconds(edge):
+    """A byte of the head every 0.2 s would take the client 40 s; the server closes the socket
+    once REQUEST_HEADER_SECONDS have passed, while the head is still coming."""
+    head = (
+        "POST /api/v1/events/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {edge.tokens['slow']}\r\nContent-Type: application/json\r\n"
+        + "X-Padding: "
+        + "p" * 80
+        + "\r\n\r\n"
+    ).encode()
+    sent = 0
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", edge.server.port), timeout=30) as sock:
+        try:
+            for byte in head:
+                sock.sendall(bytes([byte]))
+                sent += 1
+                time.sleep(0.2)
+                sock.setblocking(False)
+                try:
+                    if sock.recv(1024) == b"":
+                        break  # closed by the server
+                except BlockingIOError:
+                    pass  # still open
+                finally:
+                    sock.setblocking(True)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        elapsed = time.monotonic() - started
+    assert sent < len(head), "the whole head was taken, however slowly"
+    assert HEADER_SECONDS <= elapsed < HEADER_SECONDS + 10, elapsed
+    assert edge.post("slow", _ndjson("after-trickle", 1)).status_code == 200

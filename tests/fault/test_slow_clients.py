@@ -28,6 +28,7 @@ def test_200_slow_clients_for_20_s_leave_the_login_page_and_ingest_answering(fau
         WEB_CONCURRENCY="2",
         INGEST_RATE_PER_MINUTE="100000",
         REQUEST_BODY_SECONDS="60",  # the slow uploads are held to the end, not answered 408
+        REQUEST_HEADER_SECONDS="60",  # and the slow heads, not closed (test_edge_limits.py)
     )
     token = manage(env, "shell", "--no-imports", "-c", MAKE_TOKEN).strip()
     server = Gunicorn(env, tmp_path / "gunicorn.log")

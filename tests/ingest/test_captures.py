@@ -311,10 +311,11 @@ def test_generic_door_reads_a_chunked_body_and_answers_an_empty_flush(live, toke
     ids=["bad-size", "no-chunk-terminator"],
 )
 @pytest.mark.parametrize("door", [GENERIC, "/betterstack/", "/services/collector"])
-def test_a_malformed_chunked_body_is_a_400_and_no_traceback(live, token, chunks, door):
+def test_a_malformed_chunked_body_is_a_json_400_and_no_traceback(live, token, chunks, door):
     """The server's HTTP parser refuses a broken chunk before the app sees a byte (the body is
-    buffered whole first: clickpost_monitor/asgi.py), so the 400 is gunicorn's own short
-    text/plain answer naming the fault; nothing is stored and nothing is logged as a crash."""
+    buffered whole first: clickpost_monitor/asgi.py); its 400 is in the API's JSON error shape
+    (clickpost_monitor/server.py) naming the fault; nothing is stored and nothing is logged as a
+    crash."""
     scheme = "Splunk" if door.startswith("/services") else "Bearer"
     head = (
         f"POST {door} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {scheme} {token}\r\n"
@@ -323,6 +324,6 @@ def test_a_malformed_chunked_body_is_a_400_and_no_traceback(live, token, chunks,
     ).encode()
     status, headers, content = send_raw(live.host, live.port, head, chunks)
     assert status == 400, content
-    assert headers["content-type"].startswith("text/plain")
-    assert "chunk" in content.decode().lower()
+    assert headers["content-type"] == "application/json"
+    assert "chunk" in json.loads(content)["error"].lower()
     assert "Traceback" not in live.log_tail(400)

@@ -706,6 +706,30 @@ def test_hec_all_rejected_is_code_6_naming_the_event(splunk):
     )
 
 
+def test_hec_partial_rejection_is_hecs_code_6_not_success_and_the_valid_events_are_stored(
+    splunk,
+):
+    body = hec(
+        {"time": WHEN_EPOCH, "event": CANCEL_202},
+        {"time": WHEN_EPOCH, "event": "no call here"},
+        {"time": WHEN_EPOCH, "event": ORDER_503},
+    )
+    response = post(splunk, "/services/collector", body, "")
+    assert response.status_code == 400
+    reply = response.json()
+    assert (reply["text"], reply["code"], reply["invalid-event-number"]) == (
+        "Invalid data format",
+        6,
+        1,
+    )
+    assert (reply["accepted"], reply["duplicates"], reply["rejected"]) == (2, 0, 1)
+    assert [error["index"] for error in reply["errors"]] == [1]
+    assert sorted(event["code"] for event in stored()) == [202, 503]
+    again = post(splunk, "/services/collector", body, "").json()  # the shipper's resend
+    assert (again["accepted"], again["duplicates"], again["code"]) == (0, 2, 6)
+    assert len(stored()) == 2
+
+
 def test_hec_refusals_are_in_hecs_shape(api, ingest_token):
     missing = post(api, "/services/collector", hec({"event": CANCEL_202}), "")
     assert missing.status_code == 401 and missing.json()["code"] == 2
@@ -781,6 +805,24 @@ def test_seq_clef_lines_with_crlf_and_the_api_key_in_the_query(api, ingest_token
         "call to order_create",
         "cancelled",
     ]
+
+
+def test_seq_partial_rejection_is_seqs_error_form_not_201_and_the_valid_events_are_stored(
+    api, ingest_token
+):
+    lines = [{"@t": WHEN.isoformat(), "@m": "cancelled", **CANCEL_202}, {"@m": "no call"}]
+    body = "\n".join(json.dumps(line) for line in lines).encode()
+    response = post(api, "/ingest/clef", body, "", HTTP_X_SEQ_APIKEY=ingest_token)
+    assert response.status_code == 400
+    reply = response.json()
+    assert reply["Error"].startswith("1 of 2 events rejected; event 1: ")
+    assert (reply["accepted"], reply["rejected"]) == (1, 1)
+    assert [event["code"] for event in stored()] == [202]
+    raw = {"Events": [{"Timestamp": WHEN.isoformat(), "Properties": CANCEL_202}, {}]}
+    response = post(
+        api, "/api/events/raw", json.dumps(raw).encode(), "", HTTP_X_SEQ_APIKEY=ingest_token
+    )
+    assert response.status_code == 400 and response.json()["accepted"] == 1
 
 
 def test_seq_without_an_api_key_is_401(api):
@@ -897,3 +939,49 @@ def test_http_handler_form_record_is_one_event_with_its_extras(api, ingest_token
     stored_event = Event.objects.get()
     assert stored_event.message == "cancel of W1"
     assert stored_event.response == {"meta": {"status": 202, "message": "mailed"}}
+
+
+# ---------------------------------------------------------------- every door
+
+
+def _three_events(door: str) -> tuple[bytes, str]:
+    """A body of three valid events in the door's own protocol, and its Content-Type."""
+    if door == "/v1/logs":
+        return otlp_json(*[record(CANCEL_202) for _ in range(3)]), "application/json"
+    if door == "/loki/api/v1/push":
+        return loki_push(*[[WHEN_NS, json.dumps(CANCEL_202)]] * 3), "application/json"
+    if door == "/_bulk":
+        return bulk(CANCEL_202, CANCEL_202, CANCEL_202), "application/x-ndjson"
+    if door == "/services/collector":
+        return hec(*[{"time": WHEN_EPOCH, "event": CANCEL_202}] * 3), ""
+    if door == "/api/events/raw":
+        events = [{"Timestamp": WHEN.isoformat(), "Properties": CANCEL_202}] * 3
+        return json.dumps({"Events": events}).encode(), "application/json"
+    line = json.dumps({**CANCEL_202, "timestamp": WHEN.isoformat()})
+    return "\n".join([line] * 3).encode(), "application/x-ndjson"
+
+
+@pytest.mark.parametrize(
+    "door",
+    [
+        "/api/v1/events/",
+        "/v1/logs",
+        "/loki/api/v1/push",
+        "/_bulk",
+        "/services/collector",
+        "/api/events/raw",
+        "/betterstack/",
+        "/logzio/",
+    ],
+)
+def test_every_door_applies_the_event_limit_as_a_413_and_stores_nothing(
+    api, ingest_token, settings, door
+):
+    settings.INGEST_MAX_EVENTS = 2
+    body, content_type = _three_events(door)
+    url = f"{door}?token={ingest_token}" if door == "/logzio/" else door
+    response = post(api, url, body, content_type, HTTP_AUTHORIZATION=f"Bearer {ingest_token}")
+    assert response.status_code == 413
+    assert "batch has 3 events; the limit is 2" in response.json()["error"]
+    assert not stored()
+    assert "the limit is 2" in token_row().last_error

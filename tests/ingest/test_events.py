@@ -647,7 +647,7 @@ def test_event_key_is_the_event_id_when_given():
 
 
 def test_event_key_from_content_is_h_and_32_hex():
-    assert re.fullmatch(r"h:[0-9a-f]{32}", clean(event()).event_key)
+    assert re.fullmatch(r"h2:[0-9a-f]{32}", clean(event()).event_key)
 
 
 def test_event_key_is_stable_for_identical_content():

@@ -9,7 +9,7 @@ import zlib
 import pytest
 
 from ingest import framing
-from ingest.doors.http import read_body
+from ingest.doors.http import read_body, within_limit
 from ingest.framing import (
     ACCEPTED_CONTENT_TYPES,
     FramingError,
@@ -17,14 +17,15 @@ from ingest.framing import (
     check_content_type,
     split_events,
 )
+from ingest.pipeline import RawItem
 from tests.shared import SHIPPERS_DIR, require
 
 MB = 1024 * 1024
 LIMIT = 10 * MB
 
 
-def split(body: bytes, *, content_type: str | None = "application/json", max_events: int = 100):
-    return split_events(body, content_type=content_type, max_events=max_events)
+def split(body: bytes, *, content_type: str | None = "application/json"):
+    return split_events(body, content_type=content_type)
 
 
 def read(body: bytes, *, encoding: str | None = None, max_bytes: int = LIMIT, chunked=False):
@@ -351,18 +352,25 @@ def test_moderate_nesting_parses():
 # --- event count limit ---------------------------------------------------------------------
 
 
-def test_a_batch_at_the_event_limit_is_accepted():
-    assert len(split(json.dumps([{}] * 10).encode(), max_events=10)) == 10
+def limited(body: bytes) -> list:
+    return list(within_limit([RawItem(value) for value in split(body)]))
 
 
-def test_a_batch_over_the_event_limit_is_413_with_both_counts():
-    error = refused(split, json.dumps([{}] * 11).encode(), max_events=10)
+def test_a_batch_at_the_event_limit_is_accepted(settings):
+    settings.INGEST_MAX_EVENTS = 10
+    assert len(limited(json.dumps([{}] * 10).encode())) == 10
+
+
+def test_a_batch_over_the_event_limit_is_413_with_both_counts(settings):
+    settings.INGEST_MAX_EVENTS = 10
+    error = refused(limited, json.dumps([{}] * 11).encode())
     assert error.status == 413
     assert error.message == "batch has 11 events; the limit is 10"
 
 
-def test_unparsable_lines_count_toward_the_event_limit():
-    error = refused(split, b"{}\nbad\n{}", max_events=2)
+def test_unparsable_lines_count_toward_the_event_limit(settings):
+    settings.INGEST_MAX_EVENTS = 2
+    error = refused(limited, b"{}\nbad\n{}")
     assert error.status == 413
 
 
@@ -573,7 +581,7 @@ def replay(headers: dict[str, str], body: bytes) -> list:
         content_encoding=headers.get("content-encoding"),
         max_bytes=LIMIT,
     )
-    return split_events(raw, content_type=headers.get("content-type"), max_events=10_000)
+    return split_events(raw, content_type=headers.get("content-type"))
 
 
 SHIPPED_MESSAGES = ["hello 1", 'héllo "quoted" ✓', "line1\nline2"]
@@ -661,7 +669,7 @@ def test_the_fast_path_reads_what_the_careful_parser_reads_or_steps_aside(body):
     if fast is not None:
         assert fast == careful
         assert [type(v) for v in fast] == [type(v) for v in careful]
-    assert framing.split_events(body, content_type=None, max_events=100) is not None
+    assert framing.split_events(body, content_type=None) is not None
 
 
 def test_the_fast_path_takes_the_usual_bodies():

@@ -6,14 +6,17 @@ The pipeline keeps every rejection (a door answering per item reads them all) an
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from ingest import partitions, pipeline
+from ingest import events, partitions, pipeline, store
+from ingest.catalog import current_catalog
 from ingest.framing import Unparsable
+from ingest.models import Event
 from ingest.pipeline import MAX_LISTED_ERRORS, IngestOutcome, RawItem, ingest_items
 from tokens.auth import create_token
 from tokens.models import ApiToken
@@ -170,3 +173,60 @@ def test_a_failing_token_update_stores_nothing_of_the_batch(token):
     with pytest.raises(DatabaseError, match="token row unavailable"):
         ingest_items([RawItem(good(n)) for n in range(3)], token_id=token.pk)
     assert stored_rows() == 0
+
+
+# --- the content key's second version ---
+
+
+def _switch_key_version(at) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE ingest_keyversion SET since = %s WHERE version = 2", [at])
+    store.forget_key_version()
+
+
+def _store_under_the_first_version(raw: dict) -> None:
+    """As the code before the second key version stored it: the same row, keyed "h:"."""
+    clean = events.clean_event(raw, now=timezone.now(), catalog=current_catalog())
+    first = events._legacy_content_key(
+        {
+            name: getattr(clean, name)
+            for name in [
+                "ts",
+                "endpoint",
+                "http_status",
+                "cp_id",
+                "courier",
+                "waybill",
+                "order_id",
+                "account_code",
+                "latency_ms",
+                "message",
+                "request",
+                "response",
+                "extra",
+                "code",
+            ]
+        }
+    )
+    store.write_events([dataclasses.replace(clean, event_key=first)], token_id=None)
+
+
+def test_an_event_stored_under_the_first_key_version_is_a_duplicate_when_sent_again(token):
+    """A retry spanning the deploy of the second version is still a duplicate, and an event
+    after the switch is keyed by the second version alone."""
+    before, after = good(1), good(2)
+    _store_under_the_first_version(before)
+    _switch_key_version(timezone.now())
+
+    again = ingest_items([RawItem(before), RawItem(after)], token_id=token.pk)
+
+    assert (again.accepted, again.duplicates) == (1, 1)
+    keys = set(Event.objects.values_list("event_key", flat=True))
+    assert {key.split(":")[0] for key in keys} == {"h", "h2"}
+
+
+def test_a_database_that_never_held_the_first_version_looks_nothing_up_twice(token):
+    assert store.legacy_keys_before() is None  # migrated empty: nothing keyed "h:"
+    raw = good(1)
+    _store_under_the_first_version(raw)
+    assert ingest_items([RawItem(raw)], token_id=token.pk).accepted == 1

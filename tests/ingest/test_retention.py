@@ -167,7 +167,7 @@ def test_prune_while_ingest_continues_loses_nothing_of_today(committed_events):
     shipper.join()
 
     assert errors == []
-    assert len(dropped) == len(old_days)
+    assert {day.date() for day in old_days} <= set(dropped)
     today = Event.objects.filter(ts__gte=now - timedelta(hours=1)).count()
     assert today == sum(accepted) == sum(sent)
     assert not Event.objects.filter(ts__lt=now - timedelta(days=90)).exists()

@@ -12,8 +12,8 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.http import HttpResponse, StreamingHttpResponse
 from django.test import RequestFactory
 
-from clickpost_monitor import replica
-from clickpost_monitor.replica import (
+from stats import replica
+from stats.replica import (
     PRIMARY,
     REPLICA,
     ReplicaHealth,
@@ -98,7 +98,7 @@ def test_switches_are_logged_once_each_way(settings, caplog):
     settings.REPLICA_MAX_LAG_SECONDS = 30
     probe = Probe(status())
     health = ReplicaHealth(check=probe)
-    with caplog.at_level(logging.INFO, logger="clickpost_monitor.replica"):
+    with caplog.at_level(logging.INFO, logger="stats.replica"):
         for answer in [status(), status(), OSError("connection refused\nmore"), status()]:
             probe.answer = answer
             health.verdict()

@@ -1,5 +1,5 @@
-"""stats.window and stats.params: read parameters -> Window and Filters, in plain Python (no
-database, no DRF); every fault is a ReadError naming the parameter."""
+"""stats.window, stats.querystring and stats.params: read parameters -> Window and Filters, in
+plain Python (no database, no DRF); every fault is a ReadError naming the parameter."""
 
 from __future__ import annotations
 
@@ -13,16 +13,8 @@ from django.utils import timezone
 
 from stats import params
 from stats.errors import ReadError
-from stats.window import (
-    MAX_VALUES,
-    Filters,
-    Param,
-    Window,
-    ceil_to_grain,
-    floor_to_grain,
-    parse_read_params,
-    read_zone,
-)
+from stats.querystring import MAX_VALUES, Param, parse_read_params, read_zone
+from stats.window import Filters, Window, ceil_to_grain, floor_to_grain
 
 IST = ZoneInfo("Asia/Kolkata")
 

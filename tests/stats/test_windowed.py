@@ -7,10 +7,12 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from stats import questions
 from stats.window import Filters, Window
-from stats.windowed import per_minute_counts, window_counts
+from stats.windowed import edge_ranges, per_minute_counts, read_edges, window_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -83,3 +85,44 @@ def test_per_minute_counts_add_up_to_the_window(events):
             calls[100]
             == expected(events, minute, minute + timedelta(minutes=1)).get(key, (0, 0))[0]
         )
+
+
+FILTER_CHOICES = [
+    Filters(),
+    Filters(code=(503, 500), cp_id=(4,)),
+    Filters(category=("server", "service")),
+    Filters(account_code=("acme",), endpoint=("order_create", "tracking_register")),
+    Filters(cp_id=(0, 4, 7)),
+]
+
+
+@given(
+    starts=st.lists(st.integers(min_value=0, max_value=2 * 24 * 60), min_size=1, max_size=4),
+    minutes=st.integers(min_value=1, max_value=180),
+    chosen=st.sampled_from(FILTER_CHOICES),
+    group=st.sampled_from([(), ("cp_id",), ("code",), ("account_code",), ("endpoint", "code")]),
+)
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_edges_read_once_for_many_windows_count_as_each_windows_own_raw_read(
+    events, starts, minutes, chosen, group
+):
+    base = utc(2026, 10, 20, 10, 3)
+    windows = [(base + timedelta(minutes=s), base + timedelta(minutes=s + minutes)) for s in starts]
+    shared = read_edges(piece for a, b in windows for piece in edge_ranges(a, b))
+    for a, b in windows:
+        alone = window_counts(start=a, end=b, filters=chosen, group=group)
+        assert window_counts(start=a, end=b, filters=chosen, group=group, edges=shared) == alone
+
+
+def test_shared_edges_hold_the_edge_minutes_events(events):
+    start, end = utc(2026, 10, 20, 10, 7), utc(2026, 10, 21, 13, 52)
+    shared = read_edges(edge_ranges(start, end))
+    assert shared.rows
+    assert shared.covered == [(start, utc(2026, 10, 20, 10, 15)), (utc(2026, 10, 21, 13, 45), end)]
+    assert sum(row[-2] for rows in shared.rows.values() for row in rows) == sum(
+        1
+        for e in events
+        if start <= e.ts < utc(2026, 10, 20, 10, 15) or utc(2026, 10, 21, 13, 45) <= e.ts < end
+    )

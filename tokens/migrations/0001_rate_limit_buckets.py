@@ -19,6 +19,5 @@ CREATE UNLOGGED TABLE IF NOT EXISTS tokens_rate_bucket (
 
 class Migration(migrations.Migration):
     initial = True
-    dependencies: list = []
 
     operations = [migrations.RunSQL(CREATE, "DROP TABLE IF EXISTS tokens_rate_bucket;")]

@@ -11,7 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from django.utils import timezone
 
-from alerts.evaluator import Leadership, after_minute, due_minutes, evaluate_minute, floor_minute
+from alerts.evaluator import evaluate_minute
+from alerts.leader import Leadership, due_minutes, floor_minute
 from alerts.outbox import deliver_due
 from stats.window import parse_time
 
@@ -60,7 +61,6 @@ class Command(BaseCommand):
         try:
             outcome = evaluate_minute(moment)
             sent = deliver_due()
-            after_minute(outcome.minute)
         finally:
             leader.release()
         done = "evaluated" if outcome.evaluated else "already evaluated, skipped"
@@ -105,7 +105,6 @@ class Command(BaseCommand):
                     outcome.transitions,
                 )
             deliver_due()
-            after_minute(minute)
         deliver_due()
 
     def _sleep(self, poll_seconds: float, stopping: list) -> None:

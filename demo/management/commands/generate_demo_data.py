@@ -43,7 +43,7 @@ class Command(BaseCommand):
                 "Run with --reset to replace them with fresh demo data."
             )
         now = timezone.now()
-        token = _demo_token()
+        token = demo_token()
         traffic = DemoTraffic(now=now, days=days, per_day=per_day, seed=seed)
         accepted = duplicates = 0
         batch: list[RawItem] = []
@@ -69,7 +69,7 @@ class Command(BaseCommand):
             )
 
 
-def _demo_token() -> ApiToken:
+def demo_token() -> ApiToken:
     """The demo shipper's token (its secret is not shown: the demo sends in-process)."""
     existing = ApiToken.objects.filter(name=DEMO_TOKEN).first()
     return existing or create_token(name=DEMO_TOKEN, scopes=["ingest"])[0]

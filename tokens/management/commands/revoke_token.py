@@ -1,11 +1,13 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from tokens.auth import forget_cached_tokens
 from tokens.models import ApiToken
 
 
 class Command(BaseCommand):
-    help = "Revoke an API token by name: its next request gets 401."
+    help = "Revoke an API token by name: its requests get 401 (within TOKEN_CACHE_SECONDS)."
 
     def add_arguments(self, parser):
         parser.add_argument("name")
@@ -16,4 +18,8 @@ class Command(BaseCommand):
         )
         if not updated:
             raise CommandError(f"No active token named {name!r}.")
-        self.stdout.write(f"Revoked {name!r}.")
+        forget_cached_tokens()  # this process at once; the web workers within their cache time
+        self.stdout.write(
+            f"Revoked {name!r}: refused from now on (by running workers within "
+            f"{settings.TOKEN_CACHE_SECONDS} s, TOKEN_CACHE_SECONDS)."
+        )

@@ -31,7 +31,7 @@ it is replayed (milliseconds), which errs towards the primary. When the account 
 streaming.
 
 Each switch between the databases is logged once per process (logger
-`clickpost_monitor.replica`): a WARNING when reads move to the primary, with the reason, and
+`stats.replica`): a WARNING when reads move to the primary, with the reason, and
 an INFO when they return to the replica.
 """
 

@@ -1,4 +1,6 @@
-"""URLs of the pages, built from parsed parameters (never from raw query strings).
+"""URLs of the pages, built from parsed parameters (never from raw query strings): the charts'
+clicks and the alerts' messages link to the same events with the same builder, so it lives
+below both (the pages and alerts import the read room, never each other).
 
 A drill-down link repeats the page's filters and zone, narrows them to what was clicked and
 names an explicit start and end, so the events page shows exactly the events behind a point.

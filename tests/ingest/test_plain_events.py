@@ -1,0 +1,265 @@
+"""The plain-event reader (`events._plain_event`, most events) and the careful reader
+(`events._clean_carefully`, every rule field by field) give the same clean event, field by field
+and JSON text by JSON text, or the same errors, on thousands of generated events: every alias,
+blank and null values, NUL, lone surrogates, huge integers, NaN, deep nesting, secret names at
+any depth, `key=` query strings, Bearer credentials and stringified JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ingest import events
+from ingest.catalog import SEED_BY_CODE
+from ingest.events import CleanEvent, InvalidEvent
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+HORIZON = NOW - timedelta(days=90)
+CATALOG = SEED_BY_CODE
+
+ALIASES = {
+    "ts": ("timestamp", "@timestamp", "time", "date"),
+    "endpoint": ("endpoint", "api", "path", "url"),
+    "http_status": ("http_status", "status_code"),
+    "code": ("code",),
+    "cp_id": ("cp_id",),
+    "courier": ("courier",),
+    "waybill": ("waybill", "awb"),
+    "order_id": ("order_id", "reference_number"),
+    "account_code": ("account_code",),
+    "latency_ms": ("latency_ms",),
+    "event_id": ("event_id",),
+    "message": ("message",),
+    "request": ("request",),
+    "response": ("response",),
+}
+
+SECRET_NAMES = ["key", "api_key", "apiKey", "X-Api-Key", "password", "client_secret", "token"]
+ODD_TEXT = [
+    "",
+    "  ",
+    "a\x00b",
+    "\ud800",
+    "é",
+    "key=abc",
+    "https://x/api/v2/track-order/?key=abc&u=1",
+    "Bearer abcdefgh123",
+    '{"password": "hunter2"}',
+    'say "hi"',
+    "line\r\nnext",
+    "null",
+]
+scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.just(2**4000),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(ODD_TEXT),
+)
+names = st.one_of(st.text(max_size=8), st.sampled_from([*SECRET_NAMES, "name", "value", "meta"]))
+json_value = st.recursive(
+    scalar,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(names, inner, max_size=3)),
+    max_leaves=12,
+)
+
+
+def nested(depth: int) -> dict:
+    value: dict = {"x": 1}
+    for _ in range(depth):
+        value = {"x": value}
+    return value
+
+
+good_time = st.integers(min_value=-80 * 86400, max_value=250).map(
+    lambda seconds: NOW + timedelta(seconds=seconds)
+)
+field_values = {
+    "ts": st.one_of(
+        good_time.map(lambda t: t.isoformat()),
+        good_time.map(lambda t: t.timestamp()),
+        good_time.map(lambda t: int(t.timestamp() * 1000)),
+        st.sampled_from(["yesterday", "2001-01-01T00:00:00Z", "", None]),
+        scalar,
+    ),
+    "endpoint": st.one_of(
+        st.sampled_from(
+            [
+                "order_create",
+                "/api/v1/cancel-order/",
+                "https://api.clickpost.ai/api/v3/create-order/?key=abc",
+                "custom/thing?token=x",
+                "ORDER_CREATE",
+            ]
+        ),
+        scalar,
+    ),
+    "http_status": st.one_of(st.integers(90, 610), st.sampled_from(["503", " 200 ", 200.0])),
+    "code": st.one_of(st.sampled_from([200, 202, 304, 305, 319, 324]), st.integers(-5, 2**32)),
+    "cp_id": st.one_of(st.integers(-1, 300), st.sampled_from(["6", 6.0, 2**31])),
+    "latency_ms": st.one_of(st.floats(-1, 2e9), st.integers(-1, 2 * 10**9), st.just("12.5")),
+    "message": st.one_of(st.text(max_size=20), st.sampled_from(ODD_TEXT), json_value),
+    "request": st.one_of(json_value, st.just(nested(40)), st.just({"a": "x" * 17000})),
+    "response": st.one_of(
+        json_value,
+        st.fixed_dictionaries(
+            {"meta": st.fixed_dictionaries({"status": scalar, "message": scalar})}
+        ),
+        st.just(nested(31)),
+    ),
+}
+text_value = st.one_of(
+    st.text(max_size=20), st.integers(0, 10**12), st.sampled_from([*ODD_TEXT, "x" * 130])
+)
+
+
+plain_names = st.sampled_from(["level", "host", "meta", "status", "result", "label", "waybill"])
+plain_value = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**40), 2**40),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(alphabet=st.characters(blacklist_characters='="\x00'), max_size=10),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(plain_names, inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+good_values = {
+    "ts": good_time.map(lambda t: t.isoformat()),
+    "endpoint": st.sampled_from(["order_create", "/api/v1/cancel-order/", "custom/thing"]),
+    "http_status": st.integers(100, 599),
+    "code": st.sampled_from([200, 202, 304, 305, 319, 324]),
+    "cp_id": st.integers(0, 300),
+    "latency_ms": st.floats(0, 1e6),
+    "message": st.text(max_size=20),
+    "request": plain_value,
+    "response": plain_value,
+}
+
+
+@st.composite
+def raw_events(draw) -> dict:
+    """Half start from a plain event (each field once, valid) and change up to three things;
+    the others are made of every alias and any value."""
+    event: dict = {}
+    if draw(st.booleans()):
+        for field, keys in ALIASES.items():
+            if field in ("ts", "endpoint", "http_status") or draw(st.booleans()):
+                key = draw(st.sampled_from(keys))
+                event[key] = draw(good_values.get(field, st.text(min_size=1, max_size=12)))
+        for key in draw(st.lists(plain_names, max_size=2)):
+            event.setdefault(key, draw(plain_value))
+        every_key = [key for keys in ALIASES.values() for key in keys]
+        for _ in range(draw(st.integers(0, 3))):
+            key = draw(st.one_of(st.sampled_from(every_key), names))
+            event[key] = draw(st.one_of(scalar, json_value, *field_values.values()))
+        return event
+    for field, keys in ALIASES.items():
+        for key in draw(st.lists(st.sampled_from(keys), max_size=2, unique=True)):
+            strategy = field_values.get(field, text_value)
+            event[key] = draw(st.one_of(strategy, scalar) if draw(st.booleans()) else strategy)
+    for key in draw(st.lists(names, max_size=3)):
+        event[key] = draw(json_value)
+    return event
+
+
+def outcome(read, event: dict) -> tuple:
+    try:
+        clean = read(event)
+    except InvalidEvent as invalid:
+        return ("invalid", invalid.errors)
+    return ("clean", clean, clean.request_json, clean.response_json, clean.extra_json)
+
+
+def fast(event: dict) -> tuple:
+    return outcome(
+        lambda e: events.clean_event(e, now=NOW, catalog=CATALOG, horizon=HORIZON), event
+    )
+
+
+def careful(event: dict) -> tuple:
+    return outcome(
+        lambda e: events._clean_carefully(
+            e, now=NOW, horizon=HORIZON, catalog=CATALOG, default_timestamp=None, context=None
+        ),
+        event,
+    )
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw_events())
+def test_the_plain_reader_and_the_careful_reader_agree(event):
+    assert fast(event) == careful(event)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw_events())
+def test_they_agree_on_what_json_decoding_gives_too(event):
+    """The doors hand over orjson's values (no tuples, no NaN): the same agreement on those."""
+    try:
+        decoded = orjson.loads(orjson.dumps(event))
+    except (orjson.JSONEncodeError, TypeError):
+        return
+    assert fast(decoded) == careful(decoded)
+
+
+def demo_event(**changes) -> dict:
+    event = {
+        "timestamp": (NOW - timedelta(hours=1)).isoformat(),
+        "url": "https://api.clickpost.ai/api/v2/track-order/?username=shop&key=demo-key",
+        "http_status": 200,
+        "response": {"meta": {"status": 200, "success": True, "message": "SUCCESS"}},
+        "request": {"waybill": "006000107922", "reference_number": "ORD-1", "cp_id": 6},
+        "cp_id": 6,
+        "courier": "Xpressbees",
+        "waybill": "006000107922",
+        "order_id": "ORD-1",
+        "account_code": "shop",
+        "latency_ms": 541.0,
+        "level": "info",
+    }
+    return {**event, **changes}
+
+
+def plain(event: dict) -> CleanEvent | None:
+    return events._plain_event(event, now=NOW, horizon=HORIZON, catalog=CATALOG)
+
+
+def test_the_usual_event_takes_the_plain_path_and_equals_the_careful_one():
+    event = json.loads(json.dumps(demo_event()))
+    clean = plain(event)
+    assert clean is not None
+    assert ("clean", clean, clean.request_json, clean.response_json, clean.extra_json) == careful(
+        event
+    )
+    assert clean.endpoint == "tracking_status"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"request": {"api_key": "abc"}},
+        {"response": {"headers": [{"name": "Authorization", "value": "x"}]}},
+        {"request": "user=1&password=abc"},
+        {"extra_token": "abc"},
+        {"request": {"body": '{"token": "abc"}'}},
+        {"courier": ""},
+        {"awb": "W1"},
+        {"request": nested(40)},
+        {"request": {"a": "b\x00"}},
+    ],
+)
+def test_anything_redaction_or_a_rule_might_change_goes_to_the_careful_reader(changes):
+    event = demo_event(**changes)
+    assert plain(event) is None
+    assert fast(event) == careful(event)
