@@ -81,7 +81,7 @@ def traffic(app):
 
 def _click_center(page, locator) -> None:
     """A real mouse click where Plotly draws the element (its drag layer takes the event),
-    scrolled into view first (the mouse clicks the viewport)."""
+    scrolled into view first (a click by coordinates never scrolls)."""
     locator.scroll_into_view_if_needed()
     box = locator.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2

@@ -96,7 +96,7 @@ def test_the_overview_grouped_by_courier(page, app, user, first_use, console):
         if shape == "/"
     )
     caption = page.locator('[data-caption="rate"]').inner_text()
-    assert "fewer than 20 calls is hatched" in caption
+    assert "Hatched: fewer than 20 calls, too few to rate" in caption
     # Courier health: the top 10 of 12, and a link to all of them.
     assert page.locator("[data-health-count]").inner_text().startswith(f"Top 10 of {COURIERS}")
     assert page.locator('table[data-table="health"] tbody tr').count() == 10
