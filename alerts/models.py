@@ -22,7 +22,7 @@ from alerts.labels import where_text
 from alerts.lines import RULE_LINE_FIELDS, rule_errors
 from alerts.metrics import format_value
 
-METRICS = ("error_rate", "errors", "calls", "change", "anomaly", "open_failures")
+METRICS = ("error_rate", "errors", "calls", "change", "anomaly", "open_failures", "latency")
 GROUP_BYS = ("none", "cp_id", "account_code", "endpoint", "code", "category")
 DIRECTIONS = ("above", "below")
 STATUSES = ("ok", "pending", "firing", "resolved")
@@ -90,7 +90,14 @@ class Rule(models.Model):
     window_minutes = models.PositiveIntegerField(
         default=15, validators=[MinValueValidator(5), MaxValueValidator(1440)]
     )
-    threshold = models.FloatField(help_text="critical; error_rate is a fraction (0.05 = 5%)")
+    threshold = models.FloatField(
+        help_text="critical; error_rate is a fraction (0.05 = 5%), latency milliseconds"
+    )
+    percentile = models.FloatField(
+        default=95,
+        validators=[MinValueValidator(1), MaxValueValidator(99.9)],
+        help_text="latency rules: the percentile compared (1 to 99.9)",
+    )
     warning = models.FloatField(null=True, blank=True)
     direction = models.CharField(max_length=8, choices=_choices(DIRECTIONS), default="above")
     min_calls = models.PositiveIntegerField(default=0)

@@ -26,10 +26,12 @@ from alerts.values import (
     Tally,
     anomaly_readings,
     labels_of,
+    latency_reading,
     open_failure_readings,
     reading_of,
 )
-from stats.windowed import per_minute_counts
+from stats.latency import Histogram, add
+from stats.windowed import per_minute_counts, per_minute_histograms
 
 MINUTE = timedelta(minutes=1)
 ANOMALY_STEP = timedelta(minutes=15)
@@ -51,6 +53,8 @@ def replay_with_series(
         return _replay_anomaly(question, spec, _steps(start, end, ANOMALY_STEP), benign)
     if question.metric == "open_failures":
         return _replay_open_failures(question, spec, at=end)
+    if question.metric == "latency":
+        return _replay_latency(question, spec, start=start, end=end)
     return _replay_counts(question, spec, start=start, end=end, benign=benign)
 
 
@@ -158,6 +162,48 @@ def _prefix(values: list[int]) -> list[int]:
 
 def _absent(question: Question) -> Reading:
     return reading_of(question, Tally())
+
+
+def _replay_latency(question: Question, spec: Spec, *, start: datetime, end: datetime) -> dict:
+    """Latency rules: per-minute histograms of the raw rows (one query), slid minute by minute
+    into each minute's window histogram (add the minute coming in, take out the one leaving),
+    each window read by `alerts.values.latency_reading`, the evaluator's own."""
+    first = start - 2 * question.window
+    series = per_minute_histograms(
+        start=first, end=end, filters=question.filters, group=question.group
+    )
+    if not question.group and not series:
+        series = {(): {}}
+    minutes = _steps(start, end, MINUTE)
+    offset, width = int((start - first) / MINUTE), question.window_minutes
+    result: dict[str, Any] = {"firings": [], "series": {}}
+    for key, per_minute in series.items():
+        state, open_firing, points = State(), None, []
+        window: Histogram = {}
+        for i in range(offset - width + 1, offset):  # the first window, less its last minute
+            add(window, per_minute.get(i, {}))
+        for n, minute in enumerate(minutes):
+            i = offset + n
+            add(window, per_minute.get(i, {}))
+            add(window, {b: -c for b, c in per_minute.get(i - width, {}).items()})
+            reading = latency_reading(question, {b: c for b, c in window.items() if c})
+            if n % 15 == 14:
+                points.append((minute, reading.value))
+            if state.status in ("ok", "resolved") and (
+                reading.value is None
+                or reading.calls < spec.min_calls
+                or not spec.crosses(reading.value, _lowest(spec))
+            ):
+                continue
+            state, changes = step(state, reading=reading, spec=spec, at=minute)
+            open_firing = _note(changes, key, minute, state, reading, open_firing, result, question)
+        result["series"][key] = points
+    result["firings"].sort(key=lambda firing: firing["fired_at"])
+    return result
+
+
+def _lowest(spec: Spec) -> float:
+    return spec.warning if spec.warning is not None else spec.threshold
 
 
 def _replay_anomaly(

@@ -63,7 +63,8 @@ class RuleSerializer(serializers.ModelSerializer):
         model = Rule
         fields = [
             "id", "name", "metric", "endpoint", "category", "code", "cp_id", "account_code",
-            "group_by", "window_minutes", "threshold", "warning", "direction", "min_calls",
+            "group_by", "window_minutes", "threshold", "percentile", "warning", "direction",
+            "min_calls",
             "min_errors", "for_minutes", "resolve_threshold", "keep_firing_minutes",
             "repeat_minutes", "channels", "notify", "inhibited_by", "exclude_benign", "enabled",
             "tz", "weeks", "last_error", "last_error_at", "created_at", "updated_at",
@@ -99,7 +100,7 @@ class RuleSerializer(serializers.ModelSerializer):
         current: dict[str, Any] = {}
         if self.instance is not None:
             current = {f: getattr(self.instance, f) for f in RULE_LINE_FIELDS}
-        defaults = {"direction": "above", "metric": None, "warning": None}
+        defaults = {"direction": "above", "metric": None, "warning": None, "percentile": 95.0}
         return defaults | current | attrs
 
 

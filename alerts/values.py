@@ -9,6 +9,9 @@ that lists the other codes shows). What each metric makes of the counts is alert
 `open_failures` counts the open references in the rule's filters failing for longer than
 `window_minutes` (the state ingest keeps, `stats.open_failures`): a count now, not over a
 window of calls.
+A `latency` rule reads no counts: its value is the rule's `percentile` of the window's calls'
+latency in ms (`stats.latency.percentile` of the histogram `stats.windowed.window_histograms`
+merges; its calls are the calls that carry a latency).
 
 A `Reader` lives for one evaluated minute and asks each (filters, group, window) once, however
 many rules share it.
@@ -28,9 +31,10 @@ from alerts.machine import Reading
 from alerts.metrics import error_rate, format_value, metric
 from alerts.models import Rule
 from stats.benign import benign_filters
+from stats.latency import Histogram, format_ms, percentile, percentile_key
 from stats.open_failures import OpenFilters, count_open
 from stats.window import Filters, Window
-from stats.windowed import edge_ranges, read_edges, window_counts
+from stats.windowed import edge_ranges, read_edges, window_counts, window_histograms
 
 WEEK = timedelta(weeks=1)
 FILTER_FIELDS = ("endpoint", "category", "code", "cp_id", "account_code")
@@ -48,6 +52,7 @@ class Question:
     weeks: int = 8
     direction: str = "above"
     exclude_benign: bool = False
+    percentile: float = 95.0
 
     @property
     def group(self) -> tuple[str, ...]:
@@ -79,6 +84,7 @@ def question_of(rule: Rule) -> Question:
         weeks=rule.weeks,
         direction=rule.direction,
         exclude_benign=bool(getattr(rule, "exclude_benign", False)),
+        percentile=float(getattr(rule, "percentile", 95.0)),
     )
 
 
@@ -181,6 +187,8 @@ class Reader:
         """Group key (tuple of values) -> Reading at this minute."""
         if question.metric == "open_failures":
             return open_failure_readings(question, at=self.at)
+        if question.metric == "latency":
+            return latency_readings(question, at=self.at)
         now = self.tallies(question, end=self.at)
         if question.metric == "anomaly":
             return self._anomaly(question, now)
@@ -237,6 +245,30 @@ def reading_of(question: Question, now: Tally, before: Tally = Tally()) -> Readi
         top_code=now.top_code,
         codes=now.codes,
     )
+
+
+def latency_readings(question: Question, *, at: datetime) -> dict[tuple, Reading]:
+    """Readings of a latency rule at `at`: each group's percentile of its calls' latency over
+    exactly [at - window, at); an ungrouped rule reads even without calls (value None)."""
+    histograms = window_histograms(
+        start=at - question.window, end=at, filters=question.filters, group=question.group
+    )
+    if not question.group:
+        histograms = {(): histograms.get((), {})}
+    return {key: latency_reading(question, histogram) for key, histogram in histograms.items()}
+
+
+def latency_reading(question: Question, histogram: Histogram) -> Reading:
+    """The Reading of one group's latency histogram: value = its percentile in ms; `calls` =
+    the calls that carry a latency (what `min_calls` counts); no errors (a latency rule has no
+    error floor). Summary: "p95 2,450 ms over 15 minutes, 312 calls"."""
+    calls = sum(histogram.values())
+    value = percentile(histogram, question.percentile)
+    name = percentile_key(question.percentile)
+    minutes = question.window_minutes
+    span = f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+    summary = f"{name} {format_ms(value)} over {span}, {calls:,} calls"
+    return Reading(calls=calls, errors=0, value=value, summary=summary)
 
 
 def _span(question: Question) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +38,8 @@ from demo import traffic as demo
 from ingest.catalog import CodeInfo, tag
 from ingest.open_failures import rebuild_all
 
-LOADER_VERSION = 3  # 2: the category rollup and the daily rollups; 3: orders called repeatedly
+LOADER_VERSION = 4  # 2: the category rollup and the daily rollups; 3: orders called
+# repeatedly, latency histograms (two branches); 4: both together
 # Order ids per account: an order is called again and again (retries, tracking), so that about
 # one reference (order x endpoint) in ten is open at the end, as the open-failure state
 # expects of real traffic (~50,000 open at 10 M events).
@@ -281,14 +283,20 @@ SELECT nextval('ingest_event_id_seq'), ts, ts + make_interval(secs => 1 + random
   FROM rows
 """
 
-# store.py's rollup aggregation, over a day of stored rows instead of a batch's new rows.
+# store.py's rollup aggregation, over a day of stored rows instead of a batch's new rows:
+# grouped by latency bucket first, then each row's buckets into its histogram (latency_hist).
 _ROLLUP = """
-INSERT INTO {table} (bucket, {keys}, events, errors, latency_sum_ms, latency_count)
-SELECT date_bin('{grain}', ts, TIMESTAMPTZ '{origin}'), {source}, count(*),
-       count(*) FILTER (WHERE is_error), coalesce(sum(latency_ms), 0), count(latency_ms)
-  FROM ingest_event
- WHERE ts >= %s AND ts < %s
- GROUP BY {group}
+INSERT INTO {table} (bucket, {keys}, events, errors, latency_sum_ms, latency_count, latency_hist)
+SELECT bucket, {keys}, sum(n), sum(e), sum(s), sum(c),
+       coalesce(array_agg((lb::bigint << 40) | c ORDER BY lb) FILTER (WHERE c > 0), '{{}}')
+  FROM (SELECT date_bin('{grain}', ts, TIMESTAMPTZ '{origin}') AS bucket, {source},
+               latency_bucket(latency_ms) AS lb, count(*) AS n,
+               count(*) FILTER (WHERE is_error) AS e, coalesce(sum(latency_ms), 0) AS s,
+               count(latency_ms) AS c
+          FROM ingest_event
+         WHERE ts >= %s AND ts < %s
+         GROUP BY {group}, lb) AS by_latency
+ GROUP BY bucket, {keys}
 """
 _CODE = ("endpoint, category, code", "endpoint, category, code")
 _COURIER = ("cp_id, category, code", "coalesce(cp_id, 0), category, code")
@@ -307,9 +315,16 @@ ROLLUPS = {
 
 def rollup_sql(table: str) -> str:
     keys, source, grain = ROLLUPS[table]
+    named = ", ".join(
+        f"{expression} AS {name}"
+        # Split at the commas outside parentheses: "coalesce(cp_id, 0)" is one expression.
+        for expression, name in zip(
+            re.split(r", (?![^(]*\))", source), keys.split(", "), strict=True
+        )
+    )
     group = ", ".join(str(n) for n in range(1, keys.count(",") + 3))
     return _ROLLUP.format(
-        table=table, keys=keys, source=source, grain=grain, origin=ORIGIN, group=group
+        table=table, keys=keys, source=named, grain=grain, origin=ORIGIN, group=group
     )
 
 

@@ -548,3 +548,127 @@ def _weekly_trace(
         "marker": {"color": color_of(category)},
         "hovertemplate": "%{x}<br>%{fullData.name}: %{y:,} errors<extra></extra>",
     }
+
+
+LATENCY_SERIES = 6  # lines of a grouped latency chart (the busiest groups)
+LATENCY_GROUPS = ("endpoint", "cp_id")  # the overview groups its latency chart follows
+# Log-scale ticks: 1-2-5 per decade, from 1 ms to 10 minutes.
+_MS_TICKS = [m * 10**e for e in range(6) for m in (1, 2, 5)] + [1_000_000]
+_DASH = {"p50": "dot", "p95": "solid"}
+
+
+def ms_tick(value: float) -> str:
+    """An axis tick in the unit people read: 500 ms, 2 s, 1 min."""
+    if value >= 60_000:
+        return f"{value / 60_000:g} min"
+    if value >= 1000:
+        return f"{value / 1000:g} s"
+    return f"{value:g} ms"
+
+
+def latency_figure(
+    latency: Mapping[str, Any],
+    *,
+    drill: Drill,
+    until: datetime | None = None,
+    window_start: datetime | None = None,
+) -> Figure | None:
+    """Lines of p50 (dotted) and p95 over time on a log axis; grouped by endpoint or courier,
+    one p95 line per group (the LATENCY_SERIES busiest).
+
+    Log, not linear: a 20 s tail on a linear axis squeezes the usual 400 ms into the bottom
+    pixel row, while on a log axis each doubling takes the same height, so a p95 going from
+    400 ms to 800 ms shows as plainly as 10 s to 20 s, and p50 and p95 stay comparable on one
+    scale. A point opens the slowest calls of its bucket (at least the point's latency, less
+    the histogram's 5 %), slowest first. Buckets without a call with a latency are gaps."""
+    totals = latency["totals"]
+    if not totals or not any(point["calls"] for point in totals):
+        return None
+    buckets = visible_buckets(
+        [p["t"] for p in totals],
+        interval=str(latency.get("interval", "hour")),
+        window_start=window_start or _as_datetime(latency["start"]),
+        until=until or _as_datetime(latency["end"]),
+    )
+    group_by = str(latency.get("group_by", "none"))
+    lines: list[tuple[Mapping[str, Any], str, str, str | None]]
+    if group_by in LATENCY_GROUPS:
+        shown = [s for s in latency["series"] if s["key"] != SUMMED][:LATENCY_SERIES]
+        lines = [(s, "p95", PALETTE[i % len(PALETTE)], group_by) for i, s in enumerate(shown)]
+    else:
+        whole = {"key": None, "label": "all calls", "points": totals}
+        lines = [(whole, "p50", "#8fbce6", None), (whole, "p95", "#1f77b4", None)]
+    traces = [
+        _latency_trace(series, key, color, buckets=buckets, drill=drill, group_by=group)
+        for series, key, color, group in lines
+    ]
+    values = [y for trace in traces for y in trace["y"] if y is not None]
+    if not values:
+        return None
+    low, high = max(min(values) / 1.5, 0.5), max(values) * 1.5
+    ticks = [t for t in _MS_TICKS if low <= t <= high] or [round(values[0])]
+    layout = {
+        "hovermode": "closest",
+        "xaxis": {"type": "date"},
+        "yaxis": {
+            "type": "log",
+            "title": {"text": "latency (log scale)"},
+            "tickvals": ticks,
+            "ticktext": [ms_tick(t) for t in ticks],
+        },
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        "margin": {"l": 64, "r": 16, "t": 40, "b": 40},
+    }
+    figure = _figure(traces, layout)
+    figure["narrow"] = _LATENCY_NARROW
+    return figure
+
+
+# Phones: the legend below the tilted date labels, not over them; room for "500 ms" ticks.
+_LATENCY_NARROW = {
+    "legend": {"orientation": "h", "x": 0, "y": -0.4, "yanchor": "top", "font": {"size": 10}},
+    "margin": {"l": 56, "r": 8, "t": 8, "b": 56},
+    "yaxis": {"title": {"text": ""}},
+}
+
+
+def _latency_trace(
+    series: Mapping[str, Any],
+    key: str,
+    color: str,
+    *,
+    buckets: Sequence[Bucket],
+    drill: Drill,
+    group_by: str | None,
+) -> dict:
+    label = escape(str(series["label"]))
+    points = [series["points"][b.index] for b in buckets]
+    narrow = {group_by: series["key"]} if group_by else {}
+    return {
+        "type": "scatter",
+        "mode": "lines+markers",
+        "name": f"{label} {key}" if group_by else key,
+        "x": [b.x for b in buckets],
+        "y": [p[key] for p in points],
+        "text": [
+            f"{label} {key}: {p[key]:,.0f} ms<br>{p['calls']:,} calls" if p[key] is not None else ""
+            for p in points
+        ],
+        "customdata": [
+            drill.url(
+                start=b.start,
+                end=b.end,
+                errors_only=False,
+                min_latency_ms=int(p[key] * 0.95),
+                sort="-latency",
+                **narrow,
+            )
+            if p[key] is not None
+            else None
+            for p, b in zip(points, buckets, strict=True)
+        ],
+        "line": {"color": color, "width": 2, "dash": _DASH.get(key, "solid")},
+        "marker": {"size": 4},
+        "connectgaps": False,
+        "hovertemplate": "%{x}<br>%{text}<extra></extra>",
+    }

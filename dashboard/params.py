@@ -17,7 +17,8 @@ from stats import reports
 from stats.benign import MODES as BENIGN_MODES
 from stats.errors import ReadError
 from stats.links import filter_pairs, iso, zone_name
-from stats.querystring import parse_read_params
+from stats.params import EVENT_ORDER_PARAMS
+from stats.querystring import parse_read_params, read_values
 from stats.querystring import read_zone as read_zone_param
 from stats.window import Filters, Window, floor_to_grain, parse_time
 
@@ -110,6 +111,29 @@ def read_group(query: QueryDict) -> str:
     if chosen not in GROUPS:
         raise ReadError("group", f"'{chosen}' is not one of {', '.join(GROUPS)}.")
     return chosen
+
+
+@dataclass(frozen=True)
+class EventOrder:
+    """The events page's order and latency floor (the API's `sort` and `min_latency_ms`)."""
+
+    min_latency_ms: int | None
+    by_latency: bool
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Query pairs that keep this order on the next page and in the switch's links."""
+        pairs = [("sort", "-latency")] if self.by_latency else []
+        if self.min_latency_ms is not None:
+            pairs.append(("min_latency_ms", str(self.min_latency_ms)))
+        return pairs
+
+
+def read_event_order(query: QueryDict) -> EventOrder:
+    """`sort` (-timestamp or -latency) and `min_latency_ms`, read as the API reads them."""
+    values = read_values(EVENT_ORDER_PARAMS, query)
+    return EventOrder(
+        min_latency_ms=values["min_latency_ms"], by_latency=values["sort"] == "-latency"
+    )
 
 
 def read_benign(query: QueryDict) -> str:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from dashboard import bidi
+from stats.latency import format_ms
 
 register = template.Library()
 DASH = "—"
@@ -26,6 +27,12 @@ def number(value: Any) -> str:
 def percent(value: Any, digits: int = 1) -> str:
     """A fraction as a percentage: 0.0345 -> "3.5%"; None -> a dash."""
     return DASH if value is None else f"{value * 100:.{int(digits)}f}%"
+
+
+@register.filter
+def ms(value: Any) -> str:
+    """A latency in milliseconds: 2450.0 -> "2,450 ms"; None (no latency) -> a dash."""
+    return format_ms(value)
 
 
 @register.filter

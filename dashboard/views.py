@@ -161,6 +161,19 @@ def _overview(state: params.PageParams, *, group: str, benign: str) -> dict:
             ),
             _alert_marks(window),
         ),
+        "latency_figure": charts.latency_figure(
+            questions.latency_timeseries(
+                window=window,
+                interval=params.interval_for(window),
+                group_by=group if group in charts.LATENCY_GROUPS else "none",
+                filters=filters,
+                percentiles=(50, 95),
+                limit=charts.LATENCY_SERIES,
+            ),
+            drill=drill,
+            until=state.until,
+            window_start=window.start,
+        ),
         "codes_figure": charts.top_codes_figure(top, drill=drill),
         "heatmap_figure": charts.heatmap_figure(
             courier_matrix(window=window, filters=filters), drill=drill
@@ -204,9 +217,11 @@ def _events(
     limit: int,
     search: dict[str, str] | None = None,
     cursor: str | None = None,
+    order: params.EventOrder | None = None,
 ) -> tuple[list[EventRow], str | None]:
     """A page of events; `search` may hold q, waybill and order_id."""
     search = search or {}
+    order = order or params.EventOrder(min_latency_ms=None, by_latency=False)
     return selectors.event_page(
         window=window,
         filters=filters,
@@ -216,10 +231,18 @@ def _events(
         q=search.get("q"),
         cursor=cursor,
         limit=limit,
+        min_latency_ms=order.min_latency_ms,
+        by_latency=order.by_latency,
     )
 
 
-def _count(state: params.PageParams, search: dict[str, str], *, errors_only: bool) -> EventCount:
+def _count(
+    state: params.PageParams,
+    search: dict[str, str],
+    *,
+    errors_only: bool,
+    order: params.EventOrder,
+) -> EventCount:
     """How many events the page lists (exact up to 10,000); `q` reads as the event list reads
     it: a stored waybill or order id exactly, else a substring of the message."""
     return selectors.count_events(
@@ -229,6 +252,8 @@ def _count(state: params.PageParams, search: dict[str, str], *, errors_only: boo
         waybill=search.get("waybill"),
         order_id=search.get("order_id"),
         q=search.get("q"),
+        min_latency_ms=order.min_latency_ms,
+        by_latency=order.by_latency,
     )
 
 
@@ -243,6 +268,7 @@ def events(request: HttpRequest) -> HttpResponse:
     state = params.read_page_params(request.GET, now=timezone.now())
     errors_only = params.flag(request.GET, "errors_only")
     search = _search_terms(request.GET)
+    order = params.read_event_order(request.GET)
     cursor = request.GET.get("cursor") or None
     rows, next_cursor = _events(
         state.window,
@@ -251,19 +277,40 @@ def events(request: HttpRequest) -> HttpResponse:
         limit=EVENTS_PER_PAGE,
         search=search,
         cursor=cursor,
+        order=order,
     )
     pinned = [*state.pairs(pinned=True), *search.items()]
     pinned += [("errors_only", "true")] if errors_only else []
     context = {
-        **_filtered(state, nav="events"),
+        **_filtered(state, nav="events", extra=order.pairs()),
         "rows": rows,
-        "matches": _count(state, search, errors_only=errors_only),
+        "order": order,
+        "sort_links": _sort_links(pinned, order),
+        "matches": _count(state, search, errors_only=errors_only, order=order),
         "errors_only": errors_only,
         "q": search.get("q", ""),
-        "next_url": next_cursor and "?" + urlencode([*pinned, ("cursor", next_cursor)]),
-        "first_url": "?" + urlencode(pinned) if cursor else None,
+        "next_url": next_cursor
+        and "?" + urlencode([*pinned, *order.pairs(), ("cursor", next_cursor)]),
+        "first_url": "?" + urlencode([*pinned, *order.pairs()]) if cursor else None,
     }
     return render(request, "pages/events.html", context)
+
+
+def _sort_links(pinned: list[tuple[str, str]], order: params.EventOrder) -> list[dict]:
+    """The events page's order switch: newest first, or slowest first (keeping the floor)."""
+    floor = [] if order.min_latency_ms is None else [("min_latency_ms", str(order.min_latency_ms))]
+    return [
+        {
+            "label": "newest first",
+            "url": "?" + urlencode([*pinned, *floor]),
+            "current": not order.by_latency,
+        },
+        {
+            "label": "slowest first",
+            "url": "?" + urlencode([*pinned, *floor, ("sort", "-latency")]),
+            "current": order.by_latency,
+        },
+    ]
 
 
 @page

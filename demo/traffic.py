@@ -74,6 +74,42 @@ ENDPOINTS = {
     "tracking_unregister": (0.01, "/api/v1/tracking/awb-unregister/", [330]),
     "webhook_register": (0.01, "/api/v1/tracking/register-webhook/", [305, 327]),
 }
+# Latency: lognormal around a median per endpoint (ms), times a factor per courier (Clickpost
+# waits on the courier's own API); 5xx answers take 4 times longer (gateway timeouts).
+LATENCY_MEDIAN_MS = {
+    "order_create": 900,
+    "tracking_register": 450,
+    "tracking_status": 250,
+    "serviceability": 300,
+    "edd": 200,
+    "recommendation": 350,
+    "order_cancel": 600,
+    "label": 1200,
+    "ndr": 500,
+    "pickup": 800,
+    "order_edit": 700,
+    "tracking_unregister": 300,
+    "webhook_register": 400,
+}
+COURIER_SPEED = {
+    4: 1.0,
+    5: 1.15,
+    3: 0.9,
+    6: 1.05,
+    14: 0.95,
+    9: 1.3,
+    11: 0.85,
+    12: 1.6,
+    7: 1.1,
+    1: 0.8,
+    2: 0.9,
+    15: 1.25,
+    130: 1.4,
+    228: 0.85,
+    26: 1.5,
+    27: 1.35,
+}
+LATENCY_SIGMA = 0.5
 COMMON_ERRORS = [500, 503, 504, 429, 401, 301, 316, 324, 351, 352, 353, 355, 306, 400, 403]
 UNKNOWN_CODES = [341, 999]
 HOSTS = ["https://www.clickpost.in", "https://api.clickpost.ai"]
@@ -81,7 +117,8 @@ HOSTS = ["https://www.clickpost.in", "https://api.clickpost.ai"]
 
 @dataclass(frozen=True)
 class Incident:
-    """A window in which one courier or account fails with one family of codes.
+    """A window in which one courier or account fails with one family of codes, or only gets
+    slow (no codes: `latency_factor` multiplies its calls' latency, and no call fails).
 
     `extra_per_hour` adds calls during the window (an account re-sending its orders); without
     it the incident changes outcomes only, at the traffic's normal volume.
@@ -96,6 +133,7 @@ class Incident:
     account: str | None = None
     endpoint: str | None = None
     extra_per_hour: float = 0.0
+    latency_factor: float = 1.0
 
     @property
     def end(self) -> datetime:
@@ -133,7 +171,9 @@ def incidents(now: datetime, days: int) -> list[Incident]:
     - within the last 24 hours: one account re-sends an hour of order creations (323);
     - one to two days ago: an account's courier credentials are invalid for 8 hours (324);
     - three to six days ago: Smartr, a small courier, is down for 4 hours (503), which only an
-      error rate (not a count) shows.
+      error rate (not a count) shows;
+    - within the last day: Blue Dart answers 20 times slower for 3 hours (~5 s instead of
+      ~300 ms) and never fails: only latency shows it.
     Each past one starts in busy hours; each is kept inside the generated window.
     """
     earliest = now - timedelta(days=days) + timedelta(minutes=30)
@@ -170,6 +210,15 @@ def incidents(now: datetime, days: int) -> list[Incident]:
             (503,),
             0.9,
             cp_id=130,
+        ),
+        Incident(
+            "slow-courier",
+            inside(busy_start(now - timedelta(hours=9), hours=3)),
+            3.0,
+            (),
+            0.0,
+            cp_id=5,
+            latency_factor=20.0,
         ),
     ]
 
@@ -381,15 +430,27 @@ class DemoTraffic:
             "waybill": waybill,
             "order_id": order_id,
             "account_code": account,
-            "latency_ms": round(rng.lognormvariate(5.3, 0.5) * (4 if code >= 500 else 1), 1),
+            "latency_ms": self._latency(at, endpoint, cp_id, account, code),
         }
         if message:
             record["message"] = message
         return record
 
+    def _latency(self, at: datetime, endpoint: str, cp_id: int, account: str, code: int) -> float:
+        """Lognormal around the endpoint's median times the courier's factor (and a slow
+        incident's), 4 times longer for a 5xx."""
+        median = LATENCY_MEDIAN_MS.get(endpoint, 400) * COURIER_SPEED.get(cp_id, 1.0)
+        for incident in self.incidents:
+            if incident.latency_factor != 1.0 and incident.applies(at, cp_id, account, endpoint):
+                median *= incident.latency_factor
+        drawn = self.rng.lognormvariate(math.log(median), LATENCY_SIGMA)
+        return round(drawn * (4 if code >= 500 else 1), 1)
+
     def _outcome(self, at: datetime, endpoint: str, cp_id: int, account: str) -> tuple[int, int]:
         rng = self.rng
         for incident in self.incidents:
+            if not incident.codes:
+                continue  # a slow incident: outcomes as usual
             if incident.applies(at, cp_id, account, endpoint) and rng.random() < incident.rate:
                 code = rng.choice(incident.codes)
                 return (code if code >= 400 else 200), code

@@ -6,6 +6,7 @@ rollups are written only by `ingest.store`; read only by `stats.questions` and `
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from ingest.catalog import CATEGORIES, CodeInfo
@@ -104,6 +105,9 @@ class RollupCounts(models.Model):
     errors = models.BigIntegerField()
     latency_sum_ms = models.FloatField()
     latency_count = models.BigIntegerField()
+    # The calls' latencies as a sparse histogram (ingest.latency): `bucket << 40 | calls` per
+    # non-empty bucket. Rows older than the histograms (migration 0008) keep '{}'.
+    latency_hist = ArrayField(models.BigIntegerField(), default=list)
 
     class Meta:
         abstract = True

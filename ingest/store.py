@@ -62,18 +62,25 @@ def delete_all_events() -> None:
 
 _ROLLUP_UPSERT = """
 {name} AS (
-    INSERT INTO {table} AS r (bucket, {keys}, events, errors, latency_sum_ms, latency_count)
-    SELECT date_bin('{grain}', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
-           {keys}, count(*), count(*) FILTER (WHERE is_error),
-           coalesce(sum(latency_ms), 0), count(latency_ms)
-      FROM inserted
-     GROUP BY 1, {keys}
-     ORDER BY 1, {keys}
+    INSERT INTO {table} AS r (bucket, {keys}, events, errors, latency_sum_ms, latency_count,
+                              latency_hist)
+    -- Grouped twice: by latency bucket first, then each row's buckets into its histogram.
+    SELECT bucket, {keys}, sum(n), sum(e), sum(s), sum(c),
+           coalesce(array_agg((lb::bigint << 40) | c ORDER BY lb) FILTER (WHERE c > 0), '{{}}')
+      FROM (SELECT date_bin('{grain}', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+                   {keys}, latency_bucket(latency_ms) AS lb, count(*) AS n,
+                   count(*) FILTER (WHERE is_error) AS e, coalesce(sum(latency_ms), 0) AS s,
+                   count(latency_ms) AS c
+              FROM inserted
+             GROUP BY 1, {keys}, lb) AS by_latency
+     GROUP BY bucket, {keys}
+     ORDER BY bucket, {keys}
     ON CONFLICT (bucket, {keys}) DO UPDATE
        SET events = r.events + EXCLUDED.events,
            errors = r.errors + EXCLUDED.errors,
            latency_sum_ms = r.latency_sum_ms + EXCLUDED.latency_sum_ms,
-           latency_count = r.latency_count + EXCLUDED.latency_count
+           latency_count = r.latency_count + EXCLUDED.latency_count,
+           latency_hist = latency_hist_merge(r.latency_hist, EXCLUDED.latency_hist)
     RETURNING 1
 )"""
 

@@ -13,6 +13,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import TypedDict
 
+from stats.latency import histograms_by, percentile
 from stats.questions import DEFAULT_HEATMAP_COURIERS, ERROR_CATEGORIES, counts, labeler
 from stats.rates import fraction, rate
 from stats.results import OTHER
@@ -53,6 +54,7 @@ class CourierHealth(TypedDict):
     top_code_errors: int
     top_code_meaning: str
     enough_calls: bool
+    p95_ms: float | None  # of its calls with a latency in the window; None without any
 
 
 def courier_matrix(
@@ -116,6 +118,7 @@ def courier_health(
     calls then); `excess_errors` = errors - usual_rate x calls, the failures beyond normal, so
     ranking weighs both the jump and the volume. `top_code` is its most frequent error code in
     the window. Couriers under MIN_CALLS calls in the window rank last (`enough_calls` false).
+    `p95_ms` is the 95th percentile of its calls' latency in the window (stats.latency).
     """
     window = window.snapped()
     now = _by_courier(counts(window=window, filters=filters, group=["cp_id"]))
@@ -128,7 +131,12 @@ def courier_health(
         _health(cp, now[cp], usual.get(cp, (0, 0)), top.get(cp), label(cp), meanings) for cp in now
     ]
     rows.sort(key=lambda r: (not r["enough_calls"], -r["excess_errors"], -r["errors"], r["cp_id"]))
-    return rows[:limit]
+    rows = rows[:limit]
+    shown = filters.narrowed(cp_id=tuple(row["cp_id"] for row in rows))
+    latencies = histograms_by(window=window, filters=shown, by=["cp_id"]) if rows else {}
+    for row in rows:
+        row["p95_ms"] = percentile(latencies.get((row["cp_id"],), {}), 95)
+    return rows
 
 
 def _by_courier(rows: list[tuple]) -> dict[int, tuple[int, int]]:
@@ -170,4 +178,5 @@ def _health(
         "top_code_errors": top[1] if top else 0,
         "top_code_meaning": meanings(top[0]) if top else "",
         "enough_calls": events >= MIN_CALLS,
+        "p95_ms": None,
     }

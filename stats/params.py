@@ -14,9 +14,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from stats.buckets import INTERVALS, check_interval
+from stats.errors import ReadError
+from stats.latency import parse_percentile
 from stats.open_failures import OpenFilters, check_names
 from stats.open_failures import decode_cursor as decode_open_cursor
 from stats.querystring import (
+    INT32_MAX,
     READ_PARAMS,
     ZONE_PARAM,
     Param,
@@ -26,7 +29,7 @@ from stats.querystring import (
 )
 from stats.questions import BREAKDOWNS, DEFAULT_SERIES, GROUPS, MAX_SERIES
 from stats.reports import parse_iso_week
-from stats.selectors import decode_cursor
+from stats.selectors import decode_cursor, decode_latency_cursor
 from stats.window import DIMENSIONS, Filters, Window
 
 BIGINT_MAX = 2**63 - 1
@@ -44,15 +47,50 @@ TIMESERIES_PARAMS = (
         description="series shown (those with most errors); the rest are summed as `other`",
     ),
 )
+DEFAULT_PERCENTILES = (50.0, 95.0, 99.0)
+MAX_PERCENTILES = 5
+LATENCY_PARAMS = (
+    *TIMESERIES_PARAMS[:2],
+    Param(
+        "limit",
+        "integer",
+        minimum=1,
+        maximum=MAX_SERIES,
+        default=DEFAULT_SERIES,
+        description="series shown (those with most calls); the rest are merged as `other`",
+    ),
+    Param(
+        "percentiles",
+        many=True,
+        max_length=8,
+        description="1 to 99.9 (one decimal at most), at most 5; default 50,95,99",
+    ),
+)
 BREAKDOWN_PARAMS = (
     Param("by", choices=BREAKDOWNS, default="code", description="the dimension to rank"),
     Param("limit", "integer", minimum=1, maximum=MAX_SERIES, default=10, description="rows"),
+)
+EVENT_ORDER_PARAMS = (
+    Param(
+        "min_latency_ms",
+        "integer",
+        minimum=0,
+        maximum=INT32_MAX,
+        description="only calls at least this slow (calls without a latency are left out)",
+    ),
+    Param(
+        "sort",
+        choices=("-timestamp", "-latency"),
+        default="-timestamp",
+        description="newest first, or slowest first (then newest)",
+    ),
 )
 EVENT_LIST_PARAMS = (
     Param("errors_only", "boolean", default=False, description="failing calls only"),
     Param("waybill", max_length=100, description="exact, any case"),
     Param("order_id", max_length=100, description="exact, any case"),
     Param("q", max_length=200, description="a waybill or order id, else a message substring"),
+    *EVENT_ORDER_PARAMS,
     Param("cursor", max_length=200, description="from the previous page's `next` link"),
     Param("limit", "integer", minimum=1, maximum=MAX_EVENTS_PER_PAGE, default=50),
 )
@@ -66,6 +104,7 @@ SHIPMENT_ID = Param("value", max_length=100, required=True, strip=False)
 
 # What each endpoint's schema lists (stats.api.schema).
 TIMESERIES_QUERY = (*READ_PARAMS, *TIMESERIES_PARAMS)
+LATENCY_QUERY = (*READ_PARAMS, *LATENCY_PARAMS)
 BREAKDOWN_QUERY = (*READ_PARAMS, *BREAKDOWN_PARAMS)
 EVENT_LIST_QUERY = (*READ_PARAMS, *EVENT_LIST_PARAMS)
 
@@ -77,6 +116,16 @@ class TimeseriesQuery:
     interval: str
     group_by: str
     limit: int
+
+
+@dataclass(frozen=True)
+class LatencyQuery:
+    window: Window
+    filters: Filters
+    interval: str
+    group_by: str
+    limit: int
+    percentiles: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -95,6 +144,8 @@ class EventListQuery:
     waybill: str | None
     order_id: str | None
     q: str | None
+    min_latency_ms: int | None
+    sort: str
     cursor: str | None
     limit: int
 
@@ -114,6 +165,24 @@ def timeseries_query(query: Mapping[str, Any]) -> TimeseriesQuery:
     return TimeseriesQuery(window=window, filters=filters, **values)
 
 
+def latency_query(query: Mapping[str, Any]) -> LatencyQuery:
+    """The timeseries' parameters and `percentiles` (1 to 99.9, at most 5)."""
+    window, filters = parse_read_params(query)
+    values = read_values(LATENCY_PARAMS, query)
+    check_interval(window=window, interval=values["interval"])
+    texts = values.pop("percentiles")
+    if len(texts) > MAX_PERCENTILES:
+        raise ReadError("percentiles", f"at most {MAX_PERCENTILES} values.")
+    chosen = []
+    for text in texts:
+        try:
+            chosen.append(parse_percentile(text))
+        except ValueError as error:
+            raise ReadError("percentiles", f"{text!r}: {error}") from None
+    percentiles = tuple(dict.fromkeys(chosen)) or DEFAULT_PERCENTILES
+    return LatencyQuery(window=window, filters=filters, percentiles=percentiles, **values)
+
+
 def breakdown_query(query: Mapping[str, Any]) -> BreakdownQuery:
     window, filters = parse_read_params(query)
     return BreakdownQuery(window=window, filters=filters, **read_values(BREAKDOWN_PARAMS, query))
@@ -124,7 +193,7 @@ def event_list_query(query: Mapping[str, Any]) -> EventListQuery:
     window, filters = parse_read_params(query)
     values = read_values(EVENT_LIST_PARAMS, query)
     if values["cursor"]:
-        decode_cursor(values["cursor"])
+        (decode_latency_cursor if values["sort"] == "-latency" else decode_cursor)(values["cursor"])
     return EventListQuery(window=window, filters=filters, **values)
 
 

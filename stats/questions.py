@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ingest.catalog import CATEGORIES, SUCCESS, UNKNOWN
+from ingest.latency import COUNT_BITS, decode
 from ingest.models import CodeEntry, Courier
 from stats.buckets import (  # noqa: F401  (re-exported)
     INTERVALS,
@@ -31,6 +32,8 @@ from stats.buckets import (  # noqa: F401  (re-exported)
     bucket_starts,
     check_interval,
 )
+from stats.latency import Histogram, histograms_by, merged_sql, percentile, percentile_key
+from stats.latency import percentiles as percentiles_of
 from stats.rates import change, rate, rates
 from stats.results import (
     OTHER,
@@ -39,6 +42,9 @@ from stats.results import (
     Heatmap,
     HeatmapCourier,
     Key,
+    LatencyPoint,
+    LatencySeries,
+    LatencyTimeseries,
     Point,
     Series,
     Timeseries,
@@ -52,6 +58,7 @@ from stats.sql import (  # noqa: F401  (re-exported)
     choose_source,
     counts,
     fetch,
+    latency_query,
     sql_conditions,
     whole_utc_days,
 )
@@ -95,7 +102,7 @@ def labeler(dim: str, keys: Iterable[Any]) -> Callable[[Any], str]:
 _NOUNS = {"cp_id": "courier", "account_code": "account"}  # how a label names a group's kind
 
 
-def _other_label(count: int, noun: str) -> str:
+def other_label(count: int, noun: str) -> str:
     return f"{count:,} other {noun}{'' if count == 1 else 's'}"
 
 
@@ -208,7 +215,7 @@ def _series(
         series.append(
             {
                 "key": OTHER,
-                "label": _other_label(others, _NOUNS.get(group_by, group_by)),
+                "label": other_label(others, _NOUNS.get(group_by, group_by)),
                 "points": _points(edges, events[OTHER], errors[OTHER], all_events),
             }
         )
@@ -257,6 +264,119 @@ def _column_sums(series: dict[Key, list[int]], size: int) -> list[int]:
     return [sum(column) for column in zip(*series.values(), strict=True)]
 
 
+# ---------------------------------------------------------------- latency over time
+
+
+def latency_timeseries(
+    *,
+    window: Window,
+    interval: str,
+    group_by: str,
+    filters: Filters,
+    percentiles: Sequence[float],
+    limit: int = DEFAULT_SERIES,
+) -> LatencyTimeseries:
+    """Calls with a latency and their percentiles per bucket, in total and per group.
+
+    The timeseries' shape (stats.questions.timeseries): "totals" and "series", a point being
+    {"t", "calls", "p50", ...} (one key per percentile, `percentile_key`), None where a bucket
+    has no call with a latency; empty buckets are present. Series are ordered by calls with a
+    latency, most first: the `limit` with most calls, then (when there are more) one keyed
+    `other` merging the rest. group_by "none" gives one series, key "all"."""
+    window = window.snapped()
+    check_interval(window=window, interval=interval)
+    edges = bucket_starts(start=window.start, end=window.end, interval=interval, tz=window.tz)
+    group = [] if group_by == "none" else [group_by]
+    source = choose_source(dims=filters.dims() | set(group), interval=interval)
+    sql, params = latency_query(
+        source=source, window=window, filters=filters, group=group, edges=edges
+    )
+    per_key, totals, others = _slot_histograms(sql, params, grouped=bool(group), limit=limit)
+    size = len(edges)
+
+    def points(histograms: dict[int, Histogram]) -> list[LatencyPoint]:
+        return [
+            _point(edges[slot - 1], histograms.get(slot, {}), percentiles)
+            for slot in range(1, size + 1)
+        ]
+
+    order = sorted(
+        (key for key in per_key if key != OTHER),
+        key=lambda key: (-_calls(per_key[key]), str(key)),
+    )
+    if not group:
+        order = ["all"]
+        per_key = {"all": totals}
+    label = (lambda key: "all calls") if not group else labeler(group_by, order)
+    series: list[LatencySeries] = [
+        {"key": key, "label": label(key), "points": points(per_key[key])} for key in order
+    ]
+    if OTHER in per_key:
+        series.append(
+            {
+                "key": OTHER,
+                "label": other_label(others, _NOUNS.get(group_by, group_by)),
+                "points": points(per_key[OTHER]),
+            }
+        )
+    return {
+        "interval": interval,
+        "tz": str(window.tz),
+        "group_by": group_by,
+        "percentiles": list(percentiles),
+        "start": window.start.astimezone(window.tz),
+        "end": window.end.astimezone(window.tz),
+        "totals": points(totals),
+        "series": series,
+    }
+
+
+def _calls(histograms: dict[int, Histogram]) -> int:
+    return sum(sum(histogram.values()) for histogram in histograms.values())
+
+
+def _point(t: Any, histogram: Histogram, percentiles: Sequence[float]) -> LatencyPoint:
+    point: LatencyPoint = {"t": t, "calls": sum(histogram.values())}
+    for p, value in zip(percentiles, percentiles_of(histogram, percentiles), strict=True):
+        point[percentile_key(p)] = value
+    return point
+
+
+def _slot_histograms(
+    sql: str, params: list, *, grouped: bool, limit: int
+) -> tuple[dict[Key, dict[int, Histogram]], dict[int, Histogram], int]:
+    """key -> slot -> histogram for the `limit` keys with most calls (the rest merged under
+    OTHER), slot -> histogram over every key, and how many keys were merged into OTHER.
+
+    One query: the rows fetched stay (limit + 2) x buckets x latency buckets at most, however
+    many values the group has, and every merge is done in SQL."""
+    if not grouped:
+        rows = fetch(*merged_sql(sql, params, keys=1))
+        return {}, {slot: decode(stored) for slot, stored in rows}, 0
+    shape = "h AS t(slot, k, lb, calls)"
+    query = (
+        f"WITH h AS ({sql}), "
+        f"totals AS (SELECT k, sum(calls) AS calls FROM {shape} GROUP BY k), "
+        "top AS (SELECT k FROM totals ORDER BY calls DESC, k::text LIMIT %s), "
+        "merged AS (SELECT slot, top.k, grouping(top.k) AS whole, lb, "
+        f"sum(calls)::bigint AS calls FROM {shape} LEFT JOIN top USING (k) "
+        "GROUP BY GROUPING SETS ((slot, top.k, lb), (slot, lb))) "
+        f"SELECT slot, k, whole, array_agg((lb::bigint << {COUNT_BITS}) | calls ORDER BY lb), "
+        "(SELECT count(*) FROM totals) - (SELECT count(*) FROM top) "
+        "FROM merged GROUP BY slot, k, whole"
+    )
+    per_key: dict[Key, dict[int, Histogram]] = {}
+    totals: dict[int, Histogram] = {}
+    others = 0
+    for slot, key, whole, stored, merged_keys in fetch(query, [*params, limit]):
+        others = merged_keys
+        if whole:
+            totals[slot] = decode(stored)
+        else:
+            per_key.setdefault(OTHER if key is None else key, {})[slot] = decode(stored)
+    return per_key, totals, others
+
+
 # ---------------------------------------------------------------- sums over the window
 
 
@@ -265,7 +385,8 @@ def breakdown(*, window: Window, by: str, limit: int, filters: Filters) -> list[
 
     `share` = errors / all calls in the window (the shares add up to the error rate);
     `previous_errors` counts the same-length period just before; `change` is the relative
-    change of errors against it (None when it had none).
+    change of errors against it (None when it had none); `p50_ms` and `p95_ms` the latency
+    of the row's calls that carry one (None without any).
     """
     window = window.snapped()
     rows = counts(window=window, filters=filters, group=[by])
@@ -282,6 +403,7 @@ def breakdown(*, window: Window, by: str, limit: int, filters: Filters) -> list[
         else {}
     )
     label = labeler(by, [key for key, _, _ in top])
+    latencies = histograms_by(window=window, filters=narrowed, by=[by]) if top else {}
     return [
         {
             "key": key,
@@ -292,6 +414,8 @@ def breakdown(*, window: Window, by: str, limit: int, filters: Filters) -> list[
             "share": rate(errors, all_events),
             "previous_errors": before.get(key, 0),
             "change": change(errors, before.get(key, 0)),
+            "p50_ms": percentile(latencies.get((key,), {}), 50),
+            "p95_ms": percentile(latencies.get((key,), {}), 95),
         }
         for key, events, errors in top
     ]
@@ -343,7 +467,7 @@ def heatmap(*, window: Window, filters: Filters, limit: int = DEFAULT_HEATMAP_CO
     if rest:
         cells[OTHER] = [_sum_rows(cells[cp][i] for cp in rest) for i in range(3)]
         order.append(OTHER)
-        couriers.append({"key": OTHER, "label": _other_label(len(rest), "courier")})
+        couriers.append({"key": OTHER, "label": other_label(len(rest), "courier")})
     return {
         "couriers": couriers,
         "categories": list(ERROR_CATEGORIES),
@@ -428,7 +552,7 @@ def _other_codes_row(numbers: list[list]) -> CodeRow:
     return {
         "code": None,
         "category": UNKNOWN,
-        "meaning": f"{_other_label(len(numbers), 'code')} not in the catalog",
+        "meaning": f"{other_label(len(numbers), 'code')} not in the catalog",
         "is_error": errors > 0,
         "retryable": False,
         "action": "Many codes outside the catalog: filter by code to see each one.",

@@ -40,6 +40,28 @@ class Timeseries(TypedDict):
     series: list[Series]
 
 
+# A latency point: {"t": datetime, "calls": int, "p50": float | None, ...}, one key per asked
+# percentile (stats.latency.percentile_key), so not a TypedDict.
+LatencyPoint = dict[str, Any]
+
+
+class LatencySeries(TypedDict):
+    key: Key
+    label: str
+    points: list[LatencyPoint]
+
+
+class LatencyTimeseries(TypedDict):
+    interval: str
+    tz: str
+    group_by: str
+    percentiles: list[float]
+    start: datetime
+    end: datetime
+    totals: list[LatencyPoint]
+    series: list[LatencySeries]
+
+
 class BreakdownRow(TypedDict):
     key: Key
     label: str
@@ -49,6 +71,8 @@ class BreakdownRow(TypedDict):
     share: float  # errors / all calls in the window
     previous_errors: int
     change: float | None
+    p50_ms: float | None  # of the row's calls with a latency; None without any
+    p95_ms: float | None
 
 
 class Totals(TypedDict):

@@ -66,6 +66,26 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     return ts, event_id
 
 
+def encode_latency_cursor(*, latency_ms: float, ts: datetime, event_id: int) -> str:
+    """The cursor that continues a slowest-first listing after the event (latency, ts, id)."""
+    text = f"{latency_ms!r}|{ts.isoformat()}|{event_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def decode_latency_cursor(cursor: str) -> tuple[float, datetime, int]:
+    """(latency_ms, ts, id) from a slowest-first cursor; raises BadCursor for anything else
+    (a newest-first cursor too: the two orders do not continue each other)."""
+    try:
+        latency_text, rest = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        latency_ms = float(latency_text)
+    except (binascii.Error, UnicodeError, ValueError):
+        raise BadCursor() from None
+    if not 0 <= latency_ms < float("inf"):
+        raise BadCursor()
+    ts, event_id = decode_cursor(base64.urlsafe_b64encode(rest.encode()).decode())
+    return latency_ms, ts, event_id
+
+
 def id_variants(value: str) -> list[str]:
     """The value as typed, upper- and lower-cased: waybills are matched case-insensitively
     while still using the (waybill, ts) and (order_id, ts) indexes."""
@@ -153,11 +173,18 @@ def _event_conditions(
     waybill: str | None,
     order_id: str | None,
     q: str | None,
+    min_latency_ms: float | None = None,
+    by_latency: bool = False,
 ) -> tuple[list[str], list[Any]]:
     """The WHERE of the event list, shared by its pages and its count so that the two agree."""
     conditions, params = sql_conditions(source=RAW, window=window, filters=filters)
     if errors_only:
         conditions.append("is_error")
+    if min_latency_ms is not None:
+        conditions.append("latency_ms >= %s")
+        params.append(min_latency_ms)
+    elif by_latency:
+        conditions.append("latency_ms IS NOT NULL")
     for column, value in (("waybill", waybill), ("order_id", order_id)):
         if value:
             conditions.append(f"{column} = ANY(%s)")
@@ -179,14 +206,18 @@ def event_page(
     q: str | None,
     cursor: str | None,
     limit: int,
+    min_latency_ms: float | None = None,
+    by_latency: bool = False,
 ) -> tuple[list[EventRow], str | None]:
-    """One page of events in the window, newest first, and the cursor of the next page.
+    """One page of events in the window, newest first (slowest first with `by_latency`, then
+    newest), and the cursor of the next page.
 
     Rows: id, timestamp (in the window's zone), endpoint, http_status, code, meaning,
     category, is_error, cp_id, courier (the name known for cp_id when the event named none),
-    waybill, order_id, account_code, message, latency_ms (milliseconds). The cursor is None on
-    the last page. Raises BadCursor for a bad cursor and ReadError for a NUL byte in `waybill`,
-    `order_id` or `q`.
+    waybill, order_id, account_code, message, latency_ms (milliseconds). `min_latency_ms` keeps
+    calls at least that slow; it and `by_latency` leave out calls without a latency. The
+    cursor is None on the last page. Raises BadCursor for a bad cursor and ReadError for a NUL
+    byte in `waybill`, `order_id` or `q`.
     """
     conditions, params = _event_conditions(
         window=window,
@@ -195,18 +226,29 @@ def event_page(
         waybill=waybill,
         order_id=order_id,
         q=q,
+        min_latency_ms=min_latency_ms,
+        by_latency=by_latency,
     )
-    if cursor:
+    order = "latency_ms DESC, ts DESC, id DESC" if by_latency else "ts DESC, id DESC"
+    if cursor and by_latency:
+        conditions.append("(latency_ms, ts, id) < (%s, %s, %s)")
+        params += list(decode_latency_cursor(cursor))
+    elif cursor:
         conditions.append("(ts, id) < (%s, %s)")
         params += list(decode_cursor(cursor))
     sql = (
         f"SELECT {_LIST_COLUMNS} FROM ingest_event WHERE {' AND '.join(conditions)} "
-        "ORDER BY ts DESC, id DESC LIMIT %s"
+        f"ORDER BY {order} LIMIT %s"
     )
     rows = cast(list[EventRow], _select(sql, [*params, limit + 1], window.tz))
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
+    if by_latency:
+        assert last["latency_ms"] is not None  # the condition above
+        return rows[:limit], encode_latency_cursor(
+            latency_ms=last["latency_ms"], ts=last["timestamp"], event_id=last["id"]
+        )
     return rows[:limit], encode_cursor(ts=last["timestamp"], event_id=last["id"])
 
 
@@ -218,6 +260,8 @@ def count_events(
     waybill: str | None = None,
     order_id: str | None = None,
     q: str | None = None,
+    min_latency_ms: float | None = None,
+    by_latency: bool = False,
 ) -> EventCount:
     """How many events `event_page` lists for the same arguments.
 
@@ -235,6 +279,8 @@ def count_events(
         waybill=waybill,
         order_id=order_id,
         q=q,
+        min_latency_ms=min_latency_ms,
+        by_latency=by_latency,
     )
     sql = (
         f"SELECT count(*) FROM (SELECT 1 FROM ingest_event WHERE {' AND '.join(conditions)}"

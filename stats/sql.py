@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from ingest.latency import COUNT_BITS, COUNT_MASK
 from stats.replica import read_connection
 from stats.window import DIMENSIONS, Filters, Window, retention_window
 
@@ -46,6 +47,11 @@ class Source:
     errors_sql: str
     columns: tuple[tuple[str, str], ...] = ()  # dimension -> SQL expression, when not the name
     daily: str | None = None
+    # Latency histogram rows (bucket, calls): FROM addition, bucket, calls and a condition.
+    latency_join: str = ""
+    latency_bucket_sql: str = ""
+    latency_calls_sql: str = ""
+    latency_condition: str | None = None
 
     def column(self, dim: str) -> str:
         return dict(self.columns).get(dim, dim)
@@ -59,6 +65,10 @@ def _rollup(table: str, *dims: str, daily: str | None = None) -> Source:
         "sum(events)::bigint",
         "sum(errors)::bigint",
         daily=daily,
+        # Each row's stored histogram, one row per non-empty latency bucket (ingest.latency).
+        latency_join=" CROSS JOIN LATERAL unnest(latency_hist) AS h(v)",
+        latency_bucket_sql=f"(v >> {COUNT_BITS})",
+        latency_calls_sql=f"sum(v & {COUNT_MASK})::bigint",
     )
 
 
@@ -86,6 +96,10 @@ RAW = Source(
     "count(*) FILTER (WHERE is_error)",
     # The rollups key "no courier" as cp_id 0; the raw rows as NULL.
     columns=(("cp_id", "coalesce(cp_id, 0)"),),
+    # Raw latencies go through the rollups' own bucket function: one scale everywhere.
+    latency_bucket_sql="latency_bucket(latency_ms)",
+    latency_calls_sql="count(*)",
+    latency_condition="latency_ms IS NOT NULL",
 )
 
 
@@ -157,7 +171,11 @@ def whole_utc_days(
 
 
 def _rows(
-    *, source: Source, window: Window, edges: Sequence[datetime] | None
+    *,
+    source: Source,
+    window: Window,
+    edges: Sequence[datetime] | None,
+    measures: Sequence[str] = ("events", "errors"),
 ) -> tuple[str, list[str], list[Any]]:
     """The FROM item, the WHERE conditions that keep the window, and their parameters:
     `source.table` within the window, or, when the window holds whole UTC days
@@ -170,7 +188,7 @@ def _rows(
     first, last = days
     parts = [(source.table, window.start, first), (source.daily, first, last)]
     parts.append((source.table, last, window.end))
-    columns = ", ".join([source.time_column, *sorted(source.dims), "events", "errors"])
+    columns = ", ".join([source.time_column, *sorted(source.dims), *measures])
     arms: list[str] = []
     params: list[Any] = []
     for table, lower, upper in parts:
@@ -213,6 +231,48 @@ def aggregate_query(
     keys = len(select) - 2
     if keys:
         sql += " GROUP BY " + ", ".join(str(n) for n in range(1, keys + 1))
+    return sql, params + rows_params + where_params
+
+
+def latency_query(
+    *,
+    source: Source,
+    window: Window,
+    filters: Filters,
+    group: Sequence[str] = (),
+    edges: Sequence[datetime] | None = None,
+    minutes_from: datetime | None = None,
+) -> tuple[str, list[Any]]:
+    """SQL and parameters for `[slot,] *group, lb, calls` rows over `source`: how many calls
+    with a latency fell in each latency bucket `lb` (ingest.latency), per slot and group.
+
+    The same window, daily-twin arms, filters and slots as `aggregate_query`; rollups unnest
+    their stored histograms, raw rows are bucketed by the same SQL function. `minutes_from`
+    (raw rows only) makes the slot the whole minutes since that instant, from 0."""
+    unknown = set(group) - set(DIMENSIONS)
+    if unknown or not set(group) <= source.dims:
+        raise ValueError(f"cannot group {source.table} by {sorted(group)}")
+    select: list[str] = []
+    params: list[Any] = []
+    if edges is not None:
+        select.append(f"width_bucket({source.time_column}, %s::timestamptz[]) AS slot")
+        params.append("{" + ",".join(edge.isoformat() for edge in edges) + "}")
+    elif minutes_from is not None:
+        select.append(f"floor(extract(epoch FROM {source.time_column} - %s) / 60)::int AS slot")
+        params.append(minutes_from)
+    select += [f"{source.column(dim)} AS {dim}" for dim in group]
+    select += [f"{source.latency_bucket_sql} AS lb", f"{source.latency_calls_sql} AS calls"]
+    measures = ("latency_hist",) if source.latency_join else ("latency_ms",)
+    rows, conditions, rows_params = _rows(
+        source=source, window=window, edges=edges, measures=measures
+    )
+    filtered, where_params = _filter_conditions(source=source, filters=filters)
+    if source.latency_condition:
+        conditions = [*conditions, source.latency_condition]
+    sql = f"SELECT {', '.join(select)} FROM {rows}{source.latency_join}"
+    if conditions or filtered:
+        sql += " WHERE " + " AND ".join(conditions + filtered)
+    sql += " GROUP BY " + ", ".join(str(n) for n in range(1, len(select)))
     return sql, params + rows_params + where_params
 
 

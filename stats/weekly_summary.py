@@ -3,8 +3,10 @@
 SPEC's CSV (stats.reports) lists errors per (category, code, courier) and stays as it is. This
 summary answers the manager's questions from the same rollups: totals, per courier, per account,
 and the top movers (code x courier) sorted by the absolute change in errors, each with its volume
-beside it so a jump from 1 to 4 errors does not look like an incident. It also says whether each
-week holds complete data (a previous week with 5 days of data makes every change look large).
+beside it so a jump from 1 to 4 errors does not look like an incident. Totals, couriers and
+accounts carry this week's p50_ms and p95_ms (stats.latency; blank without latencies). It also
+says whether each week holds complete data (a previous week with 5 days of data makes every
+change look large).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from stats.latency import Histogram, histograms_by, percentile
 from stats.open_failures import open_at
 from stats.questions import counts, labeler
 from stats.rates import change_pct, rate
@@ -38,6 +41,8 @@ SUMMARY_COLUMNS = (
     "prev_errors",
     "change_errors",
     "change_pct",
+    "p50_ms",
+    "p95_ms",
     "open_at_end",
     "open_over_24h",
 )
@@ -54,6 +59,8 @@ class SummaryRow(TypedDict):
     prev_errors: int
     change_errors: int
     change_pct: float | None
+    p50_ms: float | None  # this week's calls with a latency; None without any (and for movers)
+    p95_ms: float | None
 
 
 class Coverage(TypedDict):
@@ -106,8 +113,11 @@ def coverage(*, window: Window, now: datetime) -> Coverage:
     }
 
 
-def _row(section: str, key: str, label: str, now: tuple, before: tuple) -> SummaryRow:
+def _row(
+    section: str, key: str, label: str, now: tuple, before: tuple, latency: Histogram | None = None
+) -> SummaryRow:
     calls, errors = now
+    latency = latency or {}
     prev_calls, prev_errors = before
     return {
         "section": section,
@@ -120,6 +130,8 @@ def _row(section: str, key: str, label: str, now: tuple, before: tuple) -> Summa
         "prev_errors": prev_errors,
         "change_errors": errors - prev_errors,
         "change_pct": change_pct(errors, prev_errors),
+        "p50_ms": percentile(latency, 50),
+        "p95_ms": percentile(latency, 95),
     }
 
 
@@ -130,10 +142,19 @@ def _keyed(rows: list[tuple]) -> dict[tuple, tuple[int, int]]:
 def _section(section: str, dim: str, window: Window, before: Window) -> list[SummaryRow]:
     now = _keyed(counts(window=window, filters=Filters(), group=[dim]))
     prev = _keyed(counts(window=before, filters=Filters(), group=[dim]))
+    latencies = histograms_by(window=window, filters=Filters(), by=[dim])
     keys = sorted(set(now) | set(prev), key=lambda k: -now.get(k, (0, 0))[1])
     label = labeler(dim, [k[0] for k in keys])
     return [
-        _row(section, str(k[0]), label(k[0]), now.get(k, (0, 0)), prev.get(k, (0, 0))) for k in keys
+        _row(
+            section,
+            str(k[0]),
+            label(k[0]),
+            now.get(k, (0, 0)),
+            prev.get(k, (0, 0)),
+            latencies.get(k),
+        )
+        for k in keys
     ]
 
 
@@ -170,7 +191,12 @@ def weekly_summary(*, week: str, tz: ZoneInfo, movers: int = TOP_MOVERS) -> list
     [(calls, errors)] = counts(window=window, filters=Filters())
     [(prev_calls, prev_errors)] = counts(window=before, filters=Filters())
     total = _row(
-        "total", "all", "all calls", (calls or 0, errors or 0), (prev_calls or 0, prev_errors or 0)
+        "total",
+        "all",
+        "all calls",
+        (calls or 0, errors or 0),
+        (prev_calls or 0, prev_errors or 0),
+        histograms_by(window=window, filters=Filters()).get(()),
     )
     return [
         total,
@@ -207,6 +233,8 @@ def summary_csv_lines(*, week: str, tz: ZoneInfo) -> Iterator[str]:
                 row["prev_errors"],
                 row["change_errors"],
                 "" if row["change_pct"] is None else f"{row['change_pct']:.1f}",
+                "" if row["p50_ms"] is None else f"{row['p50_ms']:.1f}",
+                "" if row["p95_ms"] is None else f"{row['p95_ms']:.1f}",
                 *((opened, over_24h) if row["section"] == "total" else ("", "")),
             ]
         )

@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 
-from stats.questions import RAW, counts, sql_conditions
+from stats.latency import Histogram, add, histograms_by
+from stats.questions import RAW, counts, latency_query, sql_conditions
 from stats.sql import readable
 from stats.window import DIMENSIONS, Filters, Window, ceil_to_grain, floor_to_grain
 
@@ -134,7 +135,6 @@ def window_counts(
     courier", account_code '' "no account"). Groups with no calls are absent. With `edges`
     (read beforehand by `read_edges`), the edges they cover are summed from them, not read.
     """
-    tz = UTC_ZONE
     totals: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
     pieces, inner = _pieces(start.astimezone(UTC), end.astimezone(UTC))
     parts: list[tuple[Window, str | None]] = []
@@ -142,9 +142,9 @@ def window_counts(
         if edges is not None and edges.covers(a, b):
             edges.add_to(totals, start=a, end=b, filters=filters, group=group)
         else:
-            parts.append((Window(start=a, end=b, tz=tz), "minute"))
+            parts.append((Window(start=a, end=b, tz=UTC_ZONE), "minute"))
     if inner:
-        parts.append((Window(start=inner[0], end=inner[1], tz=tz), None))
+        parts.append((Window(start=inner[0], end=inner[1], tz=UTC_ZONE), None))
     for window, interval in parts:
         for *key, calls, errors in counts(
             window=window, filters=filters, group=list(group), interval=interval
@@ -155,6 +155,54 @@ def window_counts(
             total[0] += calls or 0
             total[1] += errors or 0
     return {key: (calls, errors) for key, (calls, errors) in totals.items()}
+
+
+def window_histograms(
+    *, start: datetime, end: datetime, filters: Filters, group: Sequence[str] = ()
+) -> dict[Key, Histogram]:
+    """The latency histogram of the calls in exactly [start, end) per group, as
+    `window_counts` reads counts: whole quarter hours merged from the rollups' histograms, the
+    edge minutes from the raw rows' exact latencies (bucketed by the same function). Groups
+    without a call with a latency are absent."""
+    totals: dict[Key, Histogram] = defaultdict(dict)
+    for window, interval in _parts(start, end):
+        for key, histogram in histograms_by(
+            window=window, filters=filters, by=group, interval=interval
+        ).items():
+            add(totals[key], histogram)
+    return dict(totals)
+
+
+def _parts(start: datetime, end: datetime) -> list[tuple[Window, str | None]]:
+    """The raw edge windows ("minute": read raw) and the whole quarter hours of [start, end)."""
+    edges, inner = _pieces(start.astimezone(UTC), end.astimezone(UTC))
+    parts: list[tuple[Window, str | None]] = [
+        (Window(start=a, end=b, tz=UTC_ZONE), "minute") for a, b in edges
+    ]
+    if inner:
+        parts.append((Window(start=inner[0], end=inner[1], tz=UTC_ZONE), None))
+    return parts
+
+
+def per_minute_histograms(
+    *, start: datetime, end: datetime, filters: Filters, group: Sequence[str] = ()
+) -> dict[Key, dict[int, Histogram]]:
+    """Latency histograms per minute of [start, end) (whole UTC minutes), per group, from the
+    raw rows in one query: key -> {minute index: histogram}, index 0 = `start`; minutes
+    without a call with a latency are absent. For replays, as `per_minute_counts`."""
+    start, end = _minute(start), _minute(end)
+    if end <= start:
+        return {}
+    window = Window(start=start, end=end, tz=UTC_ZONE)
+    sql, params = latency_query(
+        source=RAW, window=window, filters=filters, group=list(group), minutes_from=start
+    )
+    series: dict[Key, dict[int, Histogram]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for minute, *key, bucket, calls in cursor.fetchall():
+            series.setdefault(tuple(key), {}).setdefault(minute, {})[bucket] = calls
+    return series
 
 
 def per_minute_counts(

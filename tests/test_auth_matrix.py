@@ -112,6 +112,7 @@ LET_IN: dict[tuple[str, str], int] = {
     ("api-order", "get"): 404,
     ("api-timeseries", "get"): 200,
     ("api-breakdown", "get"): 200,
+    ("api-latency", "get"): 200,
     ("api-codes", "get"): 200,
     ("api-weekly-report", "get"): 400,  # `week` is required
     ("api-open-failures", "get"): 200,

@@ -204,6 +204,42 @@ timeseries = extend_schema(
     ],
 )
 
+LATENCY_POINT = {"t": "2026-03-29T02:00:00+01:00", "calls": 412, "p50": 388.3, "p95": 2459.2}
+LATENCY_POINT["p99"] = 9741.0
+
+latency = extend_schema(
+    operation_id="stats_latency",
+    summary="Latency percentiles over time",
+    description=(
+        "The timeseries' buckets, groups, caps and zero-filled buckets, where a point is "
+        "`calls` (calls that carry a `latency_ms`) and one key per asked percentile "
+        "(`percentiles`, 1 to 99.9, at most 5; default 50,95,99): `p50`, `p95`, `p99.9`, in "
+        "ms, null where `calls` is 0. A percentile is the nearest-rank value from the "
+        "rollups' latency histograms, within 5 % (or 1 ms) of the exact one. At most `limit` "
+        "series, those with most calls; the rest are merged into one series with key `other`."
+    ),
+    parameters=_query(p.LATENCY_QUERY),
+    responses={200: s.LatencyOut, **READ_ERRORS},
+    examples=[
+        OpenApiExample(
+            "Hourly by endpoint",
+            response_only=True,
+            value={
+                "interval": "hour",
+                "tz": "Europe/London",
+                "group_by": "endpoint",
+                "percentiles": [50.0, 95.0, 99.0],
+                "start": "2026-03-29T00:00:00+00:00",
+                "end": "2026-03-30T00:00:00+01:00",
+                "totals": [LATENCY_POINT],
+                "series": [
+                    {"key": "order_create", "label": "order_create", "points": [LATENCY_POINT]}
+                ],
+            },
+        )
+    ],
+)
+
 breakdown = extend_schema(
     operation_id="stats_breakdown",
     summary="Top values of one dimension by errors",
@@ -228,6 +264,8 @@ breakdown = extend_schema(
                     "share": 0.012,
                     "previous_errors": 800,
                     "change": 0.5,
+                    "p50_ms": 388.3,
+                    "p95_ms": 2459.2,
                 }
             ],
         )
@@ -240,7 +278,8 @@ event_list = extend_schema(
     description=(
         "Cursor-paginated: follow `next` (it pins the window, so paging is stable while new "
         "events arrive). `q` is a waybill or order id (exact, any case) or else a "
-        "case-insensitive substring of the message."
+        "case-insensitive substring of the message. `sort=-latency`: slowest first (calls "
+        "without a latency left out); `min_latency_ms`: only calls at least that slow."
     ),
     parameters=_query(p.EVENT_LIST_QUERY),
     responses={200: s.EventPageOut, **READ_ERRORS},

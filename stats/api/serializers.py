@@ -121,6 +121,58 @@ class TimeseriesOut(Out):
         }
 
 
+class LatencyPointOut(Out):
+    t = OffsetDateTimeField(help_text="bucket start in `tz`, ISO 8601 with offset")
+    calls = serializers.IntegerField(help_text="calls that carry a `latency_ms`")
+    p50 = serializers.FloatField(
+        allow_null=True,
+        help_text="ms; one such key per asked percentile (p95, p99, p99.9, ...); null where "
+        "`calls` is 0",
+    )
+
+
+class LatencySeriesOut(Out):
+    key = serializers.JSONField(help_text="the group's value; `other` merges the rest")
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like a Serializer attribute
+    points = LatencyPointOut(many=True)
+
+
+class LatencyOut(Out):
+    interval = serializers.CharField()
+    tz = serializers.CharField()
+    group_by = serializers.CharField()
+    percentiles = serializers.ListField(child=serializers.FloatField())
+    start = OffsetDateTimeField()
+    end = OffsetDateTimeField()
+    totals = LatencyPointOut(many=True)
+    series = LatencySeriesOut(
+        many=True, help_text="most calls first; at most `limit`, then `other`"
+    )
+
+
+def latency_out(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """stats.latency.latency_timeseries as JSON: its points carry one key per percentile, so
+    they are written as they are, with each bucket start formatted once."""
+    stamps = [point["t"].isoformat() for point in answer["totals"]]
+
+    def points(values: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return [{**point, "t": t} for point, t in zip(values, stamps, strict=True)]
+
+    return {
+        "interval": answer["interval"],
+        "tz": answer["tz"],
+        "group_by": answer["group_by"],
+        "percentiles": answer["percentiles"],
+        "start": answer["start"].isoformat(),
+        "end": answer["end"].isoformat(),
+        "totals": points(answer["totals"]),
+        "series": [
+            {"key": one["key"], "label": one["label"], "points": points(one["points"])}
+            for one in answer["series"]
+        ],
+    }
+
+
 class BreakdownRowOut(Out):
     key = serializers.JSONField()
     label = serializers.CharField()  # type: ignore[assignment]  # a field named like a Serializer attribute
@@ -130,6 +182,8 @@ class BreakdownRowOut(Out):
     share = serializers.FloatField(help_text="errors / all events in the window")
     previous_errors = serializers.IntegerField()
     change = serializers.FloatField(allow_null=True, help_text="(errors - previous) / previous")
+    p50_ms = serializers.FloatField(allow_null=True, help_text="null: no call with a latency")
+    p95_ms = serializers.FloatField(allow_null=True, help_text="null: no call with a latency")
 
 
 class EventRowOut(Out):

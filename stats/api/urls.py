@@ -8,6 +8,7 @@ urlpatterns = [
     path("waybills/<path:value>/", views.WaybillView.as_view(), name="api-waybill"),
     path("orders/<path:value>/", views.OrderView.as_view(), name="api-order"),
     path("stats/timeseries/", views.TimeseriesView.as_view(), name="api-timeseries"),
+    path("stats/latency/", views.LatencyView.as_view(), name="api-latency"),
     path("stats/breakdown/", views.BreakdownView.as_view(), name="api-breakdown"),
     path("codes/", views.CodesView.as_view(), name="api-codes"),
     path("open-failures/", views.OpenFailuresView.as_view(), name="api-open-failures"),

@@ -60,6 +60,8 @@ class EventListView(ReadView):
             waybill=p.waybill,
             order_id=p.order_id,
             q=p.q,
+            min_latency_ms=p.min_latency_ms,
+            by_latency=p.sort == "-latency",
             cursor=p.cursor,
             limit=p.limit,
         )
@@ -130,6 +132,21 @@ class TimeseriesView(ReadView):
             limit=p.limit,
         )
         return Response(s.TimeseriesOut(answer).data)
+
+
+class LatencyView(ReadView):
+    @schema.latency
+    def get(self, request):
+        p = params.latency_query(request.query_params)
+        answer = questions.latency_timeseries(
+            window=p.window,
+            interval=p.interval,
+            group_by=p.group_by,
+            filters=p.filters,
+            percentiles=p.percentiles,
+            limit=p.limit,
+        )
+        return Response(s.latency_out(answer))
 
 
 class BreakdownView(ReadView):

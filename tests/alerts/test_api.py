@@ -38,7 +38,11 @@ def admin(db) -> APIClient:
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"metric": "latency"}, "metric"),
+        ({"metric": "latency_p99"}, "metric"),
+        ({"metric": "latency", "threshold": 0}, "threshold"),
+        ({"metric": "latency", "threshold": 2000, "percentile": 100}, "percentile"),
+        ({"metric": "latency", "threshold": 2000, "percentile": 99.95}, "percentile"),
+        ({"metric": "latency", "threshold": 2000, "min_errors": 3}, "min_errors"),
         ({"window_minutes": 4}, "window_minutes"),
         ({"window_minutes": 1441}, "window_minutes"),
         ({"group_by": "waybill"}, "group_by"),

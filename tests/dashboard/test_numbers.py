@@ -330,3 +330,30 @@ def test_range_presets_start_on_a_quarter_hour(db):
     now = datetime(2026, 3, 10, 20, 33, 12, tzinfo=UTC)
     state = params.read_page_params(QueryDict("range=1h"), now=now)
     assert (state.window.start, state.until) == (datetime(2026, 3, 10, 19, 30, tzinfo=UTC), now)
+
+
+def test_summary_csv_gives_couriers_p50_and_p95_of_their_calls_with_a_latency(user_client, db):
+    _, monday, week = recent_weeks()
+    latencies = [100.0 * (n + 1) for n in range(20)]  # 100 .. 2,000 ms
+    store(
+        *[
+            call(700 + n, latency_ms=ms, timestamp=(monday + timedelta(hours=n)).isoformat())
+            for n, ms in enumerate(latencies)
+        ],
+        # Calls without a latency count for nothing (never as 0 ms), and a courier without any
+        # latency has blank percentiles.
+        *[call(800 + n, timestamp=(monday + timedelta(hours=n)).isoformat()) for n in range(20)],
+        call(900, cp_id=9, courier="DTDC", timestamp=monday.isoformat()),
+    )
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                user_client.get(f"/reports/summary.csv?week={week}&tz=UTC").content.decode()
+            )
+        )
+    )
+    couriers = {row["key"]: row for row in rows if row["section"] == "courier"}
+    assert float(couriers["4"]["p50_ms"]) == pytest.approx(1000, rel=0.05)  # rank 10 of 20
+    assert float(couriers["4"]["p95_ms"]) == pytest.approx(1900, rel=0.05)  # rank 19 of 20
+    assert couriers["9"]["p50_ms"] == couriers["9"]["p95_ms"] == ""
+    assert rows[0]["p95_ms"] == couriers["4"]["p95_ms"]  # the total: the same calls

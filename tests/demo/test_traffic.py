@@ -16,7 +16,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from demo import sample_calls
-from demo.traffic import BUSY_UTC, DemoTraffic, incidents
+from demo.traffic import BUSY_UTC, ENDPOINTS, DemoTraffic, incidents
 from ingest.models import Event
 from tests.ingest.test_store import stored_count
 from tokens.models import ApiToken
@@ -237,3 +237,41 @@ def test_the_demo_leaves_a_few_dozen_open_failures_and_retries_the_rest(db):
     assert 5 <= still_open.count() <= 120
     assert len({row.code for row in still_open}) >= 3
     assert closed_after_failing.count() > 10 * still_open.count()
+
+
+# ---------------------------------------------------------------- latency
+
+
+def _p95(values: list[float]) -> float:
+    return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
+
+
+@pytest.mark.parametrize("hour", HOURS)
+def test_the_slow_courier_incident_is_seen_only_in_latency(hour):
+    """Blue Dart's calls in the slow incident take many times their usual p95 and fail no
+    more than usual: a case only latency catches."""
+    now, records = generated(hour)
+    placed = incidents(now, 8)
+    slow = next(i for i in placed if i.name == "slow-courier")
+    assert not slow.codes and slow.end < now
+
+    def failing_incident(r: dict) -> bool:  # another incident's failures may overlap in time
+        endpoint = next(e for e, (_, path, _) in ENDPOINTS.items() if path in r["url"])
+        return any(i.codes and i.applies(at(r), 5, r["account_code"], endpoint) for i in placed)
+
+    blue_dart = [r for r in records if r["cp_id"] == 5 and not failing_incident(r)]
+    during = [r for r in blue_dart if slow.start <= at(r) < slow.end]
+    usual = [r for r in blue_dart if at(r) < slow.start - timedelta(hours=6)]
+    assert _p95([r["latency_ms"] for r in during]) > 8 * _p95([r["latency_ms"] for r in usual])
+    error_rate = sum(map(is_error, during)) / len(during)
+    assert error_rate < 2 * sum(map(is_error, usual)) / len(usual) + 0.05
+
+
+def test_latencies_differ_by_endpoint_and_never_go_missing():
+    _, records = generated(12)
+    by_endpoint: dict[str, list[float]] = defaultdict(list)
+    for record in records:
+        by_endpoint[record["url"].split("?")[0].split("/api/")[1]].append(record["latency_ms"])
+    medians = {path: statistics.median(values) for path, values in by_endpoint.items()}
+    assert medians["v3/create-order/"] > 2.5 * medians["v2/track-order/"]
+    assert all(value > 0 for values in by_endpoint.values() for value in values)

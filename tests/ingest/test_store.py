@@ -4,6 +4,7 @@ the raw rows, computed here in Python from the rows themselves."""
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,7 @@ import pytest
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from ingest import partitions, store
+from ingest import latency, partitions, store
 from ingest.catalog import SEED_BY_CODE
 from ingest.events import CleanEvent, clean_event
 from ingest.models import Courier
@@ -52,9 +53,10 @@ def raw_rows() -> list[dict]:
 
 
 def rollups_from_raw_rows(table: str) -> dict[tuple, tuple]:
-    """What `table` must hold: the raw rows grouped by bucket and the table's key columns."""
+    """What `table` must hold: the raw rows grouped by bucket and the table's key columns,
+    the latency histogram made with the Python twin of the SQL bucket function."""
     columns, width = ROLLUP_DIMENSIONS[table]
-    counts: dict[tuple, list] = defaultdict(lambda: [0, 0, 0.0, 0])
+    counts: dict[tuple, list] = defaultdict(lambda: [0, 0, 0.0, 0, Counter()])
     for row in raw_rows():
         if row["cp_id"] is None:
             row["cp_id"] = 0  # the rollups' "not given"
@@ -64,19 +66,24 @@ def rollups_from_raw_rows(table: str) -> dict[tuple, tuple]:
         if row["latency_ms"] is not None:
             counts[key][2] += row["latency_ms"]
             counts[key][3] += 1
-    return {key: tuple(value) for key, value in counts.items()}
+            counts[key][4][latency.bucket_of(row["latency_ms"])] += 1
+    return {key: (*value[:4], dict(value[4])) for key, value in counts.items()}
 
 
 def rollup_contents(table: str) -> dict[tuple, tuple]:
-    """Key (bucket, *key columns) -> (events, errors, latency_sum_ms, latency_count)."""
+    """Key (bucket, *key columns) -> (events, errors, latency_sum_ms, latency_count,
+    {latency bucket: calls})."""
     columns, _ = ROLLUP_DIMENSIONS[table]
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT bucket, {', '.join(columns)}, events, errors, latency_sum_ms, "
-            f"latency_count FROM {table}"
+            f"latency_count, latency_hist FROM {table}"
         )
         width = len(columns) + 1
-        return {tuple(row[:width]): tuple(row[width:]) for row in cursor.fetchall()}
+        return {
+            tuple(row[:width]): (*row[width:-1], latency.decode(row[-1]))
+            for row in cursor.fetchall()
+        }
 
 
 def assert_rollups_equal_raw_counts() -> None:
@@ -84,8 +91,8 @@ def assert_rollups_equal_raw_counts() -> None:
     addition (PostgreSQL's is not ours) unless every latency is a multiple of a power of 2."""
     for table in ROLLUP_DIMENSIONS:
         got, expected = rollup_contents(table), rollups_from_raw_rows(table)
-        assert {key: (v[0], v[1], v[3]) for key, v in got.items()} == {
-            key: (v[0], v[1], v[3]) for key, v in expected.items()
+        assert {key: (v[0], v[1], v[3], v[4]) for key, v in got.items()} == {
+            key: (v[0], v[1], v[3], v[4]) for key, v in expected.items()
         }, table
         assert {key: v[2] for key, v in got.items()} == pytest.approx(
             {key: v[2] for key, v in expected.items()}, rel=1e-12
@@ -297,3 +304,30 @@ def test_token_use_adds_counts_and_keeps_the_last_error_until_the_next_one(db):
     assert (token.accepted, token.duplicates, token.rejected) == (8, 1, 2)
     assert token.last_error == "bad event 3"
     assert token.last_used_at is not None and token.last_used_at >= token.last_error_at
+
+
+def test_the_histogram_migration_fills_rows_whose_raw_events_are_kept_and_no_others(db):
+    migration = importlib.import_module("ingest.migrations.0008_fill_latency_histograms")
+    now = timezone.now().astimezone(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    store.write_events([clean(now - timedelta(hours=n), n) for n in range(60)], token_id=None)
+    filled = {table: rollup_contents(table) for table in ROLLUP_DIMENSIONS}
+    with connection.cursor() as cursor:
+        for table in ROLLUP_DIMENSIONS:
+            cursor.execute(f"UPDATE {table} SET latency_hist = '{{}}'")
+        # A row whose raw events are gone (retention) keeps no histogram rather than a part.
+        cursor.execute(
+            "UPDATE ingest_rollup_code SET latency_count = latency_count + 1 "
+            "WHERE bucket = (SELECT min(bucket) FROM ingest_rollup_code) RETURNING bucket"
+        )
+        pruned = cursor.fetchall()
+        for sql in migration.FILL:
+            cursor.execute(sql)
+    for table in ROLLUP_DIMENSIONS:
+        got = {key: value[4] for key, value in rollup_contents(table).items()}
+        want = {key: value[4] for key, value in filled[table].items()}
+        if table == "ingest_rollup_code":
+            for key in want:
+                if (key[0],) in pruned:
+                    want[key] = {}
+        assert got == want, table
+    assert pruned and any(value for value in want.values())
