@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from dashboard.links import Drill
+from stats.links import Drill
 
 from dashboard.charts import latency_figure, ms_tick
 from stats.window import Filters
