@@ -180,10 +180,11 @@ def load(events: list[Gen], *, batch: int = 1000) -> None:
 
 
 def clear() -> None:
-    """Remove every event, rollup row and courier name (the data set is committed)."""
+    """Remove every event, rollup row, open failure and courier name (the data set is
+    committed)."""
+    store.delete_all_events()
     with connection.cursor() as cursor:
-        rollups = ", ".join(rollup.table for rollup in store.ROLLUP_TABLES)
-        cursor.execute(f"TRUNCATE ingest_event, {rollups}, ingest_courier")
+        cursor.execute("TRUNCATE ingest_courier")
 
 
 def loaded(django_db_blocker) -> list[Gen]:

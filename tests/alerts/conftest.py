@@ -54,9 +54,9 @@ def make_rule(channel: Channel | None = None, **fields) -> Rule:
 def clear_events() -> None:
     from ingest import store
 
+    store.delete_all_events()
     with connection.cursor() as cursor:
-        rollups = ", ".join(rollup.table for rollup in store.ROLLUP_TABLES)
-        cursor.execute(f"TRUNCATE ingest_event, {rollups}, ingest_courier")
+        cursor.execute("TRUNCATE ingest_courier")
 
 
 @pytest.fixture

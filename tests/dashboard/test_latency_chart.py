@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from stats.links import Drill
-
 from dashboard.charts import latency_figure, ms_tick
+from stats.links import Drill
 from stats.window import Filters
 
 START = datetime(2026, 3, 2, 10, tzinfo=UTC)
