@@ -10,8 +10,9 @@ the answer), without gunicorn's own parsing. The bodies are DemoTraffic records 
 millisecond times over the last hours, no event_id) as gzip NDJSON, `--batch` events a
 request, pre-encoded. Per round, each tree in turn (who goes first alternates) times
 `--requests` requests after warm-up; the figure is process CPU time (`time.process_time`: the
-worker's own CPU, little moved by other processes' load) and wall time per request and per
-event, medians of the rounds. Every answer must be 200 with every event accepted.
+worker's own CPU, little moved by other processes' load), the CPU of the request's PostgreSQL
+backend (/proc, the same machine) and wall time per request and per event, medians of the
+rounds. Every answer must be 200 with every event accepted.
 """
 
 from __future__ import annotations
@@ -56,11 +57,19 @@ def post(body):
     assert got["accepted"] == batch, got
 for body in bodies[:5]:
     post(body)
-cpu, wall = time.process_time(), time.perf_counter()
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("SELECT pg_backend_pid()")
+    backend = cursor.fetchone()[0]
+def backend_cpu():
+    fields = open(f"/proc/{backend}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+db, cpu, wall = backend_cpu(), time.process_time(), time.perf_counter()
 for body in bodies[5:]:
     post(body)
-cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-print(json.dumps({"cpu_ms": cpu * 1000 / requests, "wall_ms": wall * 1000 / requests}))
+cpu, wall, db = time.process_time() - cpu, time.perf_counter() - wall, backend_cpu() - db
+print(json.dumps({"cpu_ms": cpu * 1000 / requests, "wall_ms": wall * 1000 / requests,
+                  "db_ms": db * 1000 / requests}))
 """
 
 
@@ -114,10 +123,12 @@ def run(base: Path, *, rounds: int, requests: int, batches: list[int]) -> dict:
         for which, runs in seen.items():
             cpu = statistics.median(r["cpu_ms"] for r in runs)
             wall = statistics.median(r["wall_ms"] for r in runs)
+            db = statistics.median(r["db_ms"] for r in runs)
             figures[which] = {
                 "cpu_ms_per_request": round(cpu, 3),
                 "cpu_us_per_event": round(cpu * 1000 / batch, 1),
                 "wall_ms_per_request": round(wall, 3),
+                "db_backend_cpu_ms_per_request": round(db, 3),
             }
         figures["cpu_ratio_new_to_base"] = round(
             figures["new"]["cpu_ms_per_request"] / figures["base"]["cpu_ms_per_request"], 3
