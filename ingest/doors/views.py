@@ -14,7 +14,7 @@ import time
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseBase
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -78,7 +78,7 @@ class ElasticsearchView(APIView):
         return response
 
 
-@extend_schema_view(post=schema.bulk)
+@extend_schema_view(post=schema.bulk, put=extend_schema(exclude=True))  # PUT: the same door
 class BulkView(ElasticsearchView, IngestDoor):
     """`POST /_bulk`, `/<index>/_bulk`: Elasticsearch's reply, a status per item."""
 
