@@ -52,10 +52,15 @@ def supervisord_config(bind: str, *, folder: Path) -> str:
     """supervisord's configuration for `processes(bind)`; its files go in `folder`."""
     sections = [
         "[supervisord]",
+        # In the foreground supervisord echoes its log to stdout: a log file of its own (not
+        # /dev/stdout too) prints each line once.
         "nodaemon=true",
-        "logfile=/dev/stdout",
+        f"logfile={folder / 'supervisord.log'}",
         "logfile_maxbytes=0",
         "loglevel=info",
+        # Run as whoever started `make run`; as root, saying so keeps supervisord's "privileges
+        # were not dropped" warning out of a clean start.
+        *(["user=root"] if os.getuid() == 0 else []),
         f"pidfile={folder / 'supervisord.pid'}",
         f"childlogdir={folder}",
         "",
