@@ -139,7 +139,10 @@ def test_three_evaluators_a_killed_leader_and_exactly_one_webhook_per_transition
     told = Transition.objects.filter(notify=True)
     assert told.count() > 10
     got = [r.headers["webhook-id"] for r in receiver.received]
-    assert len(got) == len(set(got)) == told.count()
+    # SPEC's one exception: a kill between the receiver's answer and the outbox's commit sends
+    # that one message again, with the same webhook-id (a receiver drops it). Never another.
+    assert len(set(got)) == told.count()
+    assert len(got) - len(set(got)) <= 1, "a message sent twice that was not in flight at the kill"
     assert Notification.objects.exclude(status="sent").count() == 0
     incidents = Transition.objects.filter(rule__name="incidents").order_by("at")
     assert [(t.kind, t.at - base) for t in incidents] == [
