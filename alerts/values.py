@@ -148,6 +148,7 @@ class Reader:
         self.benign = frozenset(benign)
         self._fetch = fetch
         self._cache: dict[tuple, dict[tuple, tuple[int, int]]] = {}
+        self._anomalies: dict[tuple, dict[tuple, Reading]] = {}
 
     def share_edges(self, questions: Iterable[Question]) -> None:
         """Read the raw edge minutes of every window these questions will ask, in one query,
@@ -207,7 +208,19 @@ class Reader:
         }
 
     def _anomaly(self, question: Question, now: dict[tuple, Tally]) -> dict[tuple, Reading]:
-        readings = anomaly_readings(question, at=self.at, benign=self.benign)
+        # Rules that differ only in thresholds ask the detector the same question: once.
+        key = (
+            "anomaly",
+            question.filters,
+            question.group_by,
+            question.window_minutes,
+            question.tz,
+            question.weeks,
+            question.exclude_benign,
+        )
+        if key not in self._anomalies:
+            self._anomalies[key] = anomaly_readings(question, at=self.at, benign=self.benign)
+        readings = self._anomalies[key]
         return {
             key: _with_codes(reading, now.get(key, Tally())) for key, reading in readings.items()
         }
