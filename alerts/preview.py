@@ -89,7 +89,9 @@ def _replay_counts(
     minutes = _steps(start, end, MINUTE)
     offset = int((start - first) / MINUTE)
     result: dict[str, Any] = {"firings": [], "series": {}}
-    for key, (calls, errors) in series.items():
+    # Groups in key order: firings at the same minute (sorted below, stably) and the chart's
+    # traces come in one order, not the order the database happened to hash the groups in.
+    for key, (calls, errors) in sorted(series.items()):
         _replay_group(question, spec, key, _prefix(calls), _prefix(errors), minutes, offset, result)
     result["firings"].sort(key=lambda firing: firing["fired_at"])
     return result
