@@ -75,15 +75,14 @@ def _replay_counts(
     back = WEEK + question.window if weekly else 2 * question.window
     first = start - back
     size = int((end - first) / MINUTE)
-    if question.exclude_benign:
-        by_code = per_minute_counts(
-            start=first, end=end, filters=question.filters, group=(*question.group, "code")
-        )
-        series = _without(by_code, benign)
-    else:
-        series = per_minute_counts(
-            start=first, end=end, filters=question.filters, group=question.group
-        )
+    # Benign codes left out in the read: what `alerts.values.fold` leaves out of a window.
+    series = per_minute_counts(
+        start=first,
+        end=end,
+        filters=question.filters,
+        group=question.group,
+        without_codes=benign if question.exclude_benign else (),
+    )
     if not question.group and not series:
         series = {(): ([0] * size, [0] * size)}
     minutes = _steps(start, end, MINUTE)
@@ -95,25 +94,6 @@ def _replay_counts(
         _replay_group(question, spec, key, _prefix(calls), _prefix(errors), minutes, offset, result)
     result["firings"].sort(key=lambda firing: firing["fired_at"])
     return result
-
-
-def _without(
-    by_code: dict[tuple, tuple[list[int], list[int]]], benign: frozenset[int]
-) -> dict[tuple, tuple[list[int], list[int]]]:
-    """Per-minute series keyed (group..., code) summed per group, benign codes left out: the
-    evaluator's `alerts.values.fold`, minute by minute."""
-    series: dict[tuple, tuple[list[int], list[int]]] = {}
-    for (*key, code), (calls, errors) in by_code.items():
-        if code in benign:
-            continue
-        group = tuple(key)
-        if group not in series:
-            series[group] = ([0] * len(calls), [0] * len(calls))
-        total_calls, total_errors = series[group]
-        for n, (c, e) in enumerate(zip(calls, errors, strict=True)):
-            total_calls[n] += c
-            total_errors[n] += e
-    return series
 
 
 def _replay_group(question, spec, key, calls, errors, minutes, offset, result) -> None:

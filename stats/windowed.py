@@ -232,10 +232,16 @@ def per_minute_histograms(
 
 
 def per_minute_counts(
-    *, start: datetime, end: datetime, filters: Filters, group: Sequence[str] = ()
+    *,
+    start: datetime,
+    end: datetime,
+    filters: Filters,
+    group: Sequence[str] = (),
+    without_codes: Iterable[int] = (),
 ) -> dict[Key, tuple[list[int], list[int]]]:
     """Calls and errors per minute of [start, end) (whole UTC minutes), per group, from the raw
     rows in one query: key -> (calls per minute, errors per minute), index 0 = `start`.
+    `without_codes`: rows of these codes left out (a rule's benign codes).
 
     The same rows and filters as the charts' raw source (`stats.questions.RAW`). Shaped for
     long ranges (14 days of 10 M events is millions of rows): rows are binned by `date_bin`
@@ -247,7 +253,9 @@ def per_minute_counts(
     size = int((end - start) / MINUTE)
     if size <= 0:
         return {}
-    sql, params = _per_minute_sql(start=start, end=end, filters=filters, group=group)
+    sql, params = _per_minute_sql(
+        start=start, end=end, filters=filters, group=group, without_codes=sorted(without_codes)
+    )
     series: dict[Key, tuple[list[int], list[int]]] = {}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL work_mem = '{PER_MINUTE_WORK_MEM}'")
@@ -264,11 +272,19 @@ def per_minute_counts(
 
 
 def _per_minute_sql(
-    *, start: datetime, end: datetime, filters: Filters, group: Sequence[str]
+    *,
+    start: datetime,
+    end: datetime,
+    filters: Filters,
+    group: Sequence[str],
+    without_codes: list[int],
 ) -> tuple[str, list]:
     conditions, params = sql_conditions(
         source=RAW, window=Window(start=start, end=end, tz=UTC_ZONE), filters=filters
     )
+    if without_codes:
+        conditions.append(f"{RAW.column('code')} <> ALL(%s)")
+        params.append(without_codes)
     names = [f"g{n}" for n in range(len(group))]  # any dimension, even one named "minute"
     keys = [f"{RAW.column(dim)} AS {name}" for dim, name in zip(group, names, strict=True)]
     inner = (
