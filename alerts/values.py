@@ -149,6 +149,7 @@ class Reader:
         self._fetch = fetch
         self._cache: dict[tuple, dict[tuple, tuple[int, int]]] = {}
         self._anomalies: dict[tuple, dict[tuple, Reading]] = {}
+        self._folded: dict[tuple, dict[tuple, Tally]] = {}
 
     def share_edges(self, questions: Iterable[Question]) -> None:
         """Read the raw edge minutes of every window these questions will ask, in one query,
@@ -182,7 +183,12 @@ class Reader:
                 filters=question.filters,
                 group=(*question.group, "code"),
             )
-        return fold(self._cache[key], benign=self.benign, exclude_benign=question.exclude_benign)
+        folded = (*key, question.exclude_benign)  # folded once per question, not per rule
+        if folded not in self._folded:
+            self._folded[folded] = fold(
+                self._cache[key], benign=self.benign, exclude_benign=question.exclude_benign
+            )
+        return self._folded[folded]
 
     def readings(self, question: Question) -> dict[tuple, Reading]:
         """Group key (tuple of values) -> Reading at this minute."""
