@@ -155,13 +155,16 @@ class Reader:
         """Read the raw edge minutes of every window these questions will ask, in one query,
         so that each question reads only rollups (the raw partitions once per minute, not
         once per rule: an evaluation's cost then barely grows with the events stored)."""
+        questions = list(questions)
         ranges = [
             piece
             for question in questions
             for end in self._ends(question)
             for piece in edge_ranges(end - question.window, end)
         ]
-        edges = read_edges(ranges)
+        # Each question's rows are counted by its filters, its group and the code (`tallies`).
+        dims_sets = {(*question.filters.dims(), *question.group, "code") for question in questions}
+        edges = read_edges(ranges, dims_sets)
         fetch = self._fetch
         self._fetch = lambda **asked: fetch(**asked, edges=edges)
 

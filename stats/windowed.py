@@ -54,17 +54,25 @@ def edge_ranges(start: datetime, end: datetime) -> list[tuple[datetime, datetime
 
 @dataclass
 class Edges:
-    """Raw rows of some minutes, counted per minute and every dimension (values spelled as the
-    raw source spells them: cp_id 0 for none): the edges of many windows, read once."""
+    """Raw rows of some minutes, counted per minute and by sets of dimensions (values spelled
+    as the raw source spells them: cp_id 0 for none; a dimension outside the row's set is
+    None): the edges of many windows, read once."""
 
     covered: list[tuple[datetime, datetime]] = field(default_factory=list)
-    rows: dict[datetime, list[tuple]] = field(default_factory=dict)  # minute -> rows
+    # dimensions counted by (in DIMENSIONS order) -> minute -> rows (five values, calls, errors)
+    sets: dict[tuple[str, ...], dict[datetime, list[tuple]]] = field(default_factory=dict)
     _sums: dict[tuple, dict[tuple, list]] = field(default_factory=dict, repr=False)
 
-    def covers(self, start: datetime, end: datetime) -> bool:
-        """[start, end) is whole minutes inside what was read."""
+    def covers(self, start: datetime, end: datetime, dims: Iterable[str] = ()) -> bool:
+        """[start, end) is whole minutes inside what was read, counted by `dims` at least."""
         whole = start == _minute(start) and end == _minute(end)
-        return whole and any(a <= start and end <= b for a, b in self.covered)
+        inside = any(a <= start and end <= b for a, b in self.covered)
+        return whole and inside and self._set_for(set(dims)) is not None
+
+    def _set_for(self, dims: set[str]) -> tuple[str, ...] | None:
+        """The smallest set read that holds `dims` (fewest rows to sum)."""
+        holding = [known for known in self.sets if dims <= set(known)]
+        return min(holding, key=len) if holding else None
 
     def add_to(
         self,
@@ -87,18 +95,17 @@ class Edges:
                 total[1] += errors
 
     def _summed(self, dims: tuple[str, ...], start: datetime, end: datetime) -> dict[tuple, list]:
-        """The rows of [start, end) summed by `dims` only, once per range and dims: the edge
-        rows grow with the traffic (one per minute and combination of all five dimensions),
-        while the rules ask a few ranges (the minute's end edge is every rule's) by a few
-        dimensions, whose combinations are far fewer. Each rule then sums those."""
+        """The rows of [start, end) summed by `dims` only, once per range and dims: the rules
+        ask a few ranges (the minute's end edge is every rule's) by a few dimensions."""
         cached = self._sums.get((dims, start, end))
         if cached is not None:
             return cached
+        source = self.sets[self._set_for(set(dims)) or DIMENSIONS]
         columns = [DIMENSIONS.index(dim) for dim in dims]
         summed: dict[tuple, list] = {}
         minute = start
         while minute < end:
-            for row in self.rows.get(minute, ()):
+            for row in source.get(minute, ()):
                 key = tuple(row[i] for i in columns)
                 total = summed.get(key)
                 if total is None:
@@ -111,9 +118,14 @@ class Edges:
         return summed
 
 
-def read_edges(ranges: Iterable[tuple[datetime, datetime]]) -> Edges:
-    """The raw rows of every range (whole UTC minutes) in one query, counted per minute and
-    every dimension."""
+def read_edges(
+    ranges: Iterable[tuple[datetime, datetime]],
+    dims_sets: Iterable[Iterable[str]] = (DIMENSIONS,),
+) -> Edges:
+    """The raw rows of every range (whole UTC minutes) in one query, counted per minute by
+    each set of dimensions in `dims_sets` (GROUPING SETS: the database sums the rows by what
+    the rules ask, e.g. courier and code, instead of returning a row per combination of all
+    five dimensions, which grows with the traffic, for Python to sum)."""
     merged: list[list[datetime]] = []
     for a, b in sorted((_minute(a), _minute(b)) for a, b in ranges):
         if a >= b:
@@ -123,26 +135,45 @@ def read_edges(ranges: Iterable[tuple[datetime, datetime]]) -> Edges:
         else:
             merged.append([a, b])
     edges = Edges(covered=[(a, b) for a, b in merged])
+    wanted = {tuple(dim for dim in DIMENSIONS if dim in set(dims)) for dims in dims_sets}
+    edges.sets = {dims: {} for dims in sorted(wanted)}
     if not merged:
         return edges
+    sql, params = _edges_sql(merged, sorted(wanted))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()  # thousands at 10 M events: one append each
+    union = [dim for dim in DIMENSIONS if any(dim in dims for dims in wanted)]
+    by_mask: dict[int, dict[datetime, list[tuple]]] = {}
+    for row in rows:
+        by_mask.setdefault(row[6], {}).setdefault(row[0], []).append((*row[1:6], *row[7:]))
+    for mask, by_minute in by_mask.items():
+        top = len(union) - 1  # GROUPING's first argument is its highest bit
+        dims = tuple(dim for n, dim in enumerate(union) if not mask & (1 << (top - n)))
+        edges.sets[dims] = {minute.astimezone(UTC): rows for minute, rows in by_minute.items()}
+    return edges
+
+
+def _edges_sql(merged: list[list[datetime]], wanted: list[tuple[str, ...]]) -> tuple[str, list]:
     clauses, params = [], []
     for a, b in merged:
         window = readable(RAW, Window(start=a, end=b, tz=UTC_ZONE))
         clauses.append(f"({RAW.time_column} >= %s AND {RAW.time_column} < %s)")
         params += [window.start, window.end]
-    columns = ", ".join(RAW.column(dim) for dim in DIMENSIONS)
-    sql = (
-        f"SELECT date_bin('1 minute', {RAW.time_column}, TIMESTAMPTZ '2000-01-01 00:00Z'),"
-        f" {columns}, {RAW.events_sql}, {RAW.errors_sql} FROM {RAW.table}"
-        f" WHERE {' OR '.join(clauses)} GROUP BY {', '.join(str(n) for n in range(1, 7))}"
+    minute = f"date_bin('1 minute', {RAW.time_column}, TIMESTAMPTZ '2000-01-01 00:00Z')"
+    union = [dim for dim in DIMENSIONS if any(dim in dims for dims in wanted)]
+    # Five columns whatever the sets (NULL for a dimension none of them counts by).
+    columns = ", ".join(RAW.column(dim) if dim in union else "NULL" for dim in DIMENSIONS)
+    sets = ", ".join(
+        "(" + ", ".join([minute, *(RAW.column(dim) for dim in dims)]) + ")" for dims in wanted
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        by_minute: dict[datetime, list[tuple]] = {}
-        for row in cursor.fetchall():  # thousands of rows at 10 M events: one append each
-            by_minute.setdefault(row[0], []).append(row[1:])
-    edges.rows = {minute.astimezone(UTC): rows for minute, rows in by_minute.items()}
-    return edges
+    # GROUPING(...): a bit per dimension, first = highest, set when the row is summed over it.
+    grouping = f"GROUPING({', '.join(RAW.column(dim) for dim in union)})" if union else "0"
+    sql = (
+        f"SELECT {minute}, {columns}, {grouping}, {RAW.events_sql}, {RAW.errors_sql}"
+        f" FROM {RAW.table} WHERE {' OR '.join(clauses)} GROUP BY GROUPING SETS ({sets})"
+    )
+    return sql, params
 
 
 def window_counts(
@@ -165,7 +196,7 @@ def window_counts(
     pieces, inner = _pieces(start.astimezone(UTC), end.astimezone(UTC))
     parts: list[tuple[Window, str | None]] = []
     for a, b in pieces:
-        if edges is not None and edges.covers(a, b):
+        if edges is not None and edges.covers(a, b, dims=(*filters.dims(), *group)):
             edges.add_to(totals, start=a, end=b, filters=filters, group=group)
         else:
             parts.append((Window(start=a, end=b, tz=UTC_ZONE), "minute"))
