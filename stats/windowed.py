@@ -100,7 +100,9 @@ class Edges:
         cached = self._sums.get((dims, start, end))
         if cached is not None:
             return cached
-        source = self.sets[self._set_for(set(dims)) or DIMENSIONS]
+        held = self._set_for(set(dims))
+        assert held is not None, "summed only where `covers` found a set holding dims"
+        source = self.sets[held]
         columns = [DIMENSIONS.index(dim) for dim in dims]
         summed: dict[tuple, list] = {}
         minute = start
