@@ -164,6 +164,7 @@ def main() -> None:
         os.environ["DATABASE_URL"] = common.database_url(args.db)
         common.setup_django()
         out["reads"] = reads(args.db, args.runs)
+        common.save("open_failures", {"database": args.db, **out})
         print(json.dumps(out, indent=2, default=str))
         return
     if not args.ingest_only:
