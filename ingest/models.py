@@ -219,6 +219,9 @@ class LatencyByEndpointHourly(models.Model):
     class Meta:
         db_table = "ingest_rollup_latency_endpoint"
 
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.endpoint}: {len(self.latency_hist)} buckets"
+
 
 class LatencyByCourierHourly(models.Model):
     """The latency histogram (ingest.latency) of the calls per UTC hour and courier (0: none)."""
@@ -230,6 +233,9 @@ class LatencyByCourierHourly(models.Model):
 
     class Meta:
         db_table = "ingest_rollup_latency_courier"
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} courier {self.cp_id}: {len(self.latency_hist)} bins"
 
 
 class OpenFailure(models.Model):

@@ -16,8 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 
-from ingest.latency import COUNT_BITS, bucket_value, decode
-from stats.sql import choose_source, fetch, latency_query
+import numpy as np
+import psycopg
+from psycopg.adapt import Loader
+from psycopg.pq import Format
+
+from ingest.latency import COUNT_BITS, COUNT_MASK, TOP, bucket_value, decode
+from stats.replica import read_connection
+from stats.sql import choose_source, fetch, hourly_latency_query, latency_query
 from stats.window import Filters, Window
 
 Histogram = dict[int, int]  # latency bucket (ingest.latency) -> calls
@@ -113,12 +119,94 @@ def merged_sql(sql: str, params: list, *, keys: int) -> tuple[str, list]:
     )
 
 
+# ---------------------------------------------------------------- many points at once (numpy)
+
+BUCKETS = TOP + 1  # latency buckets 0..TOP: the columns of a dense histogram
+# Each bucket's answer as `percentiles` gives it (the same floats, so the two agree exactly).
+_VALUES = np.array([round(bucket_value(bucket), 1) for bucket in range(BUCKETS)])
+_INT8_ARRAY_OID = 1016
+# A binary int8[] element: its length (always 8: a histogram holds no NULL) and its value.
+_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
+_NO_ELEMENTS = np.zeros(0, dtype=np.int64)
+
+
+class StoredHistogramLoader(Loader):
+    """A binary `bigint[]` as a numpy array, without a Python int per element. The binary
+    layout: ndim, has-nulls flag and element oid (int32 each), then (size, lower bound) per
+    dimension, then (int32 length, int64 value) per element; a histogram is one-dimensional
+    (or empty: ndim 0)."""
+
+    format = Format.BINARY
+
+    def load(self, data: bytes | bytearray | memoryview) -> np.ndarray:
+        if len(data) <= 12:  # ndim 0: '{}'
+            return _NO_ELEMENTS
+        return np.frombuffer(data, dtype=_ELEMENT, offset=20)["value"]
+
+
+def fetch_histograms(sql: str, params: Sequence) -> list[tuple]:
+    """The rows of `sql` (binary), every `bigint[]` column read by `StoredHistogramLoader`."""
+    database = read_connection()
+    with database.wrap_database_errors:
+        database.ensure_connection()
+        with psycopg.Cursor(database.connection) as cursor:
+            cursor.adapters.register_loader(_INT8_ARRAY_OID, StoredHistogramLoader)
+            cursor.execute(sql, params, binary=True)
+            return cursor.fetchall()
+
+
+def dense(cells: Sequence[int], stored: Sequence[np.ndarray], size: int) -> np.ndarray:
+    """Stored histograms added up per cell: a (size x BUCKETS) matrix of calls, row `cell` the
+    sum of every `stored[i]` whose `cells[i]` is that cell."""
+    if not stored:
+        return np.zeros((size, BUCKETS), dtype=np.int64)
+    lengths = np.fromiter((len(h) for h in stored), dtype=np.int64, count=len(stored))
+    values = np.concatenate(stored).astype(np.int64)
+    where = np.repeat(np.asarray(cells, dtype=np.int64) * BUCKETS, lengths)
+    where += values >> COUNT_BITS
+    # float64 weights add integers exactly below 2^53 calls per cell.
+    summed = np.bincount(where, weights=values & COUNT_MASK, minlength=size * BUCKETS)
+    return summed.astype(np.int64).reshape(size, BUCKETS)
+
+
+def percentile_table(matrix: np.ndarray, ps: Sequence[float]) -> tuple[list[int], list[list]]:
+    """Calls per row of a dense histogram matrix and, per percentile of `ps`, its value in
+    every row (None without calls): `percentiles` of every row at once, the same ranks and
+    the same values."""
+    running = np.cumsum(matrix, axis=1)
+    calls = running[:, -1]
+    found = []
+    for p in ps:
+        tenths = round(p * 10)
+        wanted = np.maximum(1, -((-tenths * calls) // 1000))  # rank(p, calls), in integers
+        bucket = (running < wanted[:, None]).sum(axis=1)  # the first reaching the rank
+        values = _VALUES[np.minimum(bucket, TOP)].tolist()
+        found.append([None if n == 0 else v for n, v in zip(calls.tolist(), values, strict=True)])
+    return calls.tolist(), found
+
+
+def as_histogram(row: np.ndarray) -> Histogram:
+    """A dense histogram row as {bucket: calls} (empty buckets left out)."""
+    return {int(bucket): int(row[bucket]) for bucket in np.flatnonzero(row)}
+
+
 def histograms_by(
     *, window: Window, filters: Filters, by: Sequence[str] = (), interval: str | None = None
 ) -> dict[tuple, Histogram]:
     """The merged latency histogram of the window's calls per value of `by` (a tuple key;
-    () without `by`), from the narrowest source, as `stats.sql.counts` reads counts. Groups
+    () without `by`), from the narrowest source, as `stats.sql.counts` reads counts: the hourly
+    latency rollups when the question fits them (`stats.sql.hourly_latency_query`). Groups
     without a call with a latency are absent."""
+    hourly = hourly_latency_query(window=window, filters=filters, by=by, interval=interval)
+    if hourly is not None:
+        keys: dict[tuple, int] = {}
+        cells, stored = [], []
+        for *key, histogram in fetch_histograms(*hourly):
+            cells.append(keys.setdefault(tuple(key), len(keys)))
+            stored.append(histogram)
+        matrix = dense(cells, stored, len(keys))
+        found = {key: as_histogram(matrix[n]) for key, n in keys.items()}
+        return {key: histogram for key, histogram in found.items() if histogram}
     source = choose_source(dims=filters.dims() | set(by), interval=interval)
     sql, params = latency_query(source=source, window=window, filters=filters, group=list(by))
     rows = fetch(*merged_sql(sql, params, keys=len(by)))

@@ -7,12 +7,22 @@ import math
 from collections import Counter
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.latency import BOUNDS, bucket_of, encode
-from stats.latency import merged, percentile, rank
+from ingest.latency import BOUNDS, TOP, bucket_of, encode
+from stats.latency import (
+    as_histogram,
+    dense,
+    fetch_histograms,
+    merged,
+    percentile,
+    percentile_table,
+    percentiles,
+    rank,
+)
 
 TOP_BOUND = BOUNDS[-1]  # beyond it every latency is clamped into the last bucket
 PERCENTILES = st.integers(min_value=10, max_value=999).map(lambda tenths: tenths / 10)
@@ -92,3 +102,38 @@ def test_the_rank_is_exact_integer_arithmetic():
     assert rank(99.9, 1000) == 999
     assert rank(33.3, 1000) == 333
     assert rank(50, 1) == rank(1, 1) == 1
+
+
+# ---------------------------------------------------------------- many points at once (numpy)
+
+HISTOGRAMS = st.lists(
+    st.dictionaries(
+        st.integers(min_value=0, max_value=TOP), st.integers(min_value=1, max_value=10**6)
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), HISTOGRAMS), min_size=1, max_size=8), st.data())
+def test_every_percentile_of_every_point_at_once_equals_the_one_formula(rows, data):
+    """`dense` adds stored histograms up per cell and `percentile_table` takes every percentile
+    of every cell: the same answers as `merged` and `percentiles`, exactly."""
+    ps = data.draw(st.lists(PERCENTILES, min_size=1, max_size=5))
+    cells = [cell for cell, parts in rows for _ in parts]
+    stored = [np.array(encode(part), dtype=np.int64) for _, parts in rows for part in parts]
+    matrix = dense(cells, stored, 6)
+    calls, table = percentile_table(matrix, ps)
+    for cell in range(6):
+        histogram = merged(encode(part) for c, parts in rows if c == cell for part in parts)
+        assert as_histogram(matrix[cell]) == histogram
+        assert calls[cell] == sum(histogram.values())
+        assert [column[cell] for column in table] == percentiles(histogram, ps)
+
+
+@pytest.mark.django_db
+def test_a_stored_histogram_is_read_in_binary_as_its_elements():
+    elements = encode({0: 3, 17: 1, TOP: 2**39})
+    rows = fetch_histograms("SELECT %s::bigint[], '{}'::bigint[], 7", [elements])
+    histogram, empty, plain = rows[0]
+    assert histogram.tolist() == elements and empty.tolist() == [] and plain == 7
