@@ -124,64 +124,107 @@ def merged_sql(sql: str, params: list, *, keys: int) -> tuple[str, list]:
 BUCKETS = TOP + 1  # latency buckets 0..TOP: the columns of a dense histogram
 # Each bucket's answer as `percentiles` gives it (the same floats, so the two agree exactly).
 _VALUES = np.array([round(bucket_value(bucket), 1) for bucket in range(BUCKETS)])
-_INT8_ARRAY_OID = 1016
-# A binary int8[] element: its length (always 8: a histogram holds no NULL) and its value.
-_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
+_INT4_ARRAY_OID = 1007
 _NO_ELEMENTS = np.zeros(0, dtype=np.int64)
 
 
-class StoredHistogramLoader(Loader):
-    """A binary `bigint[]` as a numpy array, without a Python int per element. The binary
-    layout: ndim, has-nulls flag and element oid (int32 each), then (size, lower bound) per
-    dimension, then (int32 length, int64 value) per element; a histogram is one-dimensional
-    (or empty: ndim 0)."""
+class IntArrayLoader(Loader):
+    """A binary `integer[]` as a numpy array, without a Python int per element. The binary
+    layout of an array: ndim, has-nulls flag and element oid (int32 each), then (size, lower
+    bound) per dimension, then (int32 length, value) per element; these are one-dimensional
+    (or empty: ndim 0) and hold no NULL."""
 
     format = Format.BINARY
+    element = np.dtype([("length", ">i4"), ("value", ">i4")])
 
     def load(self, data: bytes | bytearray | memoryview) -> np.ndarray:
         if len(data) <= 12:  # ndim 0: '{}'
             return _NO_ELEMENTS
-        return np.frombuffer(data, dtype=_ELEMENT, offset=20)["value"]
+        return np.frombuffer(data, dtype=self.element, offset=20)["value"].astype(np.int64)
 
 
-def fetch_histograms(sql: str, params: Sequence) -> list[tuple]:
-    """The rows of `sql` (binary), every `bigint[]` column read by `StoredHistogramLoader`."""
+def stored_elements(blob: bytes, counts: np.ndarray) -> np.ndarray:
+    """The elements of stored histograms sent one after another in binary (`array_send` of
+    each, concatenated; `counts` their elements): each is a 20-byte header (one dimension),
+    then an int32 length and the int64 value per element. One gather, no Python per element."""
+    counts = counts.astype(np.int64)
+    sizes = np.where(counts > 0, 20 + 12 * counts, 12)  # '{}' is its 12-byte header alone
+    firsts = np.repeat(np.cumsum(sizes) - sizes + 24, counts)  # each array's first value
+    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    raw = np.frombuffer(blob, dtype=np.uint8)
+    return raw[(firsts + 12 * within)[:, None] + np.arange(8)].view(">i8").ravel().astype(np.int64)
+
+
+def stacked_sql(sql: str, params: list, *, keys: int, slotted: bool) -> tuple[str, list]:
+    """`sql`'s `[slot,] *keys, latency_hist` rows as one row per key tuple: the keys, the rows'
+    slots (int4[]; 0s without slots), their histograms' element counts (int4[]) and the
+    histograms themselves in binary one after another (bytea): a few rows to fetch, not one
+    per hour. The three aggregates read the group's rows in one pass, so in the same order."""
+    names = [f"k{n}" for n in range(keys)]
+    columns = ", ".join([*(["slot"] if slotted else []), *names, "h"])
+    aggregates = [
+        "array_agg(slot)" if slotted else "array_agg(0)",
+        "array_agg(cardinality(h))",
+        "string_agg(array_send(h), ''::bytea)",
+    ]
+    grouped = f" GROUP BY {', '.join(names)}" if keys else ""
+    return (
+        f"SELECT {', '.join([*names, *aggregates])} FROM ({sql}) AS r({columns}){grouped}",
+        params,
+    )
+
+
+Stack = tuple[tuple, np.ndarray, np.ndarray, np.ndarray]  # key, slots, counts, elements
+
+
+def fetch_stacked(sql: str, params: list, *, keys: int, slotted: bool) -> list[Stack]:
+    """Per key tuple of `sql`'s rows (`stacked_sql`): the key, each row's slot and element
+    count, and every row's histogram elements concatenated (int64)."""
     database = read_connection()
     with database.wrap_database_errors:
         database.ensure_connection()
         with psycopg.Cursor(database.connection) as cursor:
-            cursor.adapters.register_loader(_INT8_ARRAY_OID, StoredHistogramLoader)
-            cursor.execute(sql, params, binary=True)
-            return cursor.fetchall()
+            cursor.adapters.register_loader(_INT4_ARRAY_OID, IntArrayLoader)
+            cursor.execute(*stacked_sql(sql, params, keys=keys, slotted=slotted), binary=True)
+            rows = cursor.fetchall()
+    return [
+        (tuple(key), slots, counts, stored_elements(blob or b"", counts))
+        for *key, slots, counts, blob in rows
+        if counts is not None  # without keys, no rows at all is one row of NULLs
+    ]
 
 
-def dense(cells: Sequence[int], stored: Sequence[np.ndarray], size: int) -> np.ndarray:
-    """Stored histograms added up per cell: a (size x BUCKETS) matrix of calls, row `cell` the
-    sum of every `stored[i]` whose `cells[i]` is that cell."""
-    if not stored:
-        return np.zeros((size, BUCKETS), dtype=np.int64)
-    lengths = np.fromiter((len(h) for h in stored), dtype=np.int64, count=len(stored))
-    values = np.concatenate(stored).astype(np.int64)
-    where = np.repeat(np.asarray(cells, dtype=np.int64) * BUCKETS, lengths)
-    where += values >> COUNT_BITS
+def dense(cells: np.ndarray, counts: np.ndarray, elements: np.ndarray, size: int) -> np.ndarray:
+    """Stored histograms added up per cell: a (size x BUCKETS) matrix of calls. Histogram i
+    has counts[i] elements (one after another in `elements`) and adds into row cells[i]."""
+    where = np.repeat(np.asarray(cells, dtype=np.int64) * BUCKETS, counts)
+    where += elements >> COUNT_BITS
     # float64 weights add integers exactly below 2^53 calls per cell.
-    summed = np.bincount(where, weights=values & COUNT_MASK, minlength=size * BUCKETS)
+    summed = np.bincount(where, weights=elements & COUNT_MASK, minlength=size * BUCKETS)
     return summed.astype(np.int64).reshape(size, BUCKETS)
 
 
 def percentile_table(matrix: np.ndarray, ps: Sequence[float]) -> tuple[list[int], list[list]]:
     """Calls per row of a dense histogram matrix and, per percentile of `ps`, its value in
     every row (None without calls): `percentiles` of every row at once, the same ranks and
-    the same values."""
+    the same values.
+
+    The rows' running sums, each row raised by the calls of the rows before it, make one
+    non-decreasing sequence, so one `searchsorted` finds the bucket of every row's rank."""
+    rows = matrix.shape[0]
     running = np.cumsum(matrix, axis=1)
     calls = running[:, -1]
+    before = np.cumsum(calls) - calls
+    flat = (running + before[:, None]).ravel()
+    starts = np.arange(rows) * BUCKETS
+    empty = (calls == 0).tolist()
     found = []
     for p in ps:
         tenths = round(p * 10)
         wanted = np.maximum(1, -((-tenths * calls) // 1000))  # rank(p, calls), in integers
-        bucket = (running < wanted[:, None]).sum(axis=1)  # the first reaching the rank
-        values = _VALUES[np.minimum(bucket, TOP)].tolist()
-        found.append([None if n == 0 else v for n, v in zip(calls.tolist(), values, strict=True)])
+        at = np.searchsorted(flat, before + wanted, side="left") - starts
+        values = _VALUES[np.clip(at, 0, TOP)].tolist()
+        found.append([None if none else v for none, v in zip(empty, values, strict=True)])
     return calls.tolist(), found
 
 
@@ -199,13 +242,10 @@ def histograms_by(
     without a call with a latency are absent."""
     hourly = hourly_latency_query(window=window, filters=filters, by=by, interval=interval)
     if hourly is not None:
-        keys: dict[tuple, int] = {}
-        cells, stored = [], []
-        for *key, histogram in fetch_histograms(*hourly):
-            cells.append(keys.setdefault(tuple(key), len(keys)))
-            stored.append(histogram)
-        matrix = dense(cells, stored, len(keys))
-        found = {key: as_histogram(matrix[n]) for key, n in keys.items()}
+        found = {}
+        for key, _, counts, elements in fetch_stacked(*hourly, keys=len(by), slotted=False):
+            total = dense(np.zeros(len(counts), dtype=np.int64), counts, elements, 1)[0]
+            found[key] = as_histogram(total)
         return {key: histogram for key, histogram in found.items() if histogram}
     source = choose_source(dims=filters.dims() | set(by), interval=interval)
     sql, params = latency_query(source=source, window=window, filters=filters, group=list(by))

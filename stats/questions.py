@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -38,7 +38,7 @@ from stats.latency import (
     BUCKETS,
     Histogram,
     dense,
-    fetch_histograms,
+    fetch_stacked,
     histograms_by,
     merged_sql,
     percentile,
@@ -408,13 +408,15 @@ def _dense_latency_series(
     percentile of every point taken at once (`limit` 0: the totals only). Returns the kept
     keys, their points, the totals' points and how many keys OTHER merged."""
     size = len(edges)
-    index: dict[Key, int] = {}
-    cells, stored = [], []
-    for slot, *key, histogram in fetch_histograms(*query):
-        group = index.setdefault(key[0] if key else "all", len(index))
-        cells.append(group * size + slot - 1)
-        stored.append(histogram)
-    matrix = dense(cells, stored, len(index) * size).reshape(len(index), size, BUCKETS)
+    stacks = fetch_stacked(*query, keys=1 if limit else 0, slotted=True)
+    index = {key[0] if key else "all": n for n, (key, *_) in enumerate(stacks)}
+    cells = [n * size + slots - 1 for n, (_, slots, _, _) in enumerate(stacks)]
+    matrix = dense(
+        np.concatenate([np.zeros(0, dtype=np.int64), *cells]),
+        np.concatenate([np.zeros(0, dtype=np.int64), *(stack[2] for stack in stacks)]),
+        np.concatenate([np.zeros(0, dtype=np.int64), *(stack[3] for stack in stacks)]),
+        len(index) * size,
+    ).reshape(len(index), size, BUCKETS)
     calls = matrix.sum(axis=(1, 2)).tolist()
     ranked = sorted(index, key=lambda key: (-calls[index[key]], str(key)))
     kept, rest = ranked[:limit], [index[key] for key in ranked[limit:]] if limit else []
@@ -424,13 +426,13 @@ def _dense_latency_series(
     rows.append(matrix.sum(axis=0))
     stacked = np.concatenate(rows) if rows else np.zeros((0, BUCKETS), dtype=np.int64)
     point_calls, values = percentile_table(stacked, percentiles)
-    names = [percentile_key(p) for p in percentiles]
-    points: list[LatencyPoint] = []
-    for n in range(len(point_calls)):
-        point: LatencyPoint = {"t": edges[n % size], "calls": point_calls[n]}
-        for name, column in zip(names, values, strict=True):
-            point[name] = column[n]
-        points.append(point)
+    names = ["t", "calls", *(percentile_key(p) for p in percentiles)]
+    times: list[Any] = list(edges) * (len(point_calls) // size)
+    columns: list[list[Any]] = [times, point_calls, *values]
+    points = [
+        cast(LatencyPoint, dict(zip(names, point, strict=True)))
+        for point in zip(*columns, strict=True)
+    ]
     chunks = [points[n : n + size] for n in range(0, len(points), size)]
     return [*kept, *([OTHER] if rest else [])], chunks[:-1], chunks[-1], len(rest)
 

@@ -16,7 +16,7 @@ from ingest.latency import BOUNDS, TOP, bucket_of, encode
 from stats.latency import (
     as_histogram,
     dense,
-    fetch_histograms,
+    fetch_stacked,
     merged,
     percentile,
     percentile_table,
@@ -121,8 +121,10 @@ def test_every_percentile_of_every_point_at_once_equals_the_one_formula(rows, da
     of every cell: the same answers as `merged` and `percentiles`, exactly."""
     ps = data.draw(st.lists(PERCENTILES, min_size=1, max_size=5))
     cells = [cell for cell, parts in rows for _ in parts]
-    stored = [np.array(encode(part), dtype=np.int64) for _, parts in rows for part in parts]
-    matrix = dense(cells, stored, 6)
+    stored = [encode(part) for _, parts in rows for part in parts]
+    counts = np.array([len(h) for h in stored], dtype=np.int64)
+    elements = np.array([v for h in stored for v in h], dtype=np.int64)
+    matrix = dense(np.array(cells), counts, elements, 6)
     calls, table = percentile_table(matrix, ps)
     for cell in range(6):
         histogram = merged(encode(part) for c, parts in rows if c == cell for part in parts)
@@ -132,8 +134,23 @@ def test_every_percentile_of_every_point_at_once_equals_the_one_formula(rows, da
 
 
 @pytest.mark.django_db
-def test_a_stored_histogram_is_read_in_binary_as_its_elements():
-    elements = encode({0: 3, 17: 1, TOP: 2**39})
-    rows = fetch_histograms("SELECT %s::bigint[], '{}'::bigint[], 7", [elements])
-    histogram, empty, plain = rows[0]
-    assert histogram.tolist() == elements and empty.tolist() == [] and plain == 7
+def test_stored_histograms_are_read_in_binary_as_their_elements():
+    """One row per key: the slots and element counts (int4[] read into numpy) and every
+    histogram's elements sent one after another in binary, read back exactly."""
+    rows = [(3, "a", {0: 3, 17: 1, TOP: 2**39}), (1, "a", {}), (2, "b", {5: 1}), (9, "a", {1: 2})]
+    values = ", ".join(["(%s::int, %s, %s::bigint[])"] * len(rows))
+    params = [v for slot, key, h in rows for v in (slot, key, encode(h))]
+    stacks = {
+        key: (slots.tolist(), counts.tolist(), elements.tolist())
+        for key, slots, counts, elements in fetch_stacked(
+            f"SELECT * FROM (VALUES {values}) AS v", params, keys=1, slotted=True
+        )
+    }
+    assert stacks == {
+        ("a",): (
+            [3, 1, 9],
+            [3, 0, 1],
+            [*encode(rows[0][2]), *encode(rows[3][2])],
+        ),
+        ("b",): ([2], [1], encode({5: 1})),
+    }
