@@ -143,29 +143,30 @@ class IntArrayLoader(Loader):
         return np.frombuffer(data, dtype=self.element, offset=20)["value"].astype(np.int64)
 
 
-def stored_elements(blob: bytes, counts: np.ndarray) -> np.ndarray:
-    """The elements of stored histograms sent one after another in binary (`array_send` of
-    each, concatenated; `counts` their elements): each is a 20-byte header (one dimension),
-    then an int32 length and the int64 value per element. One gather, no Python per element."""
-    counts = counts.astype(np.int64)
-    sizes = np.where(counts > 0, 20 + 12 * counts, 12)  # '{}' is its 12-byte header alone
-    firsts = np.repeat(np.cumsum(sizes) - sizes + 24, counts)  # each array's first value
-    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    raw = np.frombuffer(blob, dtype=np.uint8)
-    return raw[(firsts + 12 * within)[:, None] + np.arange(8)].view(">i8").ravel().astype(np.int64)
+# A binary bigint[] element: its int32 length (8: a histogram holds no NULL), its int64 value.
+_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
+# The bytes of a one-dimensional binary array before its first element.
+_ARRAY_HEADER = 20
+
+
+def stored_elements(blob: bytes) -> np.ndarray:
+    """The elements of stored histograms sent one after another in binary without their
+    headers (`stacked_sql`): (int32 length, int64 value) each, read in place."""
+    return np.frombuffer(blob, dtype=_ELEMENT)["value"].astype(np.int64)
 
 
 def stacked_sql(sql: str, params: list, *, keys: int, slotted: bool) -> tuple[str, list]:
     """`sql`'s `[slot,] *keys, latency_hist` rows as one row per key tuple: the keys, the rows'
     slots (int4[]; 0s without slots), their histograms' element counts (int4[]) and the
-    histograms themselves in binary one after another (bytea): a few rows to fetch, not one
+    histograms' elements in binary one after another (bytea): a few rows to fetch, not one
     per hour. The three aggregates read the group's rows in one pass, so in the same order."""
     names = [f"k{n}" for n in range(keys)]
     columns = ", ".join([*(["slot"] if slotted else []), *names, "h"])
     aggregates = [
         "array_agg(slot)" if slotted else "array_agg(0)",
         "array_agg(cardinality(h))",
-        "string_agg(array_send(h), ''::bytea)",
+        # Each array's elements without its header; '{}' (a 12-byte header alone) adds none.
+        f"string_agg(substring(array_send(h) FROM {_ARRAY_HEADER + 1}), ''::bytea)",
     ]
     grouped = f" GROUP BY {', '.join(names)}" if keys else ""
     return (
@@ -188,7 +189,7 @@ def fetch_stacked(sql: str, params: list, *, keys: int, slotted: bool) -> list[S
             cursor.execute(*stacked_sql(sql, params, keys=keys, slotted=slotted), binary=True)
             rows = cursor.fetchall()
     return [
-        (tuple(key), slots, counts, stored_elements(blob or b"", counts))
+        (tuple(key), slots, counts, stored_elements(blob or b""))
         for *key, slots, counts, blob in rows
         if counts is not None  # without keys, no rows at all is one row of NULLs
     ]
