@@ -207,11 +207,18 @@ def measure_ingest(*, batches: int) -> dict:
         [cte for cte in store._AFTER_INSERTED if cte[0] not in hourly], legacy=False
     )
     assert "ingest_rollup_latency" not in old and "ingest_rollup_latency" in new
-    rates: dict[str, list[float]] = {"before": [], "after": []}
+    # The statement before this branch: no hourly upserts, each rollup bucketing every latency.
+    once = ",\n              -- Each row's latency bucket, once for every rollup that reads it."
+    once += "\n              latency_bucket(latency_ms) AS lb"
+    branch = old.replace(once, "").replace(
+        ", lb, count(*) AS n,", ", latency_bucket(latency_ms) AS lb, count(*) AS n,"
+    )
+    assert once in old and branch.count("latency_bucket(latency_ms)") == len(store.ROLLUP_TABLES)
+    rates: dict[str, list[float]] = {"before": [], "after": [], "main": []}
     tables = ", ".join(["ingest_event", *ROLLUPS, "ingest_open_failure"])
     for round_ in range(ROUNDS):
         # Alternated, and which goes first alternates too: a round's order favours neither.
-        order = (("before", old), ("after", new))
+        order = (("before", old), ("after", new), ("main", branch))
         for label, statement in order if round_ % 2 else order[::-1]:
             with connection.cursor() as cursor:
                 cursor.execute(f"TRUNCATE {tables}")
@@ -230,6 +237,8 @@ def measure_ingest(*, batches: int) -> dict:
         "after_events_per_s": round(after),
         "ratio": round(after / before, 3),
         "runs": {k: [round(v) for v in values] for k, values in rates.items()},
+        "main_events_per_s": round(statistics.median(rates["main"])),
+        "after_vs_main": round(after / statistics.median(rates["main"]), 3),
         "paired_ratios": [
             round(a / b, 3) for a, b in zip(rates["after"], rates["before"], strict=True)
         ],

@@ -69,7 +69,7 @@ _ROLLUP_UPSERT = """
     SELECT bucket, {keys}, sum(n), sum(e), sum(s), sum(c),
            coalesce(array_agg((lb::bigint << 40) | c ORDER BY lb) FILTER (WHERE c > 0), '{{}}')
       FROM (SELECT date_bin('{grain}', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
-                   {keys}, latency_bucket(latency_ms) AS lb, count(*) AS n,
+                   {keys}, lb, count(*) AS n,
                    count(*) FILTER (WHERE is_error) AS e, coalesce(sum(latency_ms), 0) AS s,
                    count(latency_ms) AS c
               FROM inserted
@@ -122,7 +122,7 @@ _LATENCY_UPSERT = """
     INSERT INTO {table} AS r (bucket, {key}, latency_hist)
     SELECT bucket, {key}, array_agg((lb::bigint << 40) | c ORDER BY lb)
       FROM (SELECT date_bin('1 hour', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
-                   {key}, latency_bucket(latency_ms) AS lb, count(*) AS c
+                   {key}, lb, count(*) AS c
               FROM inserted
              WHERE latency_ms IS NOT NULL
              GROUP BY 1, {key}, lb) AS by_latency
@@ -199,7 +199,9 @@ inserted AS (
      ORDER BY event_key, ts
     ON CONFLICT (event_key, ts) DO NOTHING
     RETURNING ts, endpoint, category, code, is_error, coalesce(cp_id, 0) AS cp_id,
-              account_code, latency_ms, id, order_id, waybill, courier
+              account_code, latency_ms, id, order_id, waybill, courier,
+              -- Each row's latency bucket, once for every rollup that reads it.
+              latency_bucket(latency_ms) AS lb
 )"""
 # Only in a batch with an event that may be stored under the first content-key version: a
 # subquery over every partition makes the statement several times dearer to plan.
