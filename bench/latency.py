@@ -1,19 +1,23 @@
 """Latency histograms: read time, page time, ingest cost and storage, side by side.
 
-    python -m bench.latency [--events 1000000,10000000] [--runs 15] [--ingest-batches 20]
+    python -m bench.latency [--events 1000000,10000000] [--db bench_10m] [--runs 15]
+                            [--ingest-batches 20]
 
-Per database size (`bench.load`, which fills every rollup's histogram; a database of the same
-size, loader and migrations is reused; names `bench_latency_<size>`):
+Per database (`bench.load`, which fills every rollup's histogram and the hourly latency
+rollups; a database of the same size, loader and migrations is reused; names
+`bench_latency_<size>`; `--db` names existing databases instead, migrated to this branch):
 - the 30-day hourly latency series by endpoint (`stats.questions.latency_timeseries`, p50/p95/
-  p99, and the same through Django's test client at /api/v1/stats/latency/), p50 and p90 ms;
-- the overview page (30 days, grouped by endpoint) with its latency chart and without it (the
-  same view with `latency_timeseries` answering nothing, so no query and no figure), rounds
-  interleaved so load on the machine hits both alike;
+  p99) from the hourly latency rollups, by courier and ungrouped too, and by endpoint from the
+  15-minute rollups (the read before them, a few runs), and through Django's test client at
+  /api/v1/stats/latency/, p50 and p90 ms;
+- the overview page (30 days, grouped by endpoint) as it is (its latency chart asked after it
+  loads) against the same view with `latency_timeseries` answering nothing, rounds interleaved
+  so load on the machine hits both alike; and the chart's own request (/overview/latency/);
 - storage per rollup row: the average row (`pg_column_size`) with its histogram and without
   it, and each rollup table's total size.
 Then, on a fresh `bench_latency_ingest`: `store.write_events` of 1,000-event demo batches with
-the batch statement as it was before the histograms and as it is, alternating batch by batch
-(the tables emptied before each), events/s of the write step (medians).
+the batch statement without the hourly latency upserts and as it is, alternating (the tables
+emptied before each round), events/s of the write step (medians, and the ratio per round).
 """
 
 from __future__ import annotations
@@ -36,26 +40,11 @@ ROLLUPS = (
     "ingest_rollup_code_daily",
     "ingest_rollup_courier_daily",
     "ingest_rollup_account_daily",
+    "ingest_rollup_latency_endpoint",
+    "ingest_rollup_latency_courier",
 )
 INGEST_DB = "bench_latency_ingest"
 ROUNDS = 6  # of each statement, alternated; the first of each warms up and is not counted
-# The rollup upsert as it was before the histograms (ingest/store.py at 903722c).
-_OLD_UPSERT = """
-{name} AS (
-    INSERT INTO {table} AS r (bucket, {keys}, events, errors, latency_sum_ms, latency_count)
-    SELECT date_bin('{grain}', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
-           {keys}, count(*), count(*) FILTER (WHERE is_error),
-           coalesce(sum(latency_ms), 0), count(latency_ms)
-      FROM inserted
-     GROUP BY 1, {keys}
-     ORDER BY 1, {keys}
-    ON CONFLICT (bucket, {keys}) DO UPDATE
-       SET events = r.events + EXCLUDED.events,
-           errors = r.errors + EXCLUDED.errors,
-           latency_sum_ms = r.latency_sum_ms + EXCLUDED.latency_sum_ms,
-           latency_count = r.latency_count + EXCLUDED.latency_count
-    RETURNING 1
-)"""
 
 
 def _timed(call: Callable[[], object], *, runs: int) -> list[float]:
@@ -108,22 +97,30 @@ def measure_reads(note: dict, *, runs: int) -> dict:
         response = client.get(path)
         assert response.status_code == 200, response.content[:300]
 
-    def series() -> object:
+    def series(group_by: str = "endpoint") -> object:
         return questions.latency_timeseries(
             window=window,
             interval="hour",
-            group_by="endpoint",
+            group_by=group_by,
             filters=Filters(),
             percentiles=(50, 95, 99),
         )
+
+    def quarter_hours() -> object:  # the read before the hourly rollups
+        with mock.patch.object(questions, "hourly_latency_query", lambda **kwargs: None):
+            return series()
 
     latency_path = "/api/v1/stats/latency/?" + urlencode(
         span | {"interval": "hour", "group_by": "endpoint", "percentiles": "50,95,99"}
     )
     overview = "/?" + urlencode(span | {"range": "custom", "group": "endpoint"})
     answer = series()
+    assert answer == quarter_hours(), "the hourly rollups must answer what the quarter hours do"
     results: dict = {
         "series_stats": _summary(_timed(series, runs=runs)),
+        "series_by_courier": _summary(_timed(lambda: series("cp_id"), runs=runs)),
+        "series_ungrouped": _summary(_timed(lambda: series("none"), runs=runs)),
+        "series_from_quarter_hours": _summary(_timed(quarter_hours, runs=max(3, runs // 5))),
         "series_api": _summary(_timed(lambda: ok(api, latency_path), runs=runs)),
         "series_points": len(answer["totals"]) * (1 + len(answer["series"])),  # type: ignore[index]
     }
@@ -132,7 +129,8 @@ def measure_reads(note: dict, *, runs: int) -> dict:
     def nothing(**kwargs: object) -> dict:
         return {"totals": [], "series": []}
 
-    with_chart, without_chart = [], []
+    with_chart, without_chart, chart = [], [], []
+    chart_path = "/overview/latency/?" + urlencode(span | {"range": "custom", "group": "endpoint"})
     for round_ in range(runs + 2):
         for label, times in (("with", with_chart), ("without", without_chart)):
             patch = mock.patch.object(
@@ -143,9 +141,14 @@ def measure_reads(note: dict, *, runs: int) -> dict:
                 ok(page, overview)
                 if round_ >= 2:
                     times.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        ok(page, chart_path)
+        if round_ >= 2:
+            chart.append((time.perf_counter() - started) * 1000)
     results["overview_with_chart"] = _summary(with_chart)
     results["overview_without_chart"] = _summary(without_chart)
     results["overview_ratio"] = round(common.median(with_chart) / common.median(without_chart), 3)
+    results["overview_chart_request"] = _summary(chart)
     results["storage"] = _storage(connection)
     return results
 
@@ -199,18 +202,24 @@ def measure_ingest(*, batches: int) -> dict:
     ]
     chunks = [events[i : i + 1000] for i in range(0, len(events), 1000)]
     new = store._WRITE_BATCH
-    head, _, _ = new.partition("by_category AS (")
-    old_upserts = ",".join(
-        _OLD_UPSERT.format(name=r.name, table=r.table, keys=r.keys, grain=r.grain)
-        for r in store.ROLLUP_TABLES
+    hourly = {name for name, _ in store._LATENCY_ROLLUPS}
+    old = store._batch_statement(
+        [cte for cte in store._AFTER_INSERTED if cte[0] not in hourly], legacy=False
     )
-    tail = new[new.index(",\ncourier_names AS (") :]
-    old = head.rstrip() + old_upserts.replace("\n", "\n", 1) + tail
-    assert old.count("INSERT INTO ingest_rollup") == len(store.ROLLUP_TABLES)
-    rates: dict[str, list[float]] = {"before": [], "after": []}
-    tables = ", ".join(["ingest_event", *ROLLUPS])
+    assert "ingest_rollup_latency" not in old and "ingest_rollup_latency" in new
+    # The statement before this branch: no hourly upserts, each rollup bucketing every latency.
+    once = ",\n              -- Each row's latency bucket, once for every rollup that reads it."
+    once += "\n              latency_bucket(latency_ms) AS lb"
+    branch = old.replace(once, "").replace(
+        ", lb, count(*) AS n,", ", latency_bucket(latency_ms) AS lb, count(*) AS n,"
+    )
+    assert once in old and branch.count("latency_bucket(latency_ms)") == len(store.ROLLUP_TABLES)
+    rates: dict[str, list[float]] = {"before": [], "after": [], "main": []}
+    tables = ", ".join(["ingest_event", *ROLLUPS, "ingest_open_failure"])
     for round_ in range(ROUNDS):
-        for label, statement in (("before", old), ("after", new)):
+        # Alternated, and which goes first alternates too: a round's order favours neither.
+        order = (("before", old), ("after", new), ("main", branch))
+        for label, statement in order if round_ % 2 else order[::-1]:
             with connection.cursor() as cursor:
                 cursor.execute(f"TRUNCATE {tables}")
             store._WRITE_BATCH = statement
@@ -228,6 +237,11 @@ def measure_ingest(*, batches: int) -> dict:
         "after_events_per_s": round(after),
         "ratio": round(after / before, 3),
         "runs": {k: [round(v) for v in values] for k, values in rates.items()},
+        "main_events_per_s": round(statistics.median(rates["main"])),
+        "after_vs_main": round(after / statistics.median(rates["main"]), 3),
+        "paired_ratios": [
+            round(a / b, 3) for a, b in zip(rates["after"], rates["before"], strict=True)
+        ],
     }
 
 
@@ -237,6 +251,12 @@ def measure_ingest(*, batches: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", default="1000000,10000000")
+    parser.add_argument(
+        "--db",
+        default="",
+        help="comma-separated existing databases to measure (as loaded; migrate them first)",
+    )
+    parser.add_argument("--no-ingest", action="store_true", help="skip the ingest step")
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--ingest-batches", type=int, default=20)
     parser.add_argument("--reads", help=argparse.SUPPRESS)  # child process: the load note
@@ -250,6 +270,11 @@ def main() -> None:
         return
     from bench import load
 
+    for name in [n for n in args.db.split(",") if n]:
+        note = common.database_note(name) or {}
+        assert {"begin", "end"} <= set(note), f"{name} has no load note (bench.load writes it)"
+        common.log(f"{name}: {note.get('stored')} events (existing); measuring reads")
+        common.run_step("latency", name, "--reads", json.dumps(note), "--runs", str(args.runs))
     for events in [int(n) for n in args.events.split(",") if n]:  # "": the ingest step only
         name = f"bench_latency_{events}"
         note = load.reusable(name, events=events)
@@ -258,6 +283,8 @@ def main() -> None:
             note = load.load(name, events=events)
         common.log(f"{name}: {note['stored']} events in {note['seconds']} s; measuring reads")
         common.run_step("latency", name, "--reads", json.dumps(note), "--runs", str(args.runs))
+    if args.no_ingest:
+        return
     common.recreate_database(INGEST_DB)
     common.run_step("latency", INGEST_DB, "--ingest", "--ingest-batches", str(args.ingest_batches))
     common.drop_database(INGEST_DB)

@@ -38,8 +38,8 @@ from demo import traffic as demo
 from ingest.catalog import CodeInfo, tag
 from ingest.open_failures import rebuild_all
 
-LOADER_VERSION = 4  # 2: the category rollup and the daily rollups; 3: orders called
-# repeatedly, latency histograms (two branches); 4: both together
+LOADER_VERSION = 5  # 2: the category rollup and the daily rollups; 3: orders called
+# repeatedly, latency histograms (two branches); 4: both together; 5: the hourly latency rollups
 # Order ids per account: an order is called again and again (retries, tracking), so that about
 # one reference (order x endpoint) in ten is open at the end, as the open-failure state
 # expects of real traffic (~50,000 open at 10 M events).
@@ -313,7 +313,27 @@ ROLLUPS = {
 }
 
 
+# store.py's hourly latency upsert over a day of stored rows: table -> (key, its source).
+_LATENCY_ROLLUP = """
+INSERT INTO {table} (bucket, {key}, latency_hist)
+SELECT bucket, {key}, array_agg((lb::bigint << 40) | c ORDER BY lb)
+  FROM (SELECT date_bin('1 hour', ts, TIMESTAMPTZ '{origin}') AS bucket, {source} AS {key},
+               latency_bucket(latency_ms) AS lb, count(*) AS c
+          FROM ingest_event
+         WHERE ts >= %s AND ts < %s AND latency_ms IS NOT NULL
+         GROUP BY 1, 2, 3) AS by_latency
+ GROUP BY bucket, {key}
+"""
+LATENCY_ROLLUPS = {
+    "ingest_rollup_latency_endpoint": ("endpoint", "endpoint"),
+    "ingest_rollup_latency_courier": ("cp_id", "coalesce(cp_id, 0)"),
+}
+
+
 def rollup_sql(table: str) -> str:
+    if table in LATENCY_ROLLUPS:
+        key, source = LATENCY_ROLLUPS[table]
+        return _LATENCY_ROLLUP.format(table=table, key=key, source=source, origin=ORIGIN)
     keys, source, grain = ROLLUPS[table]
     named = ", ".join(
         f"{expression} AS {name}"
@@ -398,7 +418,7 @@ def _load_day(name: str, params: dict, day: datetime) -> None:
 def _fill_rollups(name: str, day: datetime) -> None:
     with common.connect(name) as conn:
         conn.execute("SET statement_timeout = 0")
-        for table in ROLLUPS:
+        for table in [*ROLLUPS, *LATENCY_ROLLUPS]:
             conn.execute(rollup_sql(table), [day, day + timedelta(days=1)])
 
 
@@ -411,9 +431,10 @@ def _check_rollups_known(conn) -> None:
             "AND tablename LIKE 'ingest\\_rollup%'"
         ).fetchall()
     }
-    if tables != set(ROLLUPS):
+    known = set(ROLLUPS) | set(LATENCY_ROLLUPS)
+    if tables != known:
         raise RuntimeError(
-            f"the schema's rollups {sorted(tables)} differ from the loader's {sorted(ROLLUPS)}: "
+            f"the schema's rollups {sorted(tables)} differ from the loader's {sorted(known)}: "
             "teach bench/load.py the new rollup (see store.py) before benchmarking"
         )
 
@@ -483,7 +504,13 @@ def load(
             "ON CONFLICT (cp_id) DO UPDATE SET name = EXCLUDED.name",
             list(COURIERS.items()),
         )
-        for table in ["ingest_event", *ROLLUPS, "ingest_courier", "ingest_open_failure"]:
+        for table in [
+            "ingest_event",
+            *ROLLUPS,
+            *LATENCY_ROLLUPS,
+            "ingest_courier",
+            "ingest_open_failure",
+        ]:
             conn.execute(f"VACUUM (ANALYZE) {table}")
         conn.execute("CHECKPOINT")
         phase("vacuum_analyze_checkpoint")
@@ -517,7 +544,7 @@ def applied_migrations(name: str) -> list[str]:
 def table_sizes(conn) -> dict:
     """Rows and on-disk size (heap + indexes + TOAST) of the raw events and each rollup."""
     out = {}
-    for table in ["ingest_event", *ROLLUPS, "ingest_open_failure"]:
+    for table in ["ingest_event", *ROLLUPS, *LATENCY_ROLLUPS, "ingest_open_failure"]:
         rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         size = conn.execute(
             "SELECT coalesce(sum(pg_total_relation_size(r)), 0) FROM "
@@ -602,6 +629,10 @@ def verify() -> dict:
     written = {r.table: (r.keys, r.grain) for r in store.ROLLUP_TABLES}
     if written != {table: (keys, grain) for table, (keys, _, grain) in ROLLUPS.items()}:
         problems.append("store.ROLLUP_TABLES differ from bench.load.ROLLUPS")
+    if {r.table: r.key for r in store.LATENCY_TABLES} != {
+        table: key for table, (key, _) in LATENCY_ROLLUPS.items()
+    }:
+        problems.append("store.LATENCY_TABLES differ from bench.load.LATENCY_ROLLUPS")
     load(VERIFY_FAST, events=VERIFY_EVENTS, jobs=1)
     with common.connect(VERIFY_FAST) as fast:
         rows = fast.execute(

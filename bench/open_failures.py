@@ -103,6 +103,7 @@ def ingest(batches: int, rounds: int) -> dict:
     without = store._batch_statement(
         [
             *store._ROLLUPS,
+            *store._LATENCY_ROLLUPS,
             (open_failures.STALE, f"{open_failures.STALE} AS (SELECT 1 WHERE false)"),
             ("courier_names", store._COURIER_NAMES),
             ("token_counts", store._TOKEN_COUNTS),
@@ -117,7 +118,7 @@ def ingest(batches: int, rounds: int) -> dict:
         variant = "without_state" if n % 2 else "with_state"
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE ingest_event, ingest_open_failure")
-            for rollup in store.ROLLUP_TABLES:
+            for rollup in (*store.ROLLUP_TABLES, *store.LATENCY_TABLES):
                 cursor.execute(f"TRUNCATE {rollup.table}")  # names from the store, not input
         store._WRITE_BATCH = shipped if variant == "with_state" else without
         started = time.perf_counter()

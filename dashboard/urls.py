@@ -11,6 +11,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only
     path("", views.overview, name="overview"),
+    path("overview/latency/", views.overview_latency, name="overview-latency"),
     path("events/", views.events, name="events"),
     path("events/<int:event_id>/", views.event_detail, name="event-detail"),
     path("waybills/<path:waybill>/", views.waybill, name="waybill"),

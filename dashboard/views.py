@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -107,6 +107,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         "benign": benign,
         "benign_links": params.BENIGN_LABELS,
         "open_failures": open_failures.headline(now=timezone.now()),
+        # Drawn after the page loads, from the same address (`overview_latency`).
+        "latency_url": reverse("overview-latency") + "?" + request.GET.urlencode(),
     }
     return render(request, "pages/overview.html", context)
 
@@ -161,19 +163,6 @@ def _overview(state: params.PageParams, *, group: str, benign: str) -> dict:
             ),
             _alert_marks(window),
         ),
-        "latency_figure": charts.latency_figure(
-            questions.latency_timeseries(
-                window=window,
-                interval=params.interval_for(window),
-                group_by=group if group in charts.LATENCY_GROUPS else "none",
-                filters=filters,
-                percentiles=(50, 95),
-                limit=charts.LATENCY_SERIES,
-            ),
-            drill=drill,
-            until=state.until,
-            window_start=window.start,
-        ),
         "codes_figure": charts.top_codes_figure(top, drill=drill),
         "heatmap_figure": charts.heatmap_figure(
             courier_matrix(window=window, filters=filters), drill=drill
@@ -183,6 +172,35 @@ def _overview(state: params.PageParams, *, group: str, benign: str) -> dict:
         "unknown_codes": code_rows(unknown, drill=drill, key="code"),
         "failures": _events(window, filters, errors_only=True, limit=LATEST_FAILURES)[0],
     }
+
+
+@page
+def overview_latency(request: HttpRequest) -> JsonResponse:
+    """The overview's latency figure ({"figure": null} when no call carries a latency), for
+    the page to draw after it loads: the page's own answer does not wait for this question."""
+    state = params.read_page_params(request.GET, now=timezone.now())
+    group, benign = params.read_group(request.GET), params.read_benign(request.GET)
+    return JsonResponse({"figure": _latency_figure(state, group=group, benign=benign)})
+
+
+def _latency_figure(state: params.PageParams, *, group: str, benign: str) -> charts.Figure | None:
+    """p50 and p95 over the overview's window and filters, by its group when it is one the
+    latency chart draws (endpoint, courier)."""
+    window = state.window
+    filters = benign_filters(filters=state.filters, window=window, mode=benign)
+    return charts.latency_figure(
+        questions.latency_timeseries(
+            window=window,
+            interval=params.interval_for(window),
+            group_by=group if group in charts.LATENCY_GROUPS else "none",
+            filters=filters,
+            percentiles=(50, 95),
+            limit=charts.LATENCY_SERIES,
+        ),
+        drill=drill_for(state.shown, filters),
+        until=state.until,
+        window_start=window.start,
+    )
 
 
 def _health_rows(window: Window, filters: Filters, drill: Drill) -> list[dict]:

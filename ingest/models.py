@@ -202,6 +202,42 @@ class RollupByAccountDaily(Rollup):
         db_table = "ingest_rollup_account_daily"
 
 
+# Latency only, per UTC hour: shaped like the latency charts' question (a month of hourly
+# percentiles by endpoint or courier), ~12 and ~30 rows an hour at any volume, where the code
+# and courier rollups hold hundreds of 15-minute rows an hour. stats.sql reads them when a
+# question fits their hours and dimension (`LATENCY_HOURLY`).
+
+
+class LatencyByEndpointHourly(models.Model):
+    """The latency histogram (ingest.latency) of the calls per UTC hour and endpoint."""
+
+    pk = models.CompositePrimaryKey("bucket", "endpoint")
+    bucket = models.DateTimeField()
+    endpoint = models.CharField(max_length=200)
+    latency_hist = ArrayField(models.BigIntegerField(), default=list)
+
+    class Meta:
+        db_table = "ingest_rollup_latency_endpoint"
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.endpoint}: {len(self.latency_hist)} buckets"
+
+
+class LatencyByCourierHourly(models.Model):
+    """The latency histogram (ingest.latency) of the calls per UTC hour and courier (0: none)."""
+
+    pk = models.CompositePrimaryKey("bucket", "cp_id")
+    bucket = models.DateTimeField()
+    cp_id = models.IntegerField()
+    latency_hist = ArrayField(models.BigIntegerField(), default=list)
+
+    class Meta:
+        db_table = "ingest_rollup_latency_courier"
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} courier {self.cp_id}: {len(self.latency_hist)} bins"
+
+
 class OpenFailure(models.Model):
     """Per reference (an order id, else a waybill, on one endpoint): whether its latest call
     failed, and the current failing streak. Written only by the store (`ingest.open_failures`),

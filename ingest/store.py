@@ -50,6 +50,7 @@ def delete_all_events() -> None:
     tables = [
         "ingest_event",
         *(rollup.table for rollup in ROLLUP_TABLES),
+        *(rollup.table for rollup in LATENCY_TABLES),
         # The open-failure state is a function of the events, and dismissals name its rows.
         "ingest_open_failure",
         "ingest_open_failure_dismissal",
@@ -68,7 +69,7 @@ _ROLLUP_UPSERT = """
     SELECT bucket, {keys}, sum(n), sum(e), sum(s), sum(c),
            coalesce(array_agg((lb::bigint << 40) | c ORDER BY lb) FILTER (WHERE c > 0), '{{}}')
       FROM (SELECT date_bin('{grain}', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
-                   {keys}, latency_bucket(latency_ms) AS lb, count(*) AS n,
+                   {keys}, lb, count(*) AS n,
                    count(*) FILTER (WHERE is_error) AS e, coalesce(sum(latency_ms), 0) AS s,
                    count(latency_ms) AS c
               FROM inserted
@@ -112,6 +113,40 @@ ROLLUP_TABLES = (
     RollupTable(
         "by_account_daily", "ingest_rollup_account_daily", "account_code, category, code", "1 day"
     ),
+)
+
+# The hourly latency rollups: a histogram per UTC hour and one dimension, from the new rows
+# that carry a latency (a row without one would hold an empty histogram: none is written).
+_LATENCY_UPSERT = """
+{name} AS (
+    INSERT INTO {table} AS r (bucket, {key}, latency_hist)
+    SELECT bucket, {key}, array_agg((lb::bigint << 40) | c ORDER BY lb)
+      FROM (SELECT date_bin('1 hour', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+                   {key}, lb, count(*) AS c
+              FROM inserted
+             WHERE latency_ms IS NOT NULL
+             GROUP BY 1, {key}, lb) AS by_latency
+     GROUP BY bucket, {key}
+     ORDER BY bucket, {key}
+    ON CONFLICT (bucket, {key}) DO UPDATE
+       SET latency_hist = latency_hist_merge(r.latency_hist, EXCLUDED.latency_hist)
+    RETURNING 1
+)"""
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyTable:
+    """An hourly latency rollup: its CTE name, table and its one key column after `bucket`."""
+
+    name: str
+    table: str
+    key: str
+
+
+# Upserted after ROLLUP_TABLES, in this order (the same lock order for every batch).
+LATENCY_TABLES = (
+    LatencyTable("latency_by_endpoint", "ingest_rollup_latency_endpoint", "endpoint"),
+    LatencyTable("latency_by_courier", "ingest_rollup_latency_courier", "cp_id"),
 )
 
 # The staged batch: one row per clean event, as `_staged_row` orders it. A temporary table, one
@@ -164,7 +199,9 @@ inserted AS (
      ORDER BY event_key, ts
     ON CONFLICT (event_key, ts) DO NOTHING
     RETURNING ts, endpoint, category, code, is_error, coalesce(cp_id, 0) AS cp_id,
-              account_code, latency_ms, id, order_id, waybill, courier
+              account_code, latency_ms, id, order_id, waybill, courier,
+              -- Each row's latency bucket, once for every rollup that reads it.
+              latency_bucket(latency_ms) AS lb
 )"""
 # Only in a batch with an event that may be stored under the first content-key version: a
 # subquery over every partition makes the statement several times dearer to plan.
@@ -178,6 +215,9 @@ _LEGACY_DUPLICATES = """
 _ROLLUPS = [
     (r.name, _ROLLUP_UPSERT.format(name=r.name, table=r.table, keys=r.keys, grain=r.grain))
     for r in ROLLUP_TABLES
+]
+_LATENCY_ROLLUPS = [
+    (r.name, _LATENCY_UPSERT.format(name=r.name, table=r.table, key=r.key)) for r in LATENCY_TABLES
 ]
 
 _COURIER_NAMES = f"""
@@ -223,11 +263,14 @@ def _batch_statement(after_inserted: list[tuple[str, str]], *, legacy: bool) -> 
 
 _AFTER_INSERTED = [
     *_ROLLUPS,
+    *_LATENCY_ROLLUPS,
     (open_failures.STALE, open_failures.BATCH_CTES),
     ("courier_names", _COURIER_NAMES),
     ("token_counts", _TOKEN_COUNTS),
 ]
 _WRITE_BATCH = _batch_statement(_AFTER_INSERTED, legacy=False)
+# The position of the open failures' stale count in the statement's one row.
+_STALE_COUNT = 1 + [name for name, _ in _AFTER_INSERTED].index(open_failures.STALE)
 _WRITE_BATCH_LEGACY = _batch_statement(_AFTER_INSERTED, legacy=True)
 
 # The columns of a CleanEvent in staging order, read in C.
@@ -354,7 +397,7 @@ def _write_events(
             counts = cursor.fetchone()
             # The open-failure rows the statement could not merge exactly, rebuilt from the
             # raw events before the commit.
-            if counts is not None and counts[1 + len(_ROLLUPS)]:
+            if counts is not None and counts[_STALE_COUNT]:
                 open_failures.recompute_stale(cursor)
     except BaseException:
         _staged_sessions.discard(session)  # a rolled-back CREATE leaves no table

@@ -16,8 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 
-from ingest.latency import COUNT_BITS, bucket_value, decode
-from stats.sql import choose_source, fetch, latency_query
+import numpy as np
+import psycopg
+from psycopg.adapt import Loader
+from psycopg.pq import Format
+
+from ingest.latency import COUNT_BITS, COUNT_MASK, TOP, bucket_value, decode
+from stats.replica import read_connection
+from stats.sql import choose_source, fetch, hourly_latency_query, latency_query
 from stats.window import Filters, Window
 
 Histogram = dict[int, int]  # latency bucket (ingest.latency) -> calls
@@ -113,12 +119,135 @@ def merged_sql(sql: str, params: list, *, keys: int) -> tuple[str, list]:
     )
 
 
+# ---------------------------------------------------------------- many points at once (numpy)
+
+BUCKETS = TOP + 1  # latency buckets 0..TOP: the columns of a dense histogram
+# Each bucket's answer as `percentiles` gives it (the same floats, so the two agree exactly).
+_VALUES = np.array([round(bucket_value(bucket), 1) for bucket in range(BUCKETS)])
+_INT4_ARRAY_OID = 1007
+_NO_ELEMENTS = np.zeros(0, dtype=np.int64)
+
+
+class IntArrayLoader(Loader):
+    """A binary `integer[]` as a numpy array, without a Python int per element. The binary
+    layout of an array: ndim, has-nulls flag and element oid (int32 each), then (size, lower
+    bound) per dimension, then (int32 length, value) per element; these are one-dimensional
+    (or empty: ndim 0) and hold no NULL."""
+
+    format = Format.BINARY
+    element = np.dtype([("length", ">i4"), ("value", ">i4")])
+
+    def load(self, data: bytes | bytearray | memoryview) -> np.ndarray:
+        if len(data) <= 12:  # ndim 0: '{}'
+            return _NO_ELEMENTS
+        return np.frombuffer(data, dtype=self.element, offset=20)["value"].astype(np.int64)
+
+
+# A binary bigint[] element: its int32 length (8: a histogram holds no NULL), its int64 value.
+_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
+# The bytes of a one-dimensional binary array before its first element.
+_ARRAY_HEADER = 20
+
+
+def stored_elements(blob: bytes) -> np.ndarray:
+    """The elements of stored histograms sent one after another in binary without their
+    headers (`stacked_sql`): (int32 length, int64 value) each, read in place."""
+    return np.frombuffer(blob, dtype=_ELEMENT)["value"].astype(np.int64)
+
+
+def stacked_sql(sql: str, params: list, *, keys: int, slotted: bool) -> tuple[str, list]:
+    """`sql`'s `[slot,] *keys, latency_hist` rows as one row per key tuple: the keys, the rows'
+    slots (int4[]; 0s without slots), their histograms' element counts (int4[]) and the
+    histograms' elements in binary one after another (bytea): a few rows to fetch, not one
+    per hour. The three aggregates read the group's rows in one pass, so in the same order."""
+    names = [f"k{n}" for n in range(keys)]
+    columns = ", ".join([*(["slot"] if slotted else []), *names, "h"])
+    aggregates = [
+        "array_agg(slot)" if slotted else "array_agg(0)",
+        "array_agg(cardinality(h))",
+        # Each array's elements without its header; '{}' (a 12-byte header alone) adds none.
+        f"string_agg(substring(array_send(h) FROM {_ARRAY_HEADER + 1}), ''::bytea)",
+    ]
+    grouped = f" GROUP BY {', '.join(names)}" if keys else ""
+    return (
+        f"SELECT {', '.join([*names, *aggregates])} FROM ({sql}) AS r({columns}){grouped}",
+        params,
+    )
+
+
+Stack = tuple[tuple, np.ndarray, np.ndarray, np.ndarray]  # key, slots, counts, elements
+
+
+def fetch_stacked(sql: str, params: list, *, keys: int, slotted: bool) -> list[Stack]:
+    """Per key tuple of `sql`'s rows (`stacked_sql`): the key, each row's slot and element
+    count, and every row's histogram elements concatenated (int64)."""
+    database = read_connection()
+    with database.wrap_database_errors:
+        database.ensure_connection()
+        with psycopg.Cursor(database.connection) as cursor:
+            cursor.adapters.register_loader(_INT4_ARRAY_OID, IntArrayLoader)
+            cursor.execute(*stacked_sql(sql, params, keys=keys, slotted=slotted), binary=True)
+            rows = cursor.fetchall()
+    return [
+        (tuple(key), slots, counts, stored_elements(blob or b""))
+        for *key, slots, counts, blob in rows
+        if counts is not None  # without keys, no rows at all is one row of NULLs
+    ]
+
+
+def dense(cells: np.ndarray, counts: np.ndarray, elements: np.ndarray, size: int) -> np.ndarray:
+    """Stored histograms added up per cell: a (size x BUCKETS) matrix of calls. Histogram i
+    has counts[i] elements (one after another in `elements`) and adds into row cells[i]."""
+    where = np.repeat(np.asarray(cells, dtype=np.int64) * BUCKETS, counts)
+    where += elements >> COUNT_BITS
+    # float64 weights add integers exactly below 2^53 calls per cell.
+    summed = np.bincount(where, weights=elements & COUNT_MASK, minlength=size * BUCKETS)
+    return summed.astype(np.int64).reshape(size, BUCKETS)
+
+
+def percentile_table(matrix: np.ndarray, ps: Sequence[float]) -> tuple[list[int], list[list]]:
+    """Calls per row of a dense histogram matrix and, per percentile of `ps`, its value in
+    every row (None without calls): `percentiles` of every row at once, the same ranks and
+    the same values.
+
+    The rows' running sums, each row raised by the calls of the rows before it, make one
+    non-decreasing sequence, so one `searchsorted` finds the bucket of every row's rank."""
+    rows = matrix.shape[0]
+    running = np.cumsum(matrix, axis=1)
+    calls = running[:, -1]
+    before = np.cumsum(calls) - calls
+    flat = (running + before[:, None]).ravel()
+    starts = np.arange(rows) * BUCKETS
+    empty = (calls == 0).tolist()
+    found = []
+    for p in ps:
+        tenths = round(p * 10)
+        wanted = np.maximum(1, -((-tenths * calls) // 1000))  # rank(p, calls), in integers
+        at = np.searchsorted(flat, before + wanted, side="left") - starts
+        values = _VALUES[np.clip(at, 0, TOP)].tolist()
+        found.append([None if none else v for none, v in zip(empty, values, strict=True)])
+    return calls.tolist(), found
+
+
+def as_histogram(row: np.ndarray) -> Histogram:
+    """A dense histogram row as {bucket: calls} (empty buckets left out)."""
+    return {int(bucket): int(row[bucket]) for bucket in np.flatnonzero(row)}
+
+
 def histograms_by(
     *, window: Window, filters: Filters, by: Sequence[str] = (), interval: str | None = None
 ) -> dict[tuple, Histogram]:
     """The merged latency histogram of the window's calls per value of `by` (a tuple key;
-    () without `by`), from the narrowest source, as `stats.sql.counts` reads counts. Groups
+    () without `by`), from the narrowest source, as `stats.sql.counts` reads counts: the hourly
+    latency rollups when the question fits them (`stats.sql.hourly_latency_query`). Groups
     without a call with a latency are absent."""
+    hourly = hourly_latency_query(window=window, filters=filters, by=by, interval=interval)
+    if hourly is not None:
+        found = {}
+        for key, _, counts, elements in fetch_stacked(*hourly, keys=len(by), slotted=False):
+            total = dense(np.zeros(len(counts), dtype=np.int64), counts, elements, 1)[0]
+            found[key] = as_histogram(total)
+        return {key: histogram for key, histogram in found.items() if histogram}
     source = choose_source(dims=filters.dims() | set(by), interval=interval)
     sql, params = latency_query(source=source, window=window, filters=filters, group=list(by))
     rows = fetch(*merged_sql(sql, params, keys=len(by)))

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
 
 from ingest.catalog import CATEGORIES, SUCCESS, UNKNOWN
 from ingest.latency import COUNT_BITS, decode
@@ -32,7 +34,17 @@ from stats.buckets import (  # noqa: F401  (re-exported)
     bucket_starts,
     check_interval,
 )
-from stats.latency import Histogram, histograms_by, merged_sql, percentile, percentile_key
+from stats.latency import (
+    BUCKETS,
+    Histogram,
+    dense,
+    fetch_stacked,
+    histograms_by,
+    merged_sql,
+    percentile,
+    percentile_key,
+    percentile_table,
+)
 from stats.latency import percentiles as percentiles_of
 from stats.rates import change, rate, rates
 from stats.results import (
@@ -58,6 +70,7 @@ from stats.sql import (  # noqa: F401  (re-exported)
     choose_source,
     counts,
     fetch,
+    hourly_latency_query,
     latency_query,
     sql_conditions,
     whole_utc_days,
@@ -287,6 +300,21 @@ def latency_timeseries(
     check_interval(window=window, interval=interval)
     edges = bucket_starts(start=window.start, end=window.end, interval=interval, tz=window.tz)
     group = [] if group_by == "none" else [group_by]
+    hourly = hourly_latency_query(
+        window=window, filters=filters, by=group, interval=interval, edges=edges
+    )
+    if hourly is not None:
+        keys, key_points, totals_points, others = _dense_latency_series(
+            hourly, edges=edges, limit=limit if group else 0, percentiles=percentiles
+        )
+        return _latency_answer(
+            window=window,
+            interval=interval,
+            group_by=group_by,
+            percentiles=percentiles,
+            totals=totals_points,
+            series=_latency_series(group_by, keys, key_points, others),
+        )
     source = choose_source(dims=filters.dims() | set(group), interval=interval)
     sql, params = latency_query(
         source=source, window=window, filters=filters, group=group, edges=edges
@@ -319,6 +347,42 @@ def latency_timeseries(
                 "points": points(per_key[OTHER]),
             }
         )
+    return _latency_answer(
+        window=window,
+        interval=interval,
+        group_by=group_by,
+        percentiles=percentiles,
+        totals=points(totals),
+        series=series,
+    )
+
+
+def _latency_series(
+    group_by: str, keys: list[Key], points: list[list[LatencyPoint]], others: int
+) -> list[LatencySeries]:
+    """The series of `_dense_latency_series`' keys, labelled (none without a group)."""
+    if group_by == "none":
+        return []
+    label = labeler(group_by, [key for key in keys if key != OTHER])
+    other = other_label(others, _NOUNS.get(group_by, group_by))
+    return [
+        {"key": key, "label": other if key == OTHER else label(key), "points": key_points}
+        for key, key_points in zip(keys, points, strict=True)
+    ]
+
+
+def _latency_answer(
+    *,
+    window: Window,
+    interval: str,
+    group_by: str,
+    percentiles: Sequence[float],
+    totals: list[LatencyPoint],
+    series: list[LatencySeries],
+) -> LatencyTimeseries:
+    """The answer's shape; without a group, one series "all" of the totals."""
+    if group_by == "none":
+        series = [{"key": "all", "label": "all calls", "points": totals}]
     return {
         "interval": interval,
         "tz": str(window.tz),
@@ -326,9 +390,51 @@ def latency_timeseries(
         "percentiles": list(percentiles),
         "start": window.start.astimezone(window.tz),
         "end": window.end.astimezone(window.tz),
-        "totals": points(totals),
+        "totals": totals,
         "series": series,
     }
+
+
+def _dense_latency_series(
+    query: tuple[str, list],
+    *,
+    edges: Sequence[Any],
+    limit: int,
+    percentiles: Sequence[float],
+) -> tuple[list[Key], list[list[LatencyPoint]], list[LatencyPoint], int]:
+    """`latency_timeseries` from the hourly latency rollups' rows (`[slot,] *key, hist`):
+    every histogram added into one (keys x buckets x latency buckets) matrix, the series kept
+    as `_slot_histograms` keeps them (the `limit` keys with most calls, then OTHER), and every
+    percentile of every point taken at once (`limit` 0: the totals only). Returns the kept
+    keys, their points, the totals' points and how many keys OTHER merged."""
+    size = len(edges)
+    stacks = fetch_stacked(*query, keys=1 if limit else 0, slotted=True)
+    index = {key[0] if key else "all": n for n, (key, *_) in enumerate(stacks)}
+    cells = [n * size + slots - 1 for n, (_, slots, _, _) in enumerate(stacks)]
+    matrix = dense(
+        np.concatenate([np.zeros(0, dtype=np.int64), *cells]),
+        np.concatenate([np.zeros(0, dtype=np.int64), *(stack[2] for stack in stacks)]),
+        np.concatenate([np.zeros(0, dtype=np.int64), *(stack[3] for stack in stacks)]),
+        len(index) * size,
+    ).reshape(len(index), size, BUCKETS)
+    calls = matrix.sum(axis=(1, 2)).tolist()
+    ranked = sorted(index, key=lambda key: (-calls[index[key]], str(key)))
+    kept, rest = ranked[:limit], [index[key] for key in ranked[limit:]] if limit else []
+    rows = [matrix[index[key]] for key in kept]
+    if rest:
+        rows.append(matrix[rest].sum(axis=0))
+    rows.append(matrix.sum(axis=0))
+    stacked = np.concatenate(rows) if rows else np.zeros((0, BUCKETS), dtype=np.int64)
+    point_calls, values = percentile_table(stacked, percentiles)
+    names = ["t", "calls", *(percentile_key(p) for p in percentiles)]
+    times: list[Any] = list(edges) * (len(point_calls) // size)
+    columns: list[list[Any]] = [times, point_calls, *values]
+    points = [
+        cast(LatencyPoint, dict(zip(names, point, strict=True)))
+        for point in zip(*columns, strict=True)
+    ]
+    chunks = [points[n : n + size] for n in range(0, len(points), size)]
+    return [*kept, *([OTHER] if rest else [])], chunks[:-1], chunks[-1], len(rest)
 
 
 def _calls(histograms: dict[int, Histogram]) -> int:

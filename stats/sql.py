@@ -276,6 +276,90 @@ def latency_query(
     return sql, params + rows_params + where_params
 
 
+# ---------------------------------------------------------------- the hourly latency rollups
+
+
+@dataclass(frozen=True)
+class HourlyLatency:
+    """An hourly latency rollup (one histogram per UTC hour and `dim`) and the 15-minute rollup
+    holding the same histograms per quarter hour, which answers a window's partial hours."""
+
+    table: str
+    dim: str
+    quarter_hours: str
+
+
+LATENCY_HOURLY = (
+    HourlyLatency("ingest_rollup_latency_endpoint", "endpoint", "ingest_rollup_code"),
+    HourlyLatency("ingest_rollup_latency_courier", "cp_id", "ingest_rollup_courier"),
+)
+_HOUR = timedelta(hours=1)
+_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _whole_hour(moment: datetime) -> bool:
+    return (moment - _ORIGIN) % _HOUR == timedelta(0)
+
+
+def hourly_source(
+    *, filters: Filters, by: Sequence[str], interval: str | None, edges: Sequence[datetime] | None
+) -> HourlyLatency | None:
+    """The hourly latency rollup that answers a latency question exactly, if one does: grouped
+    by its dimension or not at all, filtered on that dimension only, and every bucket edge
+    after the first on a whole UTC hour (an hour's row lands whole in one bucket; a zone whose
+    offset is not whole hours, +05:30, puts its hours and days off them)."""
+    if interval == "minute" or (edges is not None and not all(map(_whole_hour, edges[1:]))):
+        return None
+    dims = set(by) | filters.dims()
+    if len(dims) > 1 or len(by) > 1:
+        return None
+    return next((h for h in LATENCY_HOURLY if dims <= {h.dim}), None)
+
+
+def hourly_latency_query(
+    *,
+    window: Window,
+    filters: Filters,
+    by: Sequence[str] = (),
+    interval: str | None = None,
+    edges: Sequence[datetime] | None = None,
+) -> tuple[str, list[Any]] | None:
+    """SQL and parameters for `[slot,] *by, latency_hist` rows (not merged: the caller adds
+    them up) over an hourly latency rollup, or None when the question does not fit one
+    (`hourly_source`). The window's whole UTC hours are read from the hourly table, its
+    partial hours at either end from the 15-minute rollup; `slot` as in `aggregate_query`."""
+    hourly = hourly_source(filters=filters, by=by, interval=interval, edges=edges)
+    if hourly is None:
+        return None
+    first = _ORIGIN + -(-(window.start - _ORIGIN) // _HOUR) * _HOUR
+    last = _ORIGIN + ((window.end - _ORIGIN) // _HOUR) * _HOUR
+    if last <= first:  # no whole hour: the quarter hours alone
+        first = last = window.end
+    parts = [(hourly.quarter_hours, window.start, first), (hourly.table, first, last)]
+    parts.append((hourly.quarter_hours, last, window.end))
+    arms: list[str] = []
+    params: list[Any] = []
+    if edges is not None:
+        params.append("{" + ",".join(edge.isoformat() for edge in edges) + "}")
+    for table, lower, upper in parts:
+        if lower < upper:
+            arms.append(
+                f"SELECT bucket, {hourly.dim}, latency_hist FROM {table}"
+                f" WHERE bucket >= %s AND bucket < %s AND latency_hist <> '{{}}'"
+            )
+            params += [lower, upper]
+    if not arms:  # an empty window
+        return None
+    select = [*by, "latency_hist"]
+    if edges is not None:
+        select.insert(0, "width_bucket(bucket, %s::timestamptz[])")
+    sql = f"SELECT {', '.join(select)} FROM ({' UNION ALL '.join(arms)}) AS h"
+    if filters.dims():
+        sql += f" WHERE {hourly.dim} = ANY(%s)"
+        params.append(list(getattr(filters, hourly.dim)))
+    return sql, params
+
+
 def fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
     """Every row of one query on the default database."""
     with read_connection().cursor() as cursor:

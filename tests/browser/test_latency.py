@@ -99,3 +99,23 @@ def test_latency_chart_fits_a_phone_screen(chromium, app, user, traffic, console
     screenshot(phone, "overview-latency-mobile", full_page=False)
     context.close()
     assert console.errors == []
+
+
+def test_latency_chart_says_it_is_loading_then_that_it_failed(page, app, user, traffic, console):
+    """The page shows before its latency chart: "Loading" where the chart will be, and when
+    its request fails, a sentence in its place (the rest of the page drawn all the same)."""
+    held = []
+    log_in(page, app)
+    page.route("**/overview/latency/**", lambda route: held.append(route))
+    page.goto(f"{app}/?range=24h")
+    chart = page.locator('[data-figure-url*="/overview/latency/"]')
+    for _ in range(100):  # the page is shown; its chart's request is held until answered
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held and "Loading the latency chart" in chart.inner_text()
+    held[0].fulfill(status=500, body="boom")
+    page.wait_for_selector('[data-state="error"]')
+    assert "could not be loaded" in chart.inner_text()
+    charts_drawn(page)  # the others are drawn; the failed one is no longer waited for
+    assert [e for e in console.errors if "500" not in e] == []

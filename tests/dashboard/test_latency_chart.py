@@ -7,9 +7,13 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+import pytest
+from django.utils.html import escape
+
 from dashboard.charts import latency_figure, ms_tick
 from stats.links import Drill
 from stats.window import Filters
+from tests.dashboard.test_pages import call, store
 
 START = datetime(2026, 3, 2, 10, tzinfo=UTC)
 
@@ -64,3 +68,35 @@ def test_no_latency_no_figure():
 
 def test_ticks_read_in_the_unit_people_use():
     assert [ms_tick(v) for v in (5, 500, 2000, 120_000)] == ["5 ms", "500 ms", "2 s", "2 min"]
+
+
+# ---------------------------------------------------------------- drawn after the page loads
+
+
+@pytest.fixture
+def user_client(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("ops", password="pw-123456789"))
+    return client
+
+
+def test_the_overview_asks_its_latency_figure_after_it_loads(user_client):
+    """The page carries only the address of its latency figure (with the page's own query),
+    so its time never includes the latency question; the address answers the figure."""
+    store(*(call(n, latency_ms=300 + n, minutes_ago=10 + n) for n in range(6)))
+    page = user_client.get("/?range=24h&group=cp_id")
+    assert "latency_figure" not in page.context
+    url = page.context["latency_url"]
+    assert url.startswith("/overview/latency/?") and "group=cp_id" in url
+    assert f'data-figure-url="{escape(url)}"' in page.content.decode()
+    body = user_client.get(url).json()
+    [line] = body["figure"]["data"]
+    assert line["name"] == "Delhivery p95" and body["figure"]["layout"]["yaxis"]["type"] == "log"
+
+
+def test_no_call_with_a_latency_answers_no_figure(user_client):
+    store(call(1))
+    assert user_client.get("/overview/latency/?range=24h").json() == {"figure": None}
+
+
+def test_a_bad_parameter_of_the_latency_figure_is_a_400(user_client):
+    assert user_client.get("/overview/latency/?range=century").status_code == 400

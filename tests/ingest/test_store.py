@@ -86,9 +86,38 @@ def rollup_contents(table: str) -> dict[tuple, tuple]:
         }
 
 
+# The hourly latency rollups: table -> its one key column (histograms only).
+LATENCY_DIMENSIONS = {
+    "ingest_rollup_latency_endpoint": "endpoint",
+    "ingest_rollup_latency_courier": "cp_id",
+}
+HOUR = timedelta(hours=1)
+
+
+def latency_from_raw_rows(table: str) -> dict[tuple, dict[int, int]]:
+    """What an hourly latency rollup must hold: (hour, key) -> {latency bucket: calls}, only
+    for keys with a call with a latency."""
+    column = LATENCY_DIMENSIONS[table]
+    hist: dict[tuple, Counter] = defaultdict(Counter)
+    for row in raw_rows():
+        if row["latency_ms"] is not None:
+            key = (bucket_of(row["ts"], HOUR), row[column] if row[column] is not None else 0)
+            hist[key][latency.bucket_of(row["latency_ms"])] += 1
+    return {key: dict(counter) for key, counter in hist.items()}
+
+
+def latency_contents(table: str) -> dict[tuple, dict[int, int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT bucket, {LATENCY_DIMENSIONS[table]}, latency_hist FROM {table}")
+        return {(bucket, key): latency.decode(hist) for bucket, key, hist in cursor.fetchall()}
+
+
 def assert_rollups_equal_raw_counts() -> None:
     """Counts equal exactly; latency sums up to float rounding, which depends on the order of
-    addition (PostgreSQL's is not ours) unless every latency is a multiple of a power of 2."""
+    addition (PostgreSQL's is not ours) unless every latency is a multiple of a power of 2.
+    The hourly latency rollups hold exactly the raw rows' histograms."""
+    for table in LATENCY_DIMENSIONS:
+        assert latency_contents(table) == latency_from_raw_rows(table), table
     for table in ROLLUP_DIMENSIONS:
         got, expected = rollup_contents(table), rollups_from_raw_rows(table)
         assert {key: (v[0], v[1], v[3], v[4]) for key, v in got.items()} == {
@@ -178,7 +207,10 @@ def test_every_rollup_table_of_the_schema_is_checked_against_raw_rows(db):
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
             "AND tablename LIKE 'ingest\\_rollup%'"
         )
-        assert {name for (name,) in cursor.fetchall()} == set(ROLLUP_DIMENSIONS)
+        assert {name for (name,) in cursor.fetchall()} == {
+            *ROLLUP_DIMENSIONS,
+            *LATENCY_DIMENSIONS,
+        }
 
 
 def test_daily_rollups_count_utc_days_and_the_category_rollup_quarter_hours(db):
@@ -331,3 +363,22 @@ def test_the_histogram_migration_fills_rows_whose_raw_events_are_kept_and_no_oth
                     want[key] = {}
         assert got == want, table
     assert pruned and any(value for value in want.values())
+
+
+def test_the_hourly_latency_migration_fills_them_from_the_quarter_hours(db):
+    """Migration 0013 fills the hourly latency rollups from the 15-minute rollups' histograms:
+    the same rows the batch statement writes, and for hours whose raw events are gone too."""
+    migration = importlib.import_module("ingest.migrations.0013_rollup_latency_hourly")
+    now = timezone.now().astimezone(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    store.write_events(
+        [clean(now - timedelta(minutes=20 * n), n) for n in range(60)], token_id=None
+    )
+    written = {table: latency_contents(table) for table in LATENCY_DIMENSIONS}
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM ingest_event")  # pruned: the rollups alone remain
+        for table in LATENCY_DIMENSIONS:
+            cursor.execute(f"DELETE FROM {table}")
+        for hourly in migration.HOURLY:
+            cursor.execute(migration.fill_sql(*hourly))
+    assert {table: latency_contents(table) for table in LATENCY_DIMENSIONS} == written
+    assert all(written.values())

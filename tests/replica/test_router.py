@@ -136,6 +136,8 @@ def test_only_the_read_rooms_tables_may_be_read_from_the_replica(monkeypatch):
         "ingest_rollup_code_daily",
         "ingest_rollup_courier_daily",
         "ingest_rollup_account_daily",
+        "ingest_rollup_latency_endpoint",
+        "ingest_rollup_latency_courier",
     }
     assert router.allow_migrate(REPLICA, "ingest") is False
     assert router.allow_migrate(PRIMARY, "ingest") is None

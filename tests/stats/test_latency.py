@@ -7,12 +7,22 @@ import math
 from collections import Counter
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.latency import BOUNDS, bucket_of, encode
-from stats.latency import merged, percentile, rank
+from ingest.latency import BOUNDS, TOP, bucket_of, encode
+from stats.latency import (
+    as_histogram,
+    dense,
+    fetch_stacked,
+    merged,
+    percentile,
+    percentile_table,
+    percentiles,
+    rank,
+)
 
 TOP_BOUND = BOUNDS[-1]  # beyond it every latency is clamped into the last bucket
 PERCENTILES = st.integers(min_value=10, max_value=999).map(lambda tenths: tenths / 10)
@@ -92,3 +102,55 @@ def test_the_rank_is_exact_integer_arithmetic():
     assert rank(99.9, 1000) == 999
     assert rank(33.3, 1000) == 333
     assert rank(50, 1) == rank(1, 1) == 1
+
+
+# ---------------------------------------------------------------- many points at once (numpy)
+
+HISTOGRAMS = st.lists(
+    st.dictionaries(
+        st.integers(min_value=0, max_value=TOP), st.integers(min_value=1, max_value=10**6)
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), HISTOGRAMS), min_size=1, max_size=8), st.data())
+def test_every_percentile_of_every_point_at_once_equals_the_one_formula(rows, data):
+    """`dense` adds stored histograms up per cell and `percentile_table` takes every percentile
+    of every cell: the same answers as `merged` and `percentiles`, exactly."""
+    ps = data.draw(st.lists(PERCENTILES, min_size=1, max_size=5))
+    cells = [cell for cell, parts in rows for _ in parts]
+    stored = [encode(part) for _, parts in rows for part in parts]
+    counts = np.array([len(h) for h in stored], dtype=np.int64)
+    elements = np.array([v for h in stored for v in h], dtype=np.int64)
+    matrix = dense(np.array(cells), counts, elements, 6)
+    calls, table = percentile_table(matrix, ps)
+    for cell in range(6):
+        histogram = merged(encode(part) for c, parts in rows if c == cell for part in parts)
+        assert as_histogram(matrix[cell]) == histogram
+        assert calls[cell] == sum(histogram.values())
+        assert [column[cell] for column in table] == percentiles(histogram, ps)
+
+
+@pytest.mark.django_db
+def test_stored_histograms_are_read_in_binary_as_their_elements():
+    """One row per key: the slots and element counts (int4[] read into numpy) and every
+    histogram's elements sent one after another in binary, read back exactly."""
+    rows = [(3, "a", {0: 3, 17: 1, TOP: 2**39}), (1, "a", {}), (2, "b", {5: 1}), (9, "a", {1: 2})]
+    values = ", ".join(["(%s::int, %s, %s::bigint[])"] * len(rows))
+    params = [v for slot, key, h in rows for v in (slot, key, encode(h))]
+    stacks = {
+        key: (slots.tolist(), counts.tolist(), elements.tolist())
+        for key, slots, counts, elements in fetch_stacked(
+            f"SELECT * FROM (VALUES {values}) AS v", params, keys=1, slotted=True
+        )
+    }
+    assert stacks == {
+        ("a",): (
+            [3, 1, 9],
+            [3, 0, 1],
+            [*encode(rows[0][2]), *encode(rows[3][2])],
+        ),
+        ("b",): ([2], [1], encode({5: 1})),
+    }

@@ -9,6 +9,8 @@ import random
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -17,6 +19,10 @@ from ingest import store
 from ingest.catalog import SEED_BY_CODE
 from ingest.events import clean_event
 from ingest.times import EPOCH
+from stats import latency, questions
+from stats.buckets import bucket_starts
+from stats.sql import hourly_latency_query
+from stats.window import Filters, Window
 
 LATENCY = "/api/v1/stats/latency/"
 BREAKDOWN = "/api/v1/stats/breakdown/"
@@ -173,3 +179,55 @@ def test_a_newest_first_cursor_does_not_continue_a_slowest_first_list(read_clien
     newest_cursor = "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHwx"  # base64 of "<time>|1"
     response = read_client.get(EVENTS, {"sort": "-latency", "cursor": newest_cursor})
     assert response.status_code == 400 and "cursor" in response.json()["detail"]
+
+
+QUARTER = timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(
+    ("offset", "length", "zone", "interval", "group_by", "filters", "hourly"),
+    [
+        (timedelta(0), timedelta(hours=3), "UTC", "hour", "endpoint", {}, True),
+        (QUARTER, timedelta(hours=2, minutes=30), "UTC", "hour", "none", {}, True),
+        (QUARTER * 3, timedelta(minutes=30), "UTC", "hour", "cp_id", {"cp_id": (1, 3)}, True),
+        (timedelta(0), timedelta(hours=3), "Asia/Tokyo", "day", "endpoint", {}, True),
+        (timedelta(0), timedelta(hours=3), "UTC", "hour", "none", {"endpoint": ("label",)}, True),
+        (timedelta(0), timedelta(hours=3), "Asia/Kolkata", "hour", "endpoint", {}, False),
+        (timedelta(0), timedelta(hours=3), "UTC", "hour", "endpoint", {"cp_id": (2,)}, False),
+    ],
+)
+def test_the_hourly_latency_rollups_answer_what_the_quarter_hours_answer(
+    stored, start, offset, length, zone, interval, group_by, filters, hourly
+):
+    """The hourly rollups (with the 15-minute rollup at partial hours) give the very answer
+    the 15-minute rollups give, when the question fits them; the rest never reach them."""
+    window = Window(start=start + offset, end=start + offset + length, tz=ZoneInfo(zone))
+    wanted = Filters(**filters)
+    group = [] if group_by == "none" else [group_by]
+    edges = bucket_starts(start=window.start, end=window.end, interval=interval, tz=window.tz)
+    query = hourly_latency_query(
+        window=window, filters=wanted, by=group, interval=interval, edges=edges
+    )
+    assert (query is not None) is hourly
+
+    def both(ask):
+        new = ask()
+        with (
+            mock.patch.object(questions, "hourly_latency_query", lambda **kwargs: None),
+            mock.patch.object(latency, "hourly_latency_query", lambda **kwargs: None),
+        ):
+            return new, ask()
+
+    new, old = both(
+        lambda: questions.latency_timeseries(
+            window=window,
+            interval=interval,
+            group_by=group_by,
+            filters=wanted,
+            percentiles=(50, 95, 99.9),
+            limit=2,
+        )
+    )
+    assert new == old and any(point["calls"] for point in new["totals"])
+    new, old = both(lambda: latency.histograms_by(window=window, filters=wanted, by=group))
+    assert new == old and new

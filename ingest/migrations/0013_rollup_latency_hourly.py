@@ -1,0 +1,87 @@
+"""The hourly latency rollups (`ingest_rollup_latency_endpoint`, `ingest_rollup_latency_courier`:
+one histogram per UTC hour and endpoint, or courier), which the latency charts read instead of
+merging the 15-minute rollups' histograms on every request (stats.sql `LATENCY_HOURLY`).
+
+Filled here from the 15-minute rollups' own histograms (`ingest_rollup_code` by endpoint,
+`ingest_rollup_courier` by courier), not from the raw events: those histograms are what every
+latency answer reads today, they outlive the raw rows, and so the new tables answer exactly
+what the old reads answered, for every hour the rollups hold (hours older than the raw events
+included). Four 15-minute rows per hour merge into one: the same sparse encoding, buckets added.
+"""
+
+import django.contrib.postgres.fields
+from django.db import migrations, models
+
+from ingest.latency import COUNT_BITS, COUNT_MASK
+
+# (new table, its key, the 15-minute rollup it is filled from)
+HOURLY = (
+    ("ingest_rollup_latency_endpoint", "endpoint", "ingest_rollup_code"),
+    ("ingest_rollup_latency_courier", "cp_id", "ingest_rollup_courier"),
+)
+
+
+def fill_sql(table: str, key: str, source: str) -> str:
+    return f"""
+INSERT INTO {table} (bucket, {key}, latency_hist)
+SELECT bucket, {key}, array_agg((lb << {COUNT_BITS}) | n ORDER BY lb)
+  FROM (SELECT date_bin('1 hour', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+               {key}, v >> {COUNT_BITS} AS lb, sum(v & {COUNT_MASK})::bigint AS n
+          FROM {source} CROSS JOIN LATERAL unnest(latency_hist) AS h(v)
+         GROUP BY 1, 2, 3) AS by_latency
+ GROUP BY bucket, {key}
+"""
+
+
+def _hist() -> django.contrib.postgres.fields.ArrayField:
+    return django.contrib.postgres.fields.ArrayField(
+        base_field=models.BigIntegerField(), default=list, size=None
+    )
+
+
+class Migration(migrations.Migration):
+    dependencies = [("ingest", "0012_merge_open_failures_and_latency")]
+
+    operations = [
+        migrations.CreateModel(
+            name="LatencyByCourierHourly",
+            fields=[
+                (
+                    "pk",
+                    models.CompositePrimaryKey(
+                        "bucket",
+                        "cp_id",
+                        blank=True,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("bucket", models.DateTimeField()),
+                ("cp_id", models.IntegerField()),
+                ("latency_hist", _hist()),
+            ],
+            options={"db_table": "ingest_rollup_latency_courier"},
+        ),
+        migrations.CreateModel(
+            name="LatencyByEndpointHourly",
+            fields=[
+                (
+                    "pk",
+                    models.CompositePrimaryKey(
+                        "bucket",
+                        "endpoint",
+                        blank=True,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("bucket", models.DateTimeField()),
+                ("endpoint", models.CharField(max_length=200)),
+                ("latency_hist", _hist()),
+            ],
+            options={"db_table": "ingest_rollup_latency_endpoint"},
+        ),
+        migrations.RunSQL([fill_sql(*hourly) for hourly in HOURLY], migrations.RunSQL.noop),
+    ]
