@@ -19,7 +19,7 @@ goes on to the page.
 from __future__ import annotations
 
 from django.conf import settings
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, ResolverMatch, resolve
 from django.utils.module_loading import import_string
 
 from ingest.doors.http import IngestDoor
@@ -43,20 +43,35 @@ class IngestShortcutMiddleware:
         return self.get_response(request)
 
 
-def _door_for(request) -> tuple[IngestDoor, dict] | None:
-    """A fresh instance of the door this request's path routes to and the route's arguments.
+def routes_to_door(path: str) -> bool:
+    """Whether a POST to `path` is an ingest door's (the server's one-hop path takes it)."""
+    return _routed(path) is not None
+
+
+def _routed(path: str) -> tuple[ResolverMatch, type[IngestDoor]] | None:
+    """The route of `path` and the door that answers its POSTs, or None.
 
     A view routed to a door for POST says which with `ingest_door` (the project's
     `/api/v1/events/`, whose GET is the read room's)."""
     try:
-        match = resolve(request.path_info)
+        match = resolve(path)
     except Resolver404:
         return None
     view_class = getattr(match.func, "view_class", None)
     door_class = getattr(view_class, "ingest_door", view_class)
-    if not (isinstance(door_class, type) and issubclass(door_class, IngestDoor)):
+    if isinstance(door_class, type) and issubclass(door_class, IngestDoor):
+        return match, door_class
+    return None
+
+
+def _door_for(request) -> tuple[IngestDoor, dict] | None:
+    """A fresh instance of the door this request's path routes to and the route's arguments."""
+    routed = _routed(request.path_info)
+    if routed is None:
         return None
-    initkwargs = getattr(match.func, "view_initkwargs", {}) if door_class is view_class else {}
+    match, door_class = routed
+    routed_to_door = door_class is getattr(match.func, "view_class", None)
+    initkwargs = getattr(match.func, "view_initkwargs", {}) if routed_to_door else {}
     request.resolver_match = match
     return door_class(**initkwargs), match.kwargs
 
