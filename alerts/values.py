@@ -148,18 +148,23 @@ class Reader:
         self.benign = frozenset(benign)
         self._fetch = fetch
         self._cache: dict[tuple, dict[tuple, tuple[int, int]]] = {}
+        self._anomalies: dict[tuple, dict[tuple, Reading]] = {}
+        self._folded: dict[tuple, dict[tuple, Tally]] = {}
 
     def share_edges(self, questions: Iterable[Question]) -> None:
         """Read the raw edge minutes of every window these questions will ask, in one query,
         so that each question reads only rollups (the raw partitions once per minute, not
         once per rule: an evaluation's cost then barely grows with the events stored)."""
+        questions = list(questions)
         ranges = [
             piece
             for question in questions
             for end in self._ends(question)
             for piece in edge_ranges(end - question.window, end)
         ]
-        edges = read_edges(ranges)
+        # Each question's rows are counted by its filters, its group and the code (`tallies`).
+        dims_sets = {(*question.filters.dims(), *question.group, "code") for question in questions}
+        edges = read_edges(ranges, dims_sets)
         fetch = self._fetch
         self._fetch = lambda **asked: fetch(**asked, edges=edges)
 
@@ -181,7 +186,12 @@ class Reader:
                 filters=question.filters,
                 group=(*question.group, "code"),
             )
-        return fold(self._cache[key], benign=self.benign, exclude_benign=question.exclude_benign)
+        folded = (*key, question.exclude_benign)  # folded once per question, not per rule
+        if folded not in self._folded:
+            self._folded[folded] = fold(
+                self._cache[key], benign=self.benign, exclude_benign=question.exclude_benign
+            )
+        return self._folded[folded]
 
     def readings(self, question: Question) -> dict[tuple, Reading]:
         """Group key (tuple of values) -> Reading at this minute."""
@@ -207,7 +217,19 @@ class Reader:
         }
 
     def _anomaly(self, question: Question, now: dict[tuple, Tally]) -> dict[tuple, Reading]:
-        readings = anomaly_readings(question, at=self.at, benign=self.benign)
+        # Rules that differ only in thresholds ask the detector the same question: once.
+        key = (
+            "anomaly",
+            question.filters,
+            question.group_by,
+            question.window_minutes,
+            question.tz,
+            question.weeks,
+            question.exclude_benign,
+        )
+        if key not in self._anomalies:
+            self._anomalies[key] = anomaly_readings(question, at=self.at, benign=self.benign)
+        readings = self._anomalies[key]
         return {
             key: _with_codes(reading, now.get(key, Tally())) for key, reading in readings.items()
         }

@@ -3,6 +3,7 @@ at 10 M events, and a cost that does not grow with the raw events).
 
     python -m bench.alerts_eval                     # 1 M and 10 M events (BENCH_ALERT_EVENTS)
     BENCH_ALERT_EVENTS=1000000,3000000 python -m bench.alerts_eval
+    python -m bench.alerts_eval --db bench_alerts_1m --db bench_10m   # databases already loaded
 
 Each size is loaded by bench.load into `bench_alerts_<n>` (reused when already loaded), then a
 Django process on it (`--measure`) makes 100 rules and times `evaluate_minute` on several
@@ -15,7 +16,12 @@ minutes of the last loaded day, each minute once (ticks are claimed), and report
 No channel is attached: sending is the outbox's, after the commit, not the evaluation's.
 Each size is timed twice, on different minutes: with the raw edge minutes read once for all
 rules (`shared`, what the evaluator does) and once per rule (`per_rule`, as before), so the two
-compare side by side under the same load. Figures go to bench/out/alerts_eval.json.
+compare side by side under the same load. Then the 14-day preview of an `error_rate` rule
+grouped by courier (`alerts.services.preview_rule`, what the API's preview calls), PREVIEWS
+times, median, and the same rule ungrouped once.
+The rules, ticks, states and history are made inside one transaction rolled back at the end:
+a database given by `--db` (loaded by someone else, e.g. bench_10m) is left as it was.
+Figures go to bench/out/alerts_eval.json.
 """
 
 from __future__ import annotations
@@ -33,6 +39,15 @@ from bench.load import ACCOUNTS
 
 DEFAULT_SIZES = "1000000,10000000"
 MINUTES = 7
+PREVIEWS = 3
+PREVIEW_RULE = {
+    "name": "bench preview",
+    "metric": "error_rate",
+    "group_by": "cp_id",
+    "window_minutes": 15,
+    "threshold": 0.2,
+    "min_calls": 20,
+}
 
 
 def rules() -> list[dict]:
@@ -99,8 +114,19 @@ def rules() -> list[dict]:
 
 
 def measure() -> dict:
-    """In a Django process on the bench database: make the rules, time the minutes."""
+    """In a Django process on the bench database: make the rules, time the minutes and the
+    preview, all in one transaction rolled back (the database is left as it was)."""
     common.setup_django()
+    from django.db import transaction
+
+    with transaction.atomic():
+        figures = _evaluations()
+        figures["preview"] = _previews()
+        transaction.set_rollback(True)
+    return figures
+
+
+def _evaluations() -> dict:
     from alerts.evaluator import evaluate_minute
     from alerts.models import AlertState, Rule, Tick, Transition
 
@@ -137,31 +163,67 @@ def measure() -> dict:
     }
 
 
+def _previews() -> dict:
+    """The 14-day preview grouped by courier, PREVIEWS times, and ungrouped once."""
+    from alerts.services import preview_rule
+
+    timed, answer = [], {}
+    for _ in range(PREVIEWS):
+        began = time.perf_counter()
+        answer = preview_rule(days=14, **PREVIEW_RULE)
+        timed.append(time.perf_counter() - began)
+    began = time.perf_counter()
+    preview_rule(days=14, **(PREVIEW_RULE | {"group_by": "none"}))
+    return {
+        "rule": PREVIEW_RULE,
+        "days": 14,
+        "seconds": [round(s, 3) for s in timed],
+        "median_seconds": round(statistics.median(timed), 3),
+        "ungrouped_seconds": round(time.perf_counter() - began, 3),
+        "fired": answer["fired"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--measure", action="store_true", help="(internal) the timed step")
+    parser.add_argument(
+        "--db",
+        action="append",
+        help="an already loaded bench database (repeatable; nothing is loaded, nothing kept)",
+    )
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure()))
         return
-    sizes = [int(n) for n in os.environ.get("BENCH_ALERT_EVENTS", DEFAULT_SIZES).split(",")]
     results = {"machine": common.machine(), "commit": common.git_commit(), "sizes": []}
-    from bench import load  # noqa: PLC0415 - the loader only when loading
-
-    for events in sizes:
-        name = f"bench_alerts_{events // 1_000_000}m"
-        if load.reusable(name, events=events) is None:
-            common.log(f"loading {events:,} events into {name}")
-            load.load(name, events=events)
+    for name in args.db or _loaded():
         common.log(f"evaluating 100 rules on {name}")
         done = _measure(name)
         common.log(
             f"{name}: median {done['median_seconds']} s shared, "
             f"{done['per_rule_median_seconds']} s per rule, over {done['minutes']} minutes each"
         )
+        common.log(
+            f"{name}: preview 14 days by courier, median {done['preview']['median_seconds']} s"
+        )
         results["sizes"].append(done)
     common.save("alerts_eval", results)
     print(json.dumps(results, indent=2))
+
+
+def _loaded() -> list[str]:
+    """bench_alerts_<n>m for each size of BENCH_ALERT_EVENTS, loaded when not already."""
+    from bench import load  # noqa: PLC0415 - the loader only when loading
+
+    names = []
+    for events in [int(n) for n in os.environ.get("BENCH_ALERT_EVENTS", DEFAULT_SIZES).split(",")]:
+        name = f"bench_alerts_{events // 1_000_000}m"
+        if load.reusable(name, events=events) is None:
+            common.log(f"loading {events:,} events into {name}")
+            load.load(name, events=events)
+        names.append(name)
+    return names
 
 
 def _measure(name: str) -> dict:

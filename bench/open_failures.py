@@ -2,11 +2,13 @@
 
     flock /tmp/bench.lock python -m bench.open_failures --events 10000000 [--runs 30]
     flock /tmp/bench.lock python -m bench.open_failures --ingest-only [--batches 40]
+    flock /tmp/bench.lock python -m bench.open_failures --db bench_10m   # reads, loaded database
 
 Reads: `bench.load` fills `bench_open_<events>` (its state built by the backfill's own
 function), then this process asks the read room's functions directly (no HTTP: the figure is
 the query's), `--runs` times each after one warm-up: the list's first page with no filter and
-with a courier filter, and the summary. Medians (p50) and p90 in milliseconds.
+with a courier filter, and the summary. Medians (p50) and p90 in milliseconds. `--db` reads
+an already loaded database instead (nothing loaded or written; the ingest part is skipped).
 
 Ingest, side by side in one run: `store.write_events` of 1,000-event batches of demo traffic
 (in-process, so the state's share is not hidden behind HTTP) into a fresh `bench_open_ingest`,
@@ -155,8 +157,15 @@ def main() -> None:
     )
     parser.add_argument("--ingest-only", action="store_true")
     parser.add_argument("--reads-only", action="store_true")
+    parser.add_argument("--db", help="an already loaded bench database: its reads only")
     args = parser.parse_args()
     out: dict = {}
+    if args.db:  # read-only use of someone's database: no load, no ingest rounds
+        os.environ["DATABASE_URL"] = common.database_url(args.db)
+        common.setup_django()
+        out["reads"] = reads(args.db, args.runs)
+        print(json.dumps(out, indent=2, default=str))
+        return
     if not args.ingest_only:
         name = f"bench_open_{args.events}_{args.events_per_order_id}"
         if load.reusable(name, events=args.events) is None:

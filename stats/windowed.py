@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.db import connection, transaction
 
 from stats.latency import Histogram, add, histograms_by
 from stats.questions import RAW, counts, latency_query, sql_conditions
@@ -32,6 +32,7 @@ from stats.sql import readable
 from stats.window import DIMENSIONS, Filters, Window, ceil_to_grain, floor_to_grain
 
 MINUTE = timedelta(minutes=1)
+PER_MINUTE_WORK_MEM = "256MB"  # the hash of 21 days x 1440 minutes x 30 couriers: ~90 MB
 UTC_ZONE = ZoneInfo("UTC")  # counts do not depend on a zone: windows are instants
 
 Key = tuple  # the group's values, in the order of `group`; () without a group
@@ -53,16 +54,25 @@ def edge_ranges(start: datetime, end: datetime) -> list[tuple[datetime, datetime
 
 @dataclass
 class Edges:
-    """Raw rows of some minutes, counted per minute and every dimension (values spelled as the
-    raw source spells them: cp_id 0 for none): the edges of many windows, read once."""
+    """Raw rows of some minutes, counted per minute and by sets of dimensions (values spelled
+    as the raw source spells them: cp_id 0 for none; a dimension outside the row's set is
+    None): the edges of many windows, read once."""
 
     covered: list[tuple[datetime, datetime]] = field(default_factory=list)
-    rows: dict[datetime, list[tuple]] = field(default_factory=dict)  # minute -> rows
+    # dimensions counted by (in DIMENSIONS order) -> minute -> rows (five values, calls, errors)
+    sets: dict[tuple[str, ...], dict[datetime, list[tuple]]] = field(default_factory=dict)
+    _sums: dict[tuple, dict[tuple, list]] = field(default_factory=dict, repr=False)
 
-    def covers(self, start: datetime, end: datetime) -> bool:
-        """[start, end) is whole minutes inside what was read."""
+    def covers(self, start: datetime, end: datetime, dims: Iterable[str] = ()) -> bool:
+        """[start, end) is whole minutes inside what was read, counted by `dims` at least."""
         whole = start == _minute(start) and end == _minute(end)
-        return whole and any(a <= start and end <= b for a, b in self.covered)
+        inside = any(a <= start and end <= b for a, b in self.covered)
+        return whole and inside and self._set_for(set(dims)) is not None
+
+    def _set_for(self, dims: set[str]) -> tuple[str, ...] | None:
+        """The smallest set read that holds `dims` (fewest rows to sum)."""
+        holding = [known for known in self.sets if dims <= set(known)]
+        return min(holding, key=len) if holding else None
 
     def add_to(
         self,
@@ -75,21 +85,49 @@ class Edges:
     ) -> None:
         """Add the counts of [start, end) (whole minutes) per group to `totals`, as the raw
         source's SQL would count them."""
-        wanted = [(DIMENSIONS.index(dim), set(getattr(filters, dim))) for dim in filters.dims()]
-        positions = [DIMENSIONS.index(dim) for dim in group]
+        dims = tuple(dim for dim in DIMENSIONS if dim in filters.dims() or dim in group)
+        wanted = [(dims.index(dim), set(getattr(filters, dim))) for dim in filters.dims()]
+        positions = [dims.index(dim) for dim in group]
+        for row, (calls, errors) in self._summed(dims, start, end).items():
+            if all(row[i] in values for i, values in wanted):
+                total = totals[tuple(row[i] for i in positions)]
+                total[0] += calls
+                total[1] += errors
+
+    def _summed(self, dims: tuple[str, ...], start: datetime, end: datetime) -> dict[tuple, list]:
+        """The rows of [start, end) summed by `dims` only, once per range and dims: the rules
+        ask a few ranges (the minute's end edge is every rule's) by a few dimensions."""
+        cached = self._sums.get((dims, start, end))
+        if cached is not None:
+            return cached
+        held = self._set_for(set(dims))
+        assert held is not None, "summed only where `covers` found a set holding dims"
+        source = self.sets[held]
+        columns = [DIMENSIONS.index(dim) for dim in dims]
+        summed: dict[tuple, list] = {}
         minute = start
         while minute < end:
-            for row in self.rows.get(minute, ()):
-                if all(row[i] in values for i, values in wanted):
-                    total = totals[tuple(row[i] for i in positions)]
+            for row in source.get(minute, ()):
+                key = tuple(row[i] for i in columns)
+                total = summed.get(key)
+                if total is None:
+                    summed[key] = [row[-2], row[-1]]
+                else:
                     total[0] += row[-2]
                     total[1] += row[-1]
             minute += MINUTE
+        self._sums[(dims, start, end)] = summed
+        return summed
 
 
-def read_edges(ranges: Iterable[tuple[datetime, datetime]]) -> Edges:
-    """The raw rows of every range (whole UTC minutes) in one query, counted per minute and
-    every dimension."""
+def read_edges(
+    ranges: Iterable[tuple[datetime, datetime]],
+    dims_sets: Iterable[Iterable[str]] = (DIMENSIONS,),
+) -> Edges:
+    """The raw rows of every range (whole UTC minutes) in one query, counted per minute by
+    each set of dimensions in `dims_sets` (GROUPING SETS: the database sums the rows by what
+    the rules ask, e.g. courier and code, instead of returning a row per combination of all
+    five dimensions, which grows with the traffic, for Python to sum)."""
     merged: list[list[datetime]] = []
     for a, b in sorted((_minute(a), _minute(b)) for a, b in ranges):
         if a >= b:
@@ -99,24 +137,45 @@ def read_edges(ranges: Iterable[tuple[datetime, datetime]]) -> Edges:
         else:
             merged.append([a, b])
     edges = Edges(covered=[(a, b) for a, b in merged])
+    wanted = {tuple(dim for dim in DIMENSIONS if dim in set(dims)) for dims in dims_sets}
+    edges.sets = {dims: {} for dims in sorted(wanted)}
     if not merged:
         return edges
+    sql, params = _edges_sql(merged, sorted(wanted))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()  # thousands at 10 M events: one append each
+    union = [dim for dim in DIMENSIONS if any(dim in dims for dims in wanted)]
+    by_mask: dict[int, dict[datetime, list[tuple]]] = {}
+    for row in rows:
+        by_mask.setdefault(row[6], {}).setdefault(row[0], []).append((*row[1:6], *row[7:]))
+    for mask, by_minute in by_mask.items():
+        top = len(union) - 1  # GROUPING's first argument is its highest bit
+        dims = tuple(dim for n, dim in enumerate(union) if not mask & (1 << (top - n)))
+        edges.sets[dims] = {minute.astimezone(UTC): rows for minute, rows in by_minute.items()}
+    return edges
+
+
+def _edges_sql(merged: list[list[datetime]], wanted: list[tuple[str, ...]]) -> tuple[str, list]:
     clauses, params = [], []
     for a, b in merged:
         window = readable(RAW, Window(start=a, end=b, tz=UTC_ZONE))
         clauses.append(f"({RAW.time_column} >= %s AND {RAW.time_column} < %s)")
         params += [window.start, window.end]
-    columns = ", ".join(RAW.column(dim) for dim in DIMENSIONS)
-    sql = (
-        f"SELECT date_bin('1 minute', {RAW.time_column}, TIMESTAMPTZ '2000-01-01 00:00Z'),"
-        f" {columns}, {RAW.events_sql}, {RAW.errors_sql} FROM {RAW.table}"
-        f" WHERE {' OR '.join(clauses)} GROUP BY {', '.join(str(n) for n in range(1, 7))}"
+    minute = f"date_bin('1 minute', {RAW.time_column}, TIMESTAMPTZ '2000-01-01 00:00Z')"
+    union = [dim for dim in DIMENSIONS if any(dim in dims for dims in wanted)]
+    # Five columns whatever the sets (NULL for a dimension none of them counts by).
+    columns = ", ".join(RAW.column(dim) if dim in union else "NULL" for dim in DIMENSIONS)
+    sets = ", ".join(
+        "(" + ", ".join([minute, *(RAW.column(dim) for dim in dims)]) + ")" for dims in wanted
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for minute, *row in cursor.fetchall():
-            edges.rows.setdefault(minute.astimezone(UTC), []).append(tuple(row))
-    return edges
+    # GROUPING(...): a bit per dimension, first = highest, set when the row is summed over it.
+    grouping = f"GROUPING({', '.join(RAW.column(dim) for dim in union)})" if union else "0"
+    sql = (
+        f"SELECT {minute}, {columns}, {grouping}, {RAW.events_sql}, {RAW.errors_sql}"
+        f" FROM {RAW.table} WHERE {' OR '.join(clauses)} GROUP BY GROUPING SETS ({sets})"
+    )
+    return sql, params
 
 
 def window_counts(
@@ -139,7 +198,7 @@ def window_counts(
     pieces, inner = _pieces(start.astimezone(UTC), end.astimezone(UTC))
     parts: list[tuple[Window, str | None]] = []
     for a, b in pieces:
-        if edges is not None and edges.covers(a, b):
+        if edges is not None and edges.covers(a, b, dims=(*filters.dims(), *group)):
             edges.add_to(totals, start=a, end=b, filters=filters, group=group)
         else:
             parts.append((Window(start=a, end=b, tz=UTC_ZONE), "minute"))
@@ -206,40 +265,78 @@ def per_minute_histograms(
 
 
 def per_minute_counts(
-    *, start: datetime, end: datetime, filters: Filters, group: Sequence[str] = ()
+    *,
+    start: datetime,
+    end: datetime,
+    filters: Filters,
+    group: Sequence[str] = (),
+    without_codes: Iterable[int] = (),
 ) -> dict[Key, tuple[list[int], list[int]]]:
     """Calls and errors per minute of [start, end) (whole UTC minutes), per group, from the raw
     rows in one query: key -> (calls per minute, errors per minute), index 0 = `start`.
+    `without_codes`: rows of these codes left out (a rule's benign codes).
 
-    A row's minute is its offset from `start` in whole minutes (UTC minutes have no zone), the
-    same rows and filters as the charts' raw source (`stats.questions.RAW`)."""
+    The same rows and filters as the charts' raw source (`stats.questions.RAW`). Shaped for
+    long ranges (14 days of 10 M events is millions of rows): rows are binned by `date_bin`
+    (timestamp arithmetic, not a numeric per row), the (minute, group) table is hashed in
+    memory (`work_mem` raised for this statement only: it would spill to disk in batches
+    otherwise), and each group comes back as one row of arrays (minute index, calls, errors),
+    not one Python row per minute and group."""
     start, end = _minute(start), _minute(end)
     size = int((end - start) / MINUTE)
     if size <= 0:
         return {}
+    sql, params = _per_minute_sql(
+        start=start, end=end, filters=filters, group=group, without_codes=sorted(without_codes)
+    )
+    series: dict[Key, tuple[list[int], list[int]]] = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{PER_MINUTE_WORK_MEM}'")
+        cursor.execute(sql, params)
+        for *key, slots, calls, errors in cursor.fetchall():
+            if slots is None:
+                continue  # ungrouped, over no rows: one row of NULLs
+            calls_per_minute, errors_per_minute = [0] * size, [0] * size
+            for slot, c, e in zip(slots, calls, errors, strict=True):
+                calls_per_minute[slot] = c
+                errors_per_minute[slot] = e
+            series[tuple(key)] = (calls_per_minute, errors_per_minute)
+    return series
+
+
+def _per_minute_sql(
+    *,
+    start: datetime,
+    end: datetime,
+    filters: Filters,
+    group: Sequence[str],
+    without_codes: list[int],
+) -> tuple[str, list]:
     conditions, params = sql_conditions(
         source=RAW, window=Window(start=start, end=end, tz=UTC_ZONE), filters=filters
     )
-    keys = [f"{RAW.column(dim)} AS {dim}" for dim in group]
-    select = ", ".join(
-        [f"floor(extract(epoch FROM {RAW.time_column} - %s) / 60)::int AS slot", *keys]
-        + [f"{RAW.events_sql} AS events", f"{RAW.errors_sql} AS errors"]
+    if without_codes:
+        conditions.append(f"{RAW.column('code')} <> ALL(%s)")
+        params.append(without_codes)
+    names = [f"g{n}" for n in range(len(group))]  # any dimension, even one named "minute"
+    keys = [f"{RAW.column(dim)} AS {name}" for dim, name in zip(group, names, strict=True)]
+    inner = (
+        f"SELECT date_bin('1 minute', {RAW.time_column}, %s) AS minute, "
+        + ", ".join([*keys, f"{RAW.events_sql} AS events", f"{RAW.errors_sql} AS errors"])
+        + f" FROM {RAW.table} WHERE {' AND '.join(conditions)}"
+        + f" GROUP BY {', '.join(str(n) for n in range(1, len(group) + 2))}"
     )
-    sql = (
-        f"SELECT {select} FROM {RAW.table} WHERE {' AND '.join(conditions)}"
-        f" GROUP BY {', '.join(str(n) for n in range(1, len(group) + 2))}"
+    outer = ", ".join(
+        [
+            *names,
+            "array_agg((date_part('epoch', minute - %s) / 60)::int)",
+            "array_agg(events)",
+            "array_agg(errors)",
+        ]
     )
-    series: dict[Key, tuple[list[int], list[int]]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [start, *params])
-        for slot, *key, calls, errors in cursor.fetchall():
-            group_key = tuple(key)
-            if group_key not in series:
-                series[group_key] = ([0] * size, [0] * size)
-            calls_per_minute, errors_per_minute = series[group_key]
-            calls_per_minute[slot] = calls
-            errors_per_minute[slot] = errors
-    return series
+    grouped = f" GROUP BY {', '.join(names)}" if names else ""
+    # Parameters in the text's order: the outer minute index, then the bins' origin.
+    return f"SELECT {outer} FROM ({inner}) AS m{grouped}", [start, start, *params]
 
 
 def _minute(moment: datetime) -> datetime:
