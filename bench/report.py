@@ -138,6 +138,8 @@ def _read_targets(reads: dict) -> list[tuple]:
 
 
 SMALL_INGEST_RATIO = 0.1  # 10-event requests
+CPU_US_PER_EVENT = 25  # worker CPU, 1,000-event gzip requests
+CPU_MS_PER_SMALL = 0.5  # worker CPU, a 10-event request
 EVAL_SECONDS = 2.0  # one evaluation minute of 100 rules at 10 M
 EVAL_GROWTH = 1.3  # ... and at most this times its 1 M time
 PREVIEW_SECONDS = 5.0  # the 14-day preview grouped by courier at 10 M
@@ -158,8 +160,38 @@ def round_targets() -> list[tuple]:
                 _met(ratio >= SMALL_INGEST_RATIO),
             )
         )
+    rows += _cpu_targets(common.load("ingest_server_cpu"))
     rows += _alert_targets(common.load("alerts_eval"))
     rows += _open_targets(common.load("open_failures"))
+    return rows
+
+
+def _cpu_targets(figures: dict | None) -> list[tuple]:
+    """Worker CPU through gunicorn (bench.ingest_server_cpu), this tree beside its base."""
+    if not figures:
+        return []
+    rows = []
+    wanted = (
+        ("batch_1000", "cpu_us_per_event", CPU_US_PER_EVENT, "µs", "worker CPU per event"),
+        (
+            "batch_10",
+            "cpu_ms_per_request",
+            CPU_MS_PER_SMALL,
+            "ms",
+            "worker CPU per 10-event request",
+        ),
+    )
+    for batch, key, limit, unit, title in wanted:
+        if batch not in figures:
+            continue
+        new, base = figures[batch]["new"][key], figures[batch]["base"][key]
+        rows.append(
+            (
+                f"{title} ≤ {limit:g} {unit}",
+                f"{new:g} {unit} (base tree beside it: {base:g} {unit}){_over(new, limit)}",
+                _met(new <= limit),
+            )
+        )
     return rows
 
 

@@ -16,6 +16,8 @@ Knobs (environment; defaults per scale in SCALES):
                        (default 2 x cores + 1, gunicorn_conf.py's own default)
     BENCH_CLIENTS      concurrent ingest clients without a sweep (default 10)
     BENCH_LOAD_JOBS    connections loading days in parallel (default 2)
+    BENCH_CPU_BASE     a git revision whose worker CPU per request the cpu step measures side by
+                       side with this tree's (default: this tree against itself, a noise check)
     BENCH_REUSE=1      keep a loaded database of the same size, loader and migrations
     BENCH_KEEP_DBS=1   keep bench_ingest afterwards (read databases are always kept for reuse)
 
@@ -28,9 +30,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from bench import common, load, report
 
@@ -101,6 +105,7 @@ def settings() -> dict:
         "load_jobs": _env_int("BENCH_LOAD_JOBS", 2),
         "reuse": os.environ.get("BENCH_REUSE") == "1",
         "keep_dbs": os.environ.get("BENCH_KEEP_DBS") == "1",
+        "cpu_base": os.environ.get("BENCH_CPU_BASE", ""),
     }
 
 
@@ -169,6 +174,39 @@ def step_ingest_small(cfg: dict) -> None:
         common.drop_database("bench_ingest_small")
 
 
+def step_cpu(cfg: dict) -> None:
+    """Worker CPU per request through gunicorn, this tree beside BENCH_CPU_BASE's checkout."""
+    collectstatic(cfg, name="bench_ingest_server_cpu")
+    env = {**os.environ, "STATIC_ROOT": str(common.ROOT / "staticfiles")}  # one manifest
+    revision = cfg["cpu_base"]
+    if not revision:
+        _server_cpu(common.ROOT, env)
+        return
+    with tempfile.TemporaryDirectory(prefix="cpm-bench-base-") as folder:
+        base = Path(folder) / "tree"
+        subprocess.run(
+            ["git", "worktree", "add", "-q", "--detach", str(base), revision],
+            cwd=common.ROOT,
+            check=True,
+        )
+        try:
+            (base / ".venv").symlink_to(common.ROOT / ".venv")  # the same packages
+            _server_cpu(base, env)
+        finally:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(base)], cwd=common.ROOT, check=False
+            )
+
+
+def _server_cpu(base: Path, env: dict) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "bench.ingest_server_cpu", "--base", str(base)],
+        cwd=common.ROOT,
+        env=env,
+        check=True,
+    )
+
+
 def step_verify_loader(cfg: dict) -> None:
     common.recreate_database("bench_verify_ref")
     try:
@@ -225,9 +263,12 @@ def _db_args(cfg: dict) -> list[str]:
     return [arg for events in cfg["read_events"] for arg in ("--db", db_name(events))]
 
 
-def collectstatic(cfg: dict) -> None:
-    """The overview page needs the static manifest, as in a deployment (`make run` does this)."""
-    common.manage(db_name(cfg["read_events"][0]), "collectstatic", "--noinput", "-v0")
+def collectstatic(cfg: dict, name: str | None = None) -> None:
+    """Pages and servers need the static manifest, as in a deployment (`make run` does this)."""
+    name = name or db_name(cfg["read_events"][0])
+    if not common.database_exists(name):
+        common.recreate_database(name)
+    common.manage(name, "collectstatic", "--noinput", "-v0")
 
 
 # ---------------------------------------------------------------- the run
@@ -247,6 +288,8 @@ def main() -> None:
         plan.append(("ingest", step_ingest))
     if "ingest_small" in cfg["only"]:
         plan.append(("ingest_small", step_ingest_small))
+    if "cpu" in cfg["only"]:
+        plan.append(("cpu", step_cpu))
     if READ_STEPS & set(cfg["only"]):
         plan += [("verify loader", step_verify_loader), ("load", step_load)]
     steps = {
