@@ -138,7 +138,7 @@ def test_stored_histograms_are_read_in_binary_as_their_elements():
     """One row per key: the slots and element counts (int4[] read into numpy) and every
     histogram's elements sent one after another in binary, read back exactly."""
     rows = [(3, "a", {0: 3, 17: 1, TOP: 2**39}), (1, "a", {}), (2, "b", {5: 1}), (9, "a", {1: 2})]
-    values = ", ".join(["(%s::int, %s, %s::bigint[])"] * len(rows))
+    values = ", ".join(["(%s::int, %s, latency_hist_sent(%s::bigint[]))"] * len(rows))
     params = [v for slot, key, h in rows for v in (slot, key, encode(h))]
     stacks = {
         key: (slots.tolist(), counts.tolist(), elements.tolist())
