@@ -137,6 +137,119 @@ def _read_targets(reads: dict) -> list[tuple]:
     return rows
 
 
+SMALL_INGEST_RATIO = 0.1  # 10-event requests
+CPU_US_PER_EVENT = 25  # worker CPU, 1,000-event gzip requests
+CPU_MS_PER_SMALL = 0.5  # worker CPU, a 10-event request
+EVAL_SECONDS = 2.0  # one evaluation minute of 100 rules at 10 M
+EVAL_GROWTH = 1.3  # ... and at most this times its 1 M time
+PREVIEW_SECONDS = 5.0  # the 14-day preview grouped by courier at 10 M
+OPEN_MS = 100  # the open-failure list and summary at 10 M
+
+
+def round_targets() -> list[tuple]:
+    """The targets of the ingest, alerting and open-failure issues, from their steps' figures."""
+    rows = []
+    small = common.load("ingest_small")
+    if small:
+        ratio = small["ratio"]
+        rows.append(
+            (
+                f"ingest of 10-event requests ≥ {SMALL_INGEST_RATIO} × COPY",
+                f"{ratio:.3f} ({small['app_events_per_s']:,.0f} vs "
+                f"{max(small['copy_events_per_s'].values()):,.0f} events/s)",
+                _met(ratio >= SMALL_INGEST_RATIO),
+            )
+        )
+    rows += _cpu_targets(common.load("ingest_server_cpu"))
+    rows += _alert_targets(common.load("alerts_eval"))
+    rows += _open_targets(common.load("open_failures"))
+    return rows
+
+
+def _cpu_targets(figures: dict | None) -> list[tuple]:
+    """Worker CPU through gunicorn (bench.ingest_server_cpu), this tree beside its base."""
+    if not figures:
+        return []
+    rows = []
+    wanted = (
+        ("batch_1000", "cpu_us_per_event", CPU_US_PER_EVENT, "µs", "worker CPU per event"),
+        (
+            "batch_10",
+            "cpu_ms_per_request",
+            CPU_MS_PER_SMALL,
+            "ms",
+            "worker CPU per 10-event request",
+        ),
+    )
+    for batch, key, limit, unit, title in wanted:
+        if batch not in figures:
+            continue
+        new, base = figures[batch]["new"][key], figures[batch]["base"][key]
+        rows.append(
+            (
+                f"{title} ≤ {limit:g} {unit}",
+                f"{new:g} {unit} (base tree beside it: {base:g} {unit}){_over(new, limit)}",
+                _met(new <= limit),
+            )
+        )
+    return rows
+
+
+def _alert_targets(figures: dict | None) -> list[tuple]:
+    if not figures or not figures.get("sizes"):
+        return []
+    sizes = sorted(figures["sizes"], key=lambda s: s["events"])
+    small, big = sizes[0], sizes[-1]
+    label = count_label(big["events"])
+    minute = big["median_seconds"]
+    rows = [
+        (
+            f"alert evaluation minute, 100 rules: ≤ {EVAL_SECONDS:g} s at {label}",
+            f"{minute:.3f} s",
+            _met(minute <= EVAL_SECONDS),
+        )
+    ]
+    if small is not big:
+        growth = minute / small["median_seconds"]
+        rows.append(
+            (
+                f"alert evaluation minute: ≤ {EVAL_GROWTH}× its time at "
+                f"{count_label(small['events'])}",
+                f"{growth:.2f}× ({small['median_seconds']:.3f} → {minute:.3f} s)",
+                _met(growth <= EVAL_GROWTH),
+            )
+        )
+    preview = big["preview"]["median_seconds"]
+    rows.append(
+        (
+            f"14-day alert preview grouped by courier: ≤ {PREVIEW_SECONDS:g} s at {label}",
+            f"{preview:.2f} s",
+            _met(preview <= PREVIEW_SECONDS),
+        )
+    )
+    return rows
+
+
+def _open_targets(figures: dict | None) -> list[tuple]:
+    if not figures:
+        return []
+    reads = figures["reads"]
+    where = f"{count_label(reads['events'])} ({reads['open']:,} open)"
+    names = {
+        "list_first_page": "open failures, first page",
+        "list_first_page_courier": "open failures, first page of one courier",
+        "summary": "open failures summary",
+    }
+    return [
+        (
+            f"{title}: p50 ≤ {OPEN_MS} ms at {where}",
+            f"{reads[key]['p50_ms']:.1f} ms",
+            _met(reads[key]["p50_ms"] <= OPEN_MS),
+        )
+        for key, title in names.items()
+    ]
+
+
 def _over(value: float, limit: float) -> str:
     return "" if value <= limit else f" ({value / limit:.1f}× the target)"
 
@@ -426,7 +539,7 @@ def render(scale: str) -> str:
         "## Benchmarks (`make bench`)\n",
         machine_section(machine, scale) if machine else "",
         "### Targets\n",
-        targets_section(targets(ingest, reads, explains), scale),
+        targets_section(targets(ingest, reads, explains) + round_targets(), scale),
         "### 1. Ingest, end to end\n",
         ingest_section(ingest, common.load("profile_ingest")),
         "### 2. Reads at scale\n",

@@ -5,7 +5,8 @@
 
 Knobs (environment; defaults per scale in SCALES):
     BENCH_SCALE        full | small
-    BENCH_ONLY         steps to run, comma-separated, among: ingest, reads, explain
+    BENCH_ONLY         steps to run, comma-separated, among: ingest, ingest_small, cpu, reads,
+                       explain, alerts, open, latency
     BENCH_INGEST_EVENTS, BENCH_RUNS    events posted per ingest round, rounds (medians)
     BENCH_READ_EVENTS  the two database sizes, e.g. 1000000,10000000
     BENCH_READ_RUNS    timed rounds of the read paths
@@ -15,6 +16,8 @@ Knobs (environment; defaults per scale in SCALES):
                        (default 2 x cores + 1, gunicorn_conf.py's own default)
     BENCH_CLIENTS      concurrent ingest clients without a sweep (default 10)
     BENCH_LOAD_JOBS    connections loading days in parallel (default 2)
+    BENCH_CPU_BASE     a git revision whose worker CPU per request the cpu step measures side by
+                       side with this tree's (default: this tree against itself, a noise check)
     BENCH_REUSE=1      keep a loaded database of the same size, loader and migrations
     BENCH_KEEP_DBS=1   keep bench_ingest afterwards (read databases are always kept for reuse)
 
@@ -27,9 +30,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from bench import common, load, report
 
@@ -40,6 +45,7 @@ SCALES = {
         "runs": 3,
         "read_events": [1_000_000, 10_000_000],
         "read_runs": 20,
+        "small_events": 100_000,
     },
     "small": {
         "ingest_events": 20_000,
@@ -47,11 +53,25 @@ SCALES = {
         "runs": 3,
         "read_events": [20_000, 200_000],
         "read_runs": 10,
+        "small_events": 10_000,
     },
 }
-STEPS = ("ingest", "reads", "explain")
+STEPS = ("ingest", "ingest_small", "cpu", "reads", "explain", "alerts", "open", "latency")
+READ_STEPS = {"reads", "explain", "alerts", "open", "latency"}  # on the loaded databases
 # The figures this suite writes to bench/out/ (other bench commands keep theirs there too).
-OWN_FIGURES = ("machine", "ingest", "profile_ingest", "load_verify", "reads", "explain_*")
+OWN_FIGURES = (
+    "machine",
+    "ingest",
+    "ingest_small",
+    "ingest_cpu",
+    "profile_ingest",
+    "load_verify",
+    "reads",
+    "explain_*",
+    "alerts_eval",
+    "open_failures",
+    "latency",
+)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -81,9 +101,11 @@ def settings() -> dict:
         "clients": _env_int("BENCH_CLIENTS", 10),
         "sweep": os.environ.get("BENCH_INGEST_SWEEP", "3x6,4x8,5x10"),
         "sweep_events": _env_int("BENCH_SWEEP_EVENTS", base["sweep_events"]),
+        "small_events": _env_int("BENCH_SMALL_EVENTS", base["small_events"]),
         "load_jobs": _env_int("BENCH_LOAD_JOBS", 2),
         "reuse": os.environ.get("BENCH_REUSE") == "1",
         "keep_dbs": os.environ.get("BENCH_KEEP_DBS") == "1",
+        "cpu_base": os.environ.get("BENCH_CPU_BASE", ""),
     }
 
 
@@ -118,6 +140,71 @@ def step_ingest(cfg: dict) -> None:
     common.run_step("profile_ingest", "bench_ingest")
     if not cfg["keep_dbs"]:
         common.drop_database("bench_ingest")
+
+
+def step_ingest_small(cfg: dict) -> None:
+    """The same end-to-end run with 10-event requests (how OTLP and Loki clients push)."""
+    env = {
+        **os.environ,
+        "BENCH_INGEST_BATCH": "10",
+        "BENCH_INGEST_FIGURES": "ingest_small",
+        "BENCH_INGEST_DB": "bench_ingest_small",
+    }
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.ingest",
+            "--events",
+            str(cfg["small_events"]),
+            "--runs",
+            str(cfg["runs"]),
+            "--workers",
+            str(cfg["workers"]),
+            "--clients",
+            str(cfg["clients"]),
+            "--sweep",
+            "",
+        ],
+        cwd=common.ROOT,
+        env=env,
+        check=True,
+    )
+    if not cfg["keep_dbs"]:
+        common.drop_database("bench_ingest_small")
+
+
+def step_cpu(cfg: dict) -> None:
+    """Worker CPU per request through gunicorn, this tree beside BENCH_CPU_BASE's checkout."""
+    collectstatic(cfg, name="bench_ingest_server_cpu")
+    env = {**os.environ, "STATIC_ROOT": str(common.ROOT / "staticfiles")}  # one manifest
+    revision = cfg["cpu_base"]
+    if not revision:
+        _server_cpu(common.ROOT, env)
+        return
+    with tempfile.TemporaryDirectory(prefix="cpm-bench-base-") as folder:
+        base = Path(folder) / "tree"
+        subprocess.run(
+            ["git", "worktree", "add", "-q", "--detach", str(base), revision],
+            cwd=common.ROOT,
+            check=True,
+        )
+        try:
+            (base / ".venv").symlink_to(common.ROOT / ".venv")  # the same packages
+            _server_cpu(base, env)
+        finally:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(base)], cwd=common.ROOT, check=False
+            )
+
+
+def _server_cpu(base: Path, env: dict) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "bench.ingest_server_cpu", "--base", str(base)],
+        cwd=common.ROOT,
+        env=env,
+        check=True,
+    )
 
 
 def step_verify_loader(cfg: dict) -> None:
@@ -161,9 +248,27 @@ def step_explain(cfg: dict) -> None:
         common.run_step("explain", db_name(events))
 
 
-def collectstatic(cfg: dict) -> None:
-    """The overview page needs the static manifest, as in a deployment (`make run` does this)."""
-    common.manage(db_name(cfg["read_events"][0]), "collectstatic", "--noinput", "-v0")
+def step_alerts(cfg: dict) -> None:
+    """One evaluation minute of 100 rules at each size, and the 14-day preview by courier."""
+    python("-m", "bench.alerts_eval", *_db_args(cfg))
+
+
+def step_open(cfg: dict) -> None:
+    """The open-failure list and summary on the largest database."""
+    biggest = db_name(max(cfg["read_events"]))
+    python("-m", "bench.open_failures", "--db", biggest, "--runs", str(cfg["read_runs"]))
+
+
+def _db_args(cfg: dict) -> list[str]:
+    return [arg for events in cfg["read_events"] for arg in ("--db", db_name(events))]
+
+
+def collectstatic(cfg: dict, name: str | None = None) -> None:
+    """Pages and servers need the static manifest, as in a deployment (`make run` does this)."""
+    name = name or db_name(cfg["read_events"][0])
+    if not common.database_exists(name):
+        common.recreate_database(name)
+    common.manage(name, "collectstatic", "--noinput", "-v0")
 
 
 # ---------------------------------------------------------------- the run
@@ -181,12 +286,19 @@ def main() -> None:
     plan: list[tuple[str, Callable[[dict], None]]] = []
     if "ingest" in cfg["only"]:
         plan.append(("ingest", step_ingest))
-    if {"reads", "explain"} & set(cfg["only"]):
+    if "ingest_small" in cfg["only"]:
+        plan.append(("ingest_small", step_ingest_small))
+    if "cpu" in cfg["only"]:
+        plan.append(("cpu", step_cpu))
+    if READ_STEPS & set(cfg["only"]):
         plan += [("verify loader", step_verify_loader), ("load", step_load)]
-    if "reads" in cfg["only"]:
-        plan.append(("reads", step_reads))
-    if "explain" in cfg["only"]:
-        plan.append(("explain", step_explain))
+    steps = {
+        "reads": step_reads,
+        "explain": step_explain,
+        "alerts": step_alerts,
+        "open": step_open,
+    }
+    plan += [(name, step) for name, step in steps.items() if name in cfg["only"]]
     failed = []
     for name, step in plan:
         common.log(f"== {name}")

@@ -25,6 +25,9 @@ class EventsView(APIView):
     # answered for the URL as a whole (its Allow names GET and POST), as the list would.
     throttle_classes = [ReadThrottle]
     content_negotiation_class = JsonOnly
+    # A shipper's POST with its token is served by the door itself, this view skipped
+    # (ingest.doors.middleware.IngestShortcutMiddleware); any other POST comes here.
+    ingest_door = GenericDoor
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         if request.method == "POST":

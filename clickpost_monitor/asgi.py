@@ -8,8 +8,9 @@ import os
 from typing import cast
 
 from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
-from clickpost_monitor.buffered import ASGIApp, BufferedApp
+from clickpost_monitor.buffered import ASGIApp, BufferedApp, Direct
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clickpost_monitor.settings")
 
@@ -19,6 +20,7 @@ def _application() -> BufferedApp:
     from django.conf import settings
 
     from clickpost_monitor.static_manifest import require_static_manifest
+    from ingest.doors.middleware import routes_to_door
 
     require_static_manifest()
 
@@ -29,6 +31,11 @@ def _application() -> BufferedApp:
         threads=settings.WEB_THREADS,
         max_body_bytes=settings.INGEST_MAX_BYTES,
         body_seconds=settings.REQUEST_BODY_SECONDS,
+        # A shipper's POST in one hop to the thread (buffered.py says why): small answers.
+        direct=Direct(
+            get_wsgi_application(),
+            lambda scope: scope["method"] == "POST" and routes_to_door(scope["path"]),
+        ),
     )
 
 

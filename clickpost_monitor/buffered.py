@@ -12,6 +12,13 @@ The Django side runs exactly as under WSGI: every request's synchronous code (mi
 ORM) runs on one of `WEB_THREADS` long-lived threads of the worker, each with its own persistent
 database connection (CONN_MAX_AGE and the health checks work as before). Django's own ASGI
 handler would instead start a new thread per request, leaving persistent connections behind.
+
+`Direct`: the requests it picks (a shipper's POST to an ingest door: clickpost_monitor/asgi.py)
+are given to Django's WSGI handler on the same threads, in one hop with the buffered body, and
+the whole answer sent back: Django's ASGI handler hops to the thread and back three times a
+request (the started signal, the response, the finished signal) and watches for a disconnect,
+about 0.7 ms of a 10-event batch's CPU (docs/PERFORMANCE.md, issue 22). The same middleware,
+views and signals run; only answers that are not streamed may take it (ingest's are small).
 """
 
 from __future__ import annotations
@@ -19,10 +26,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import tempfile
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import IO, Any
 
 from asgiref.sync import ThreadSensitiveContext
 
@@ -33,6 +43,16 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+@dataclass(frozen=True)
+class Direct:
+    """Requests `wants(scope)` picks are served by `app`, a WSGI app, in one hop (above)."""
+
+    app: WSGIApp
+    wants: Callable[[Scope], bool]
+
 
 SPOOL_IN_MEMORY_BYTES = 1024 * 1024  # larger bodies wait in a temporary file
 REPLAY_CHUNK_BYTES = 256 * 1024
@@ -47,8 +67,17 @@ class BufferedApp:
     Django then sees an ordinary request with a `Content-Length` (a chunked body de-chunked).
     """
 
-    def __init__(self, app: ASGIApp, *, threads: int, max_body_bytes: int, body_seconds: float):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        threads: int,
+        max_body_bytes: int,
+        body_seconds: float,
+        direct: Direct | None = None,
+    ):
         self.app = app
+        self.direct = direct
         self.max_body_bytes = max_body_bytes
         self.body_seconds = body_seconds
         self.executors = [ThreadPoolExecutor(1, thread_name_prefix="app") for _ in range(threads)]
@@ -75,7 +104,11 @@ class BufferedApp:
         if body is None:
             return  # the client left, or the body was too large and refused
         with body:
-            await self._serve(_with_length(scope, size), _replay(body, receive), send)
+            scope = _with_length(scope, size)
+            if self.direct is not None and self.direct.wants(scope):
+                await self._serve_direct(self.direct.app, scope, body, send)
+            else:
+                await self._serve(scope, _replay(body, receive), send)
 
     async def _receive_body(self, receive: Receive, send: Send):
         # Handed to the caller, who closes it after the response (or closed here on refusal).
@@ -97,18 +130,32 @@ class BufferedApp:
                 body.seek(0)
                 return body, size
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+    @asynccontextmanager
+    async def _thread(self) -> AsyncIterator[ThreadPoolExecutor]:
+        """One of the app threads, this request's alone until it is answered."""
         if self._free is None:
             self._free = asyncio.Queue()
             for executor in self.executors:
                 self._free.put_nowait(executor)
         executor = await self._free.get()
         try:
-            # The outermost ThreadSensitiveContext decides where Django's sync code runs.
-            async with ThreadSensitiveContext(executor=executor):
-                await self.app(scope, receive, send)
+            yield executor
         finally:
             self._free.put_nowait(executor)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The outermost ThreadSensitiveContext decides where Django's sync code runs.
+        async with self._thread() as executor, ThreadSensitiveContext(executor=executor):
+            await self.app(scope, receive, send)
+
+    async def _serve_direct(self, app: WSGIApp, scope: Scope, body: IO[bytes], send: Send) -> None:
+        async with self._thread() as executor:
+            loop = asyncio.get_running_loop()
+            status, headers, content = await loop.run_in_executor(
+                executor, _call_wsgi, app, _environ(scope, body)
+            )
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
 
     def _too_large(self, declared: int | None) -> str:
         if declared is not None:
@@ -136,6 +183,58 @@ def _with_length(scope: Scope, size: int) -> Scope:
     if size or scope.get("method") not in ("GET", "HEAD", "OPTIONS"):
         headers.append((b"content-length", str(size).encode()))
     return {**scope, "headers": headers}
+
+
+def _environ(scope: Scope, body: IO[bytes]) -> dict[str, Any]:
+    """The WSGI environ of an ASGI request whose whole body is `body` (PEP 3333's rules:
+    text as latin-1, repeated headers joined by commas, cookies by semicolons)."""
+    server = scope.get("server") or ("localhost", 80)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": scope.get("root_path", "").encode().decode("latin-1"),
+        "PATH_INFO": scope["path"].encode().decode("latin-1"),
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": str(server[0]),
+        "SERVER_PORT": str(server[1] or 80),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": body,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    if scope.get("client"):
+        environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = scope["client"][0], str(scope["client"][1])
+    for raw_name, raw_value in scope.get("headers", []):
+        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        key = name if name in ("CONTENT_LENGTH", "CONTENT_TYPE") else f"HTTP_{name}"
+        value = raw_value.decode("latin-1")
+        if key in environ:
+            value = environ[key] + ("; " if key == "HTTP_COOKIE" else ",") + value
+        environ[key] = value
+    return environ
+
+
+def _call_wsgi(app: WSGIApp, environ: dict[str, Any]) -> tuple[int, list, bytes]:
+    """Run the WSGI app on this thread: its status, headers and whole body. Closing the answer
+    is what sends Django's request_finished (persistent connections are checked then)."""
+    started: list = []
+
+    def start_response(status: str, headers: list, exc_info: Any = None) -> None:
+        started[:] = [status, headers]
+
+    answer = app(environ, start_response)
+    try:
+        content = b"".join(answer)
+    finally:
+        close = getattr(answer, "close", None)
+        if close is not None:
+            close()
+    status, headers = started
+    encoded = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    return int(status.split(" ", 1)[0]), encoded, content
 
 
 def _replay(body, receive: Receive) -> Receive:

@@ -134,6 +134,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A shipper's POST with its token goes on through INGEST_MIDDLEWARE only (below).
+    "ingest.doors.middleware.IngestShortcutMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -146,6 +148,17 @@ MIDDLEWARE = [
     "clickpost_monitor.errors.DatabaseUnavailableMiddleware",  # database down: 503, not 500
     "ingest.doors.middleware.ElasticsearchRootMiddleware",  # GET / for Elasticsearch clients
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: answers a locked-out login
+]
+# What an ingest POST admitted by its door still passes through, in MIDDLEWARE's order: the
+# host check and the headers of every answer. Not sessions, CSRF (the doors take no cookie),
+# the user (the door's token is the request's user), messages, axes (logins), WhiteNoise
+# (static files) nor the Elasticsearch root (GET /). A database outage inside the door is its
+# own exception handler's 503 (clickpost_monitor.errors), as it was behind DRF's dispatch.
+INGEST_MIDDLEWARE = [
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "clickpost_monitor.middleware.ContentSecurityPolicyMiddleware",
+    "clickpost_monitor.middleware.PrivateCacheMiddleware",
 ]
 
 # A streaming replica for pages, the read API and reports (stats/replica.py): read

@@ -172,13 +172,24 @@ def tag(
 ) -> Tag:
     """SPEC tagging rules 2-5 for an already-chosen `code` (see clickpost_code)."""
     if endpoint == CANCEL_ENDPOINT and code in CANCELLATION_CODES:
-        return Tag(ORDER_CANCELLATION, True)
+        return _tag(ORDER_CANCELLATION, True)
     if 200 <= code < 300:
-        return Tag(SUCCESS, False)
+        return _tag(SUCCESS, False)
     info = catalog.get(code)
     if info is not None:
-        return Tag(info.category, info.is_error)
-    return Tag(UNKNOWN, code >= 300 or (http_status or 0) >= 400)
+        return _tag(info.category, info.is_error)
+    return _tag(UNKNOWN, code >= 300 or (http_status or 0) >= 400)
+
+
+# A Tag is a frozen pair and there are a few dozen: one of each, not one per event.
+_TAGS: dict[tuple[str, bool], Tag] = {}
+
+
+def _tag(category: str, is_error: bool) -> Tag:
+    found = _TAGS.get((category, is_error))
+    if found is None:
+        found = _TAGS.setdefault((category, is_error), Tag(category, is_error))
+    return found
 
 
 SEED_BY_CODE: dict[int, CodeInfo] = {info.code: info for info in SEED}

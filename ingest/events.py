@@ -227,6 +227,11 @@ _PLAIN_PARSERS: dict[str, Callable[[Any], Any]] = {
     "latency_ms": lambda v: _to_latency(v),
     "event_id": lambda v: _to_text(v, EVENT_ID_MAX_CHARS),
 }
+# The text fields' limits: a string value is stripped and kept when it fits (`_to_text`).
+_TEXT_LIMIT: dict[str, int] = {
+    **dict.fromkeys(("courier", "waybill", "order_id", "account_code"), TEXT_MAX_CHARS),
+    "event_id": EVENT_ID_MAX_CHARS,
+}
 # orjson serializes these natively; a JSON value never holds one, so each sends the event to
 # the careful reader (which names it "not a JSON value").
 _STRICT_JSON = (
@@ -262,29 +267,35 @@ def _plain_event(
         if name is None:
             extra[key] = value
             continue
-        if name in seen or value is None or (value.__class__ is str and not value.strip()):
-            return None  # named twice, or absent (null, blank): the careful reader's rules
+        if name in seen or value is None:
+            return None  # named twice, or absent (null): the careful reader's rules
         seen.add(name)
         if name in ("request", "response"):
-            text = _unredactable_json(value)
-            if text is None:
+            json_text = _unredactable_json(value)
+            if json_text is None or (value.__class__ is str and not value.strip()):
                 return None
-            fields[name], texts[name] = value, text
+            fields[name], texts[name] = value, json_text
             continue
-        if name == "message" and value.__class__ is not str:
-            return None
         if value.__class__ is str:
-            if text_problem(value):
+            text = value.strip()
+            # Blank (absent), or what storable.text_problem refuses (NUL, lone surrogates).
+            if not text or "\x00" in value or (not value.isascii() and text_problem(value)):
                 return None
-        elif json_problem(value, depth=1):
+            limit = _TEXT_LIMIT.get(name)
+            if limit is not None:  # `_to_text` of a string, without the calls
+                if len(text) > limit:
+                    return None
+                fields[name] = text
+                continue
+        elif name == "message" or json_problem(value, depth=1):
             return None
         try:
             if name == "ts":
                 fields["ts"] = to_time(value, now=now, horizon=horizon)
-            elif name != "message":
-                fields[name] = _PLAIN_PARSERS[name](value)
-            else:
+            elif name == "message":
                 fields["message"] = value
+            else:
+                fields[name] = _PLAIN_PARSERS[name](value)
         except Refused:
             return None
     if "ts" not in seen or "endpoint" not in seen:
@@ -323,13 +334,32 @@ def _unredactable_json(value: Any) -> str | None:
         return None  # orjson writes NaN and Infinity as null
     # Only keys can be secret names, and the `name` of a {"name", "value"} pair ("key" is a
     # secret name itself): every string is looked at when there is a "name" key.
-    strings = _QUOTED.findall(text) if '"name":' in text else _KEY.findall(text)
+    strings = tuple(_QUOTED.findall(text) if '"name":' in text else _KEY.findall(text))
+    secret = _NAMES_SECRET.get(strings)
+    if secret is None:
+        secret = _names_secret(strings)
+    return None if secret else text
+
+
+# Events of one shipper repeat the same few sets of key names: the verdict on a set is kept
+# (per process, bounded) instead of asking `is_secret_name` of each name of every event.
+_NAMES_SECRET: dict[tuple[str, ...], bool] = {}
+_NAMES_SECRET_MAX = 4096
+
+
+def _names_secret(strings: tuple[str, ...]) -> bool:
+    """Whether any of `strings` (JSON string bodies, escapes not undone) is a secret name."""
+    secret = False
     for string in strings:
         if "\\" in string:
             string = orjson.loads(f'"{string}"')  # the name as sent, escapes undone
         if is_secret_name(string):
-            return None
-    return text
+            secret = True
+            break
+    if len(_NAMES_SECRET) >= _NAMES_SECRET_MAX:
+        _NAMES_SECRET.clear()
+    _NAMES_SECRET[strings] = secret
+    return secret
 
 
 def endpoint_name(value: str) -> str:

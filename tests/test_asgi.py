@@ -8,7 +8,7 @@ import asyncio
 import json
 import threading
 
-from clickpost_monitor.buffered import BufferedApp
+from clickpost_monitor.buffered import BufferedApp, Direct
 
 LIMIT = 1_000_000
 
@@ -61,8 +61,28 @@ def _serve(app, headers: list[tuple[bytes, bytes]], chunks: list[bytes], delay: 
 
 def _buffered(inner, **kwargs) -> BufferedApp:
     return BufferedApp(
-        inner, threads=1, max_body_bytes=LIMIT, body_seconds=kwargs.get("body_seconds", 5)
+        inner,
+        threads=1,
+        max_body_bytes=LIMIT,
+        body_seconds=kwargs.get("body_seconds", 5),
+        direct=kwargs.get("direct"),
     )
+
+
+class WsgiRecorder:
+    """A WSGI app that keeps its environ, the body and its thread, and answers 201."""
+
+    def __init__(self) -> None:
+        self.environ: dict = {}
+        self.body = b""
+        self.threads: list[str] = []
+
+    def __call__(self, environ, start_response):
+        self.environ = environ
+        self.body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        self.threads.append(threading.current_thread().name)
+        start_response("201 Created", [("Content-Type", "application/json"), ("X-Seen", "1")])
+        return [b'{"a":', b"1}"]
 
 
 def test_a_chunked_body_reaches_the_app_whole_with_its_length():
@@ -120,6 +140,38 @@ def test_the_app_runs_on_the_named_thread_not_the_event_loop():
         _serve(app, [], [b""])
 
     assert len(set(seen)) == 1 and seen[0].startswith("app")  # one long-lived app thread
+
+
+def test_a_request_direct_picks_is_served_by_the_wsgi_app_whole_on_an_app_thread():
+    inner, wsgi = Recorder(), WsgiRecorder()
+    app = _buffered(inner, direct=Direct(wsgi, lambda scope: scope["method"] == "POST"))
+    headers = [(b"transfer-encoding", b"chunked"), (b"authorization", b"Bearer x")]
+    headers += [(b"cookie", b"a=1"), (b"cookie", b"b=2"), (b"content-type", b"application/json")]
+
+    for _ in range(2):
+        status, body, _ = _serve(app, headers, [b"[1,", b"2]"])
+
+    assert (status, body, inner.scope) == (201, b'{"a":1}', None)
+    assert wsgi.body == b"[1,2]"
+    assert {k: wsgi.environ[k] for k in ("CONTENT_LENGTH", "CONTENT_TYPE", "PATH_INFO")} == {
+        "CONTENT_LENGTH": "5",
+        "CONTENT_TYPE": "application/json",
+        "PATH_INFO": "/api/v1/events/",
+    }
+    assert (wsgi.environ["HTTP_AUTHORIZATION"], wsgi.environ["HTTP_COOKIE"]) == (
+        "Bearer x",
+        "a=1; b=2",
+    )
+    assert len(set(wsgi.threads)) == 1 and wsgi.threads[0].startswith("app")
+
+
+def test_a_request_direct_does_not_pick_goes_to_the_asgi_app():
+    inner, wsgi = Recorder(), WsgiRecorder()
+    app = _buffered(inner, direct=Direct(wsgi, lambda scope: False))
+
+    status, _, _ = _serve(app, [], [b"[]"])
+
+    assert (status, inner.body, wsgi.body) == (200, b"[]", b"")
 
 
 def run_in_its_own_loop(coroutine) -> None:

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from django.conf import settings
-from django.http import HttpResponseBase
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponseBase
 from rest_framework.exceptions import APIException
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
@@ -308,7 +309,12 @@ class Door:
 
 
 class IngestDoor(Door, APIView):
-    """A protocol's POST door: token auth with the `ingest` scope, throttled, raw body."""
+    """A protocol's POST door: token auth with the `ingest` scope, throttled, raw body.
+
+    Every POST a shipper sends with its token comes in through `admit` and `serve`
+    (ingest.doors.middleware.IngestShortcutMiddleware), not through DRF's `dispatch`; any other
+    request (no credentials, a wrong or revoked token, another scope) takes `dispatch` as before.
+    """
 
     content_negotiation_class = ProtocolNegotiation
     authentication_classes: list = [ApiTokenAuthentication]
@@ -318,3 +324,37 @@ class IngestDoor(Door, APIView):
 
     def post(self, request: Any, **kwargs: Any) -> HttpResponseBase:
         return self.answer(request, **kwargs)
+
+    def admit(self, request: HttpRequest, **kwargs: Any) -> bool:
+        """Whether this POST carries a credential this door accepts, of a token that may ingest.
+
+        Decided with no side effect (a token lookup, cached per process), so that a request not
+        admitted goes to `dispatch`, which answers it (401, 403, a session's CSRF check) as it
+        always has; a database that cannot be asked is `dispatch`'s to answer too (503).
+        """
+        self.args, self.kwargs = (), kwargs
+        self.request = self.initialize_request(request, **kwargs)
+        try:
+            if request_token(self.request) is None:  # authenticates, as DRF does, lazily
+                return False
+        except (APIException, DatabaseError):
+            return False
+        return all(p.has_permission(self.request, self) for p in self.get_permissions())
+
+    def serve(self) -> HttpResponseBase:
+        """An admitted POST, answered as `dispatch` answers it (DRF's `initial`, the handler,
+        `handle_exception`, `finalize_response`) minus what an admitted request has settled:
+        authentication, permissions, versioning, format suffixes."""
+        request = self.request
+        self.headers = self.default_response_headers
+        self.format_kwarg = None
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(
+            request
+        )
+        try:
+            self.check_throttles(request)
+            response = self.post(request, **self.kwargs)
+        except Exception as exc:
+            response = self.handle_exception(exc)
+        # django-stubs' DRF types a response as DRF's own; any HttpResponse is finalized alike.
+        return self.finalize_response(request, cast(Response, response), **self.kwargs)

@@ -1,13 +1,86 @@
-"""`GET /` is the dashboard for browsers and the node info for Elasticsearch clients.
+"""The doors' middleware.
 
-rsyslog, Logstash, Vector and the Elastic clients ask `GET /` (or `HEAD /`) which Elasticsearch
-they talk to. They send Basic auth or ask for JSON; a browser does neither (it asks for
-text/html), so only those requests are answered here and every other one goes on to the page.
+`IngestShortcutMiddleware`: a shipper's POST with its token skips what only pages need.
+Right after SecurityMiddleware, it sends a POST to an ingest door that the door admits (a
+credential of the door's forms, of an active token with the `ingest` scope:
+`IngestDoor.admit`) through `settings.INGEST_MIDDLEWARE` only (the host check, the response
+headers every answer carries) to the door's `serve`, not through sessions, CSRF, the user,
+messages, axes and DRF's dispatch: about a fifth of a small batch's CPU (docs/PERFORMANCE.md,
+issue 22). Everything else, refusals of the credential included, takes the full stack, so its
+answers stay exactly what they were.
+
+`ElasticsearchRootMiddleware`: `GET /` is the dashboard for browsers and the node info for
+Elasticsearch clients. rsyslog, Logstash, Vector and the Elastic clients ask `GET /` (or
+`HEAD /`) which Elasticsearch they talk to. They send Basic auth or ask for JSON; a browser does
+neither (it asks for text/html), so only those requests are answered here and every other one
+goes on to the page.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.urls import Resolver404, ResolverMatch, resolve
+from django.utils.module_loading import import_string
+
+from ingest.doors.http import IngestDoor
 from ingest.doors.views import NodeInfoView
+
+
+class IngestShortcutMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        served = _serve_admitted
+        for path in reversed(settings.INGEST_MIDDLEWARE):
+            served = import_string(path)(served)
+        self.served = served
+
+    def __call__(self, request):
+        if request.method == "POST":
+            routed = _door_for(request)
+            if routed is not None and routed[0].admit(request, **routed[1]):
+                request.ingest_door = routed[0]
+                return self.served(request)
+        return self.get_response(request)
+
+
+def routes_to_door(path: str) -> bool:
+    """Whether a POST to `path` is an ingest door's (the server's one-hop path takes it)."""
+    return _routed(path) is not None
+
+
+def _routed(path: str) -> tuple[ResolverMatch, type[IngestDoor]] | None:
+    """The route of `path` and the door that answers its POSTs, or None.
+
+    A view routed to a door for POST says which with `ingest_door` (the project's
+    `/api/v1/events/`, whose GET is the read room's)."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    view_class = getattr(match.func, "view_class", None)
+    door_class = getattr(view_class, "ingest_door", view_class)
+    if isinstance(door_class, type) and issubclass(door_class, IngestDoor):
+        return match, door_class
+    return None
+
+
+def _door_for(request) -> tuple[IngestDoor, dict] | None:
+    """A fresh instance of the door this request's path routes to and the route's arguments."""
+    routed = _routed(request.path_info)
+    if routed is None:
+        return None
+    match, door_class = routed
+    routed_to_door = door_class is getattr(match.func, "view_class", None)
+    initkwargs = getattr(match.func, "view_initkwargs", {}) if routed_to_door else {}
+    request.resolver_match = match
+    return door_class(**initkwargs), match.kwargs
+
+
+def _serve_admitted(request):
+    """The door's answer, rendered as Django renders a view's (the middleware reads it)."""
+    response = request.ingest_door.serve()
+    render = getattr(response, "render", None)
+    return render() if callable(render) else response
 
 
 def asks_like_elasticsearch(request) -> bool:

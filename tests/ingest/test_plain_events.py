@@ -115,8 +115,10 @@ field_values = {
         st.just(nested(31)),
     ),
 }
+# Each side of the 100- and 128-character limits, spaces around (the limit is after stripping).
+LIMIT_TEXT = [" " + "x" * 100 + " ", "x" * 101, "\t" + "é" * 128, "x" * 129, "x" * 130]
 text_value = st.one_of(
-    st.text(max_size=20), st.integers(0, 10**12), st.sampled_from([*ODD_TEXT, "x" * 130])
+    st.text(max_size=20), st.integers(0, 10**12), st.sampled_from([*ODD_TEXT, *LIMIT_TEXT])
 )
 
 
