@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models import F, Func
 
 from ingest.catalog import CATEGORIES, CodeInfo
 
@@ -208,6 +209,16 @@ class RollupByAccountDaily(Rollup):
 # question fits their hours and dimension (`LATENCY_HOURLY`).
 
 
+def _sent() -> models.GeneratedField:
+    """`latency_hist` as the reads fetch it, kept by PostgreSQL (`latency_hist_sent`, migration
+    0013): the elements of its binary form without the array header, concatenated cheaply."""
+    return models.GeneratedField(
+        expression=Func(F("latency_hist"), function="latency_hist_sent"),
+        output_field=models.BinaryField(),
+        db_persist=True,
+    )
+
+
 class LatencyByEndpointHourly(models.Model):
     """The latency histogram (ingest.latency) of the calls per UTC hour and endpoint."""
 
@@ -215,6 +226,7 @@ class LatencyByEndpointHourly(models.Model):
     bucket = models.DateTimeField()
     endpoint = models.CharField(max_length=200)
     latency_hist = ArrayField(models.BigIntegerField(), default=list)
+    latency_sent = _sent()
 
     class Meta:
         db_table = "ingest_rollup_latency_endpoint"
@@ -230,6 +242,7 @@ class LatencyByCourierHourly(models.Model):
     bucket = models.DateTimeField()
     cp_id = models.IntegerField()
     latency_hist = ArrayField(models.BigIntegerField(), default=list)
+    latency_sent = _sent()
 
     class Meta:
         db_table = "ingest_rollup_latency_courier"

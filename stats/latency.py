@@ -143,30 +143,29 @@ class IntArrayLoader(Loader):
         return np.frombuffer(data, dtype=self.element, offset=20)["value"].astype(np.int64)
 
 
-# A binary bigint[] element: its int32 length (8: a histogram holds no NULL), its int64 value.
+# A stored histogram as sent (`latency_hist_sent`, migration 0013): its elements, each its int32
+# length (8: a histogram holds no NULL) and its int64 value.
 _ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
-# The bytes of a one-dimensional binary array before its first element.
-_ARRAY_HEADER = 20
 
 
 def stored_elements(blob: bytes) -> np.ndarray:
-    """The elements of stored histograms sent one after another in binary without their
-    headers (`stacked_sql`): (int32 length, int64 value) each, read in place."""
+    """The elements of stored histograms sent one after another (`stacked_sql`), read in
+    place."""
     return np.frombuffer(blob, dtype=_ELEMENT)["value"].astype(np.int64)
 
 
 def stacked_sql(sql: str, params: list, *, keys: int, slotted: bool) -> tuple[str, list]:
-    """`sql`'s `[slot,] *keys, latency_hist` rows as one row per key tuple: the keys, the rows'
-    slots (int4[]; 0s without slots), their histograms' element counts (int4[]) and the
-    histograms' elements in binary one after another (bytea): a few rows to fetch, not one
-    per hour. The three aggregates read the group's rows in one pass, so in the same order."""
+    """`sql`'s `[slot,] *keys, sent` rows (`sent`: a histogram as `latency_hist_sent` gives it)
+    as one row per key tuple: the keys, the rows' slots (int4[]; 0s without slots), their
+    histograms' element counts (int4[]) and the histograms' elements one after another
+    (bytea): a few rows to fetch, not one per hour. The three aggregates read the group's rows
+    in one pass, so in the same order."""
     names = [f"k{n}" for n in range(keys)]
     columns = ", ".join([*(["slot"] if slotted else []), *names, "h"])
     aggregates = [
         "array_agg(slot)" if slotted else "array_agg(0)",
-        "array_agg(cardinality(h))",
-        # Each array's elements without its header; '{}' (a 12-byte header alone) adds none.
-        f"string_agg(substring(array_send(h) FROM {_ARRAY_HEADER + 1}), ''::bytea)",
+        f"array_agg(length(h) / {_ELEMENT.itemsize})",
+        "string_agg(h, ''::bytea)",
     ]
     grouped = f" GROUP BY {', '.join(names)}" if keys else ""
     return (
@@ -210,22 +209,25 @@ def percentile_table(matrix: np.ndarray, ps: Sequence[float]) -> tuple[list[int]
     every row (None without calls): `percentiles` of every row at once, the same ranks and
     the same values.
 
-    The rows' running sums, each row raised by the calls of the rows before it, make one
-    non-decreasing sequence, so one `searchsorted` finds the bucket of every row's rank."""
+    One running sum over the rows laid end to end is each row's running sums raised by the
+    calls of the rows before it: one non-decreasing sequence, so one `searchsorted` finds the
+    bucket of every row's rank."""
     rows = matrix.shape[0]
-    running = np.cumsum(matrix, axis=1)
-    calls = running[:, -1]
-    before = np.cumsum(calls) - calls
-    flat = (running + before[:, None]).ravel()
+    flat = np.cumsum(matrix, axis=None)
+    ends = flat[BUCKETS - 1 :: BUCKETS]
+    before = np.concatenate([np.zeros(1, dtype=flat.dtype), ends[:-1]])
+    calls = ends - before
     starts = np.arange(rows) * BUCKETS
-    empty = (calls == 0).tolist()
+    empty = np.flatnonzero(calls == 0).tolist()
     found = []
     for p in ps:
         tenths = round(p * 10)
         wanted = np.maximum(1, -((-tenths * calls) // 1000))  # rank(p, calls), in integers
         at = np.searchsorted(flat, before + wanted, side="left") - starts
-        values = _VALUES[np.clip(at, 0, TOP)].tolist()
-        found.append([None if none else v for none, v in zip(empty, values, strict=True)])
+        values: list = _VALUES[np.clip(at, 0, TOP)].tolist()
+        for row in empty:
+            values[row] = None
+        found.append(values)
     return calls.tolist(), found
 
 

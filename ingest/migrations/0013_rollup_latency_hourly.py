@@ -7,10 +7,18 @@ Filled here from the 15-minute rollups' own histograms (`ingest_rollup_code` by 
 latency answer reads today, they outlive the raw rows, and so the new tables answer exactly
 what the old reads answered, for every hour the rollups hold (hours older than the raw events
 included). Four 15-minute rows per hour merge into one: the same sparse encoding, buckets added.
+
+Each row also keeps its histogram as sent (`latency_sent`, generated from `latency_hist`): the
+elements of `array_send` without the array's header, (int32 length, int64 value) each. A read
+of a month of hours concatenates these with `string_agg` (a memcpy per row) instead of calling
+`array_send`, an `int8send` per element, on 340,000 elements at 10 M events: 30 ms of a 60 ms
+answer. Writes keep merging `latency_hist` (`latency_hist_merge`); the copy costs a few µs a row
+and 12 bytes an element.
 """
 
 import django.contrib.postgres.fields
 from django.db import migrations, models
+from django.db.models import F, Func
 
 from ingest.latency import COUNT_BITS, COUNT_MASK
 
@@ -33,6 +41,24 @@ SELECT bucket, {key}, array_agg((lb << {COUNT_BITS}) | n ORDER BY lb)
 """
 
 
+# The bytes of a one-dimensional binary array before its first element; '{}' (12 bytes alone)
+# is sent as none. IMMUTABLE (array_send is only STABLE, as a type's send function may be):
+# true of bigint's, and a generated column needs it.
+SENT_FUNCTION = """
+CREATE FUNCTION latency_hist_sent(h bigint[]) RETURNS bytea
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN substring(array_send(h) FROM 21);
+"""
+
+
+def _sent() -> models.GeneratedField:
+    return models.GeneratedField(
+        expression=Func(F("latency_hist"), function="latency_hist_sent"),
+        output_field=models.BinaryField(),
+        db_persist=True,
+    )
+
+
 def _hist() -> django.contrib.postgres.fields.ArrayField:
     return django.contrib.postgres.fields.ArrayField(
         base_field=models.BigIntegerField(), default=list, size=None
@@ -43,6 +69,7 @@ class Migration(migrations.Migration):
     dependencies = [("ingest", "0012_merge_open_failures_and_latency")]
 
     operations = [
+        migrations.RunSQL(SENT_FUNCTION, "DROP FUNCTION IF EXISTS latency_hist_sent(bigint[]);"),
         migrations.CreateModel(
             name="LatencyByCourierHourly",
             fields=[
@@ -60,6 +87,7 @@ class Migration(migrations.Migration):
                 ("bucket", models.DateTimeField()),
                 ("cp_id", models.IntegerField()),
                 ("latency_hist", _hist()),
+                ("latency_sent", _sent()),
             ],
             options={"db_table": "ingest_rollup_latency_courier"},
         ),
@@ -80,6 +108,7 @@ class Migration(migrations.Migration):
                 ("bucket", models.DateTimeField()),
                 ("endpoint", models.CharField(max_length=200)),
                 ("latency_hist", _hist()),
+                ("latency_sent", _sent()),
             ],
             options={"db_table": "ingest_rollup_latency_endpoint"},
         ),
