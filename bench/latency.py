@@ -263,7 +263,10 @@ def main() -> None:
     parser.add_argument("--ingest", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.reads:
-        print(json.dumps(measure_reads(json.loads(args.reads), runs=args.runs)))
+        note = json.loads(args.reads)
+        figures = measure_reads(note, runs=args.runs)
+        common.save(f"latency_{note['database']}", {**figures, "events": note.get("stored")})
+        print(json.dumps(figures))
         return
     if args.ingest:
         print(json.dumps(measure_ingest(batches=args.ingest_batches)))
@@ -274,6 +277,7 @@ def main() -> None:
         note = common.database_note(name) or {}
         assert {"begin", "end"} <= set(note), f"{name} has no load note (bench.load writes it)"
         common.log(f"{name}: {note.get('stored')} events (existing); measuring reads")
+        note = {**note, "database": name}
         common.run_step("latency", name, "--reads", json.dumps(note), "--runs", str(args.runs))
     for events in [int(n) for n in args.events.split(",") if n]:  # "": the ingest step only
         name = f"bench_latency_{events}"
@@ -282,6 +286,7 @@ def main() -> None:
             common.log(f"loading {events} events into {name}")
             note = load.load(name, events=events)
         common.log(f"{name}: {note['stored']} events in {note['seconds']} s; measuring reads")
+        note = {**note, "database": name}
         common.run_step("latency", name, "--reads", json.dumps(note), "--runs", str(args.runs))
     if args.no_ingest:
         return

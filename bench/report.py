@@ -144,6 +144,8 @@ EVAL_SECONDS = 2.0  # one evaluation minute of 100 rules at 10 M
 EVAL_GROWTH = 1.3  # ... and at most this times its 1 M time
 PREVIEW_SECONDS = 5.0  # the 14-day preview grouped by courier at 10 M
 OPEN_MS = 100  # the open-failure list and summary at 10 M
+LATENCY_SERIES_MS = 50  # the 30-day hourly latency series by endpoint at 10 M
+LATENCY_PAGE_RATIO = 1.2  # the overview with its latency chart against without
 
 
 def round_targets() -> list[tuple]:
@@ -163,6 +165,49 @@ def round_targets() -> list[tuple]:
     rows += _cpu_targets(common.load("ingest_server_cpu"))
     rows += _alert_targets(common.load("alerts_eval"))
     rows += _open_targets(common.load("open_failures"))
+    rows += _latency_targets(
+        [
+            data
+            for path in sorted(common.OUT.glob("latency_*.json"))
+            if (data := common.load(path.stem))
+        ]
+    )
+    return rows
+
+
+def _latency_targets(sizes: list[dict]) -> list[tuple]:
+    """The latency series and the overview's latency chart (bench.latency), smallest and largest."""
+    if not sizes:
+        return []
+    sizes = sorted(sizes, key=lambda s: s["events"])
+    small, big = sizes[0], sizes[-1]
+    label = count_label(big["events"])
+    series = big["series_stats"]["p50_ms"]
+    rows = [
+        (
+            f"latency series 30 d, hourly, by endpoint: p50 ≤ {LATENCY_SERIES_MS} ms at {label}",
+            f"{series:.1f} ms{_over(series, LATENCY_SERIES_MS)}",
+            _met(series <= LATENCY_SERIES_MS),
+        )
+    ]
+    if small is not big:
+        growth = series / small["series_stats"]["p50_ms"]
+        rows.append(
+            (
+                f"latency series: ≤ {OVERVIEW_GROWTH}× its time at {count_label(small['events'])}",
+                f"{growth:.2f}× ({small['series_stats']['p50_ms']:.1f} → {series:.1f} ms)",
+                _met(growth <= OVERVIEW_GROWTH),
+            )
+        )
+    ratio = big["overview_ratio"]
+    rows.append(
+        (
+            f"overview page with the latency chart ≤ {LATENCY_PAGE_RATIO}× without it, {label}",
+            f"{ratio:.2f}× ({big['overview_with_chart']['p50_ms']:.1f} vs "
+            f"{big['overview_without_chart']['p50_ms']:.1f} ms)",
+            _met(ratio <= LATENCY_PAGE_RATIO),
+        )
+    )
     return rows
 
 

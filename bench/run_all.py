@@ -70,7 +70,7 @@ OWN_FIGURES = (
     "explain_*",
     "alerts_eval",
     "open_failures",
-    "latency",
+    "latency_*",
 )
 
 
@@ -259,6 +259,22 @@ def step_open(cfg: dict) -> None:
     python("-m", "bench.open_failures", "--db", biggest, "--runs", str(cfg["read_runs"]))
 
 
+def step_latency(cfg: dict) -> None:
+    """The 30-day hourly latency series and the overview with its latency chart, each size."""
+    names = ",".join(db_name(events) for events in cfg["read_events"])
+    python(
+        "-m",
+        "bench.latency",
+        "--db",
+        names,
+        "--events",
+        "",
+        "--no-ingest",
+        "--runs",
+        str(cfg["read_runs"]),
+    )
+
+
 def _db_args(cfg: dict) -> list[str]:
     return [arg for events in cfg["read_events"] for arg in ("--db", db_name(events))]
 
@@ -297,13 +313,14 @@ def main() -> None:
         "explain": step_explain,
         "alerts": step_alerts,
         "open": step_open,
+        "latency": step_latency,
     }
     plan += [(name, step) for name, step in steps.items() if name in cfg["only"]]
     failed = []
     for name, step in plan:
         common.log(f"== {name}")
         try:
-            if name == "reads":
+            if name in ("reads", "latency"):  # they load pages
                 collectstatic(cfg)
             step(cfg)
         except Exception:
