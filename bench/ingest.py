@@ -41,6 +41,7 @@ from multiprocessing import Pool
 from pathlib import Path
 
 from bench import common
+from ingest.latency import COUNT_BITS
 
 # BENCH_INGEST_DB: another bench_* name, so that two checkouts on one server do not collide;
 # BENCH_INGEST_BATCH: events per request (10 is how OTLP and Loki clients push).
@@ -285,15 +286,36 @@ def truncate_app_tables() -> None:
         conn.execute(f"TRUNCATE {', '.join(_written_tables(conn))}")
 
 
+LATENCY_ONLY = "ingest_rollup_latency_"  # hourly rollups counting calls with a latency only
+
+
 def stored_counts() -> dict:
-    """Raw rows, and the events each rollup counts: all must equal the events posted."""
+    """Raw rows, and the events each rollup counts: all must equal the events posted, but the
+    latency-only rollups', which must equal the raw rows with a latency (`with_latency`)."""
     with common.connect(DB) as conn:
-        counts = {"ingest_event": conn.execute("SELECT count(*) FROM ingest_event").fetchone()[0]}
+        raw, timed = conn.execute("SELECT count(*), count(latency_ms) FROM ingest_event").fetchone()
+        counts = {"ingest_event": raw}
         for table in _written_tables(conn):
-            if table.startswith("ingest_rollup"):
+            if table.startswith(LATENCY_ONLY):
+                total = conn.execute(
+                    f"SELECT coalesce(sum(e & ((1::bigint << {COUNT_BITS}) - 1)), 0) "
+                    f"FROM {table}, unnest(latency_hist) AS e"
+                ).fetchone()
+                counts[table] = int(total[0])
+            elif table.startswith("ingest_rollup"):
                 total = conn.execute(f"SELECT coalesce(sum(events), 0) FROM {table}").fetchone()
                 counts[table] = int(total[0])
-    return counts
+    return {**counts, "with_latency": timed}
+
+
+def counts_agree(counts: dict, expected: int) -> bool:
+    """Every table counts every event posted (the latency-only ones, those with a latency)."""
+    timed = counts["with_latency"]
+    return all(
+        n == (timed if table.startswith(LATENCY_ONLY) else expected)
+        for table, n in counts.items()
+        if table != "with_latency"
+    )
 
 
 def prepare_database(plan: Plan) -> str:
@@ -483,7 +505,7 @@ def _round(server, token: str, bodies, copy_chunks, *, clients: int, events: int
         and not answers["failures"]
         and answers["duplicates"] == 0
         and answers["rejected"] == 0
-        and all(v == expected for v in counts.values())
+        and counts_agree(counts, expected)
         and all(c["rows"] == expected for c in copy.values())
         and indexed_rows == expected
     )
