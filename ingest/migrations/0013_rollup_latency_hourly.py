@@ -113,4 +113,6 @@ class Migration(migrations.Migration):
             options={"db_table": "ingest_rollup_latency_endpoint"},
         ),
         migrations.RunSQL([fill_sql(*hourly) for hourly in HOURLY], migrations.RunSQL.noop),
+        # Statistics now, not at autovacuum's leisure: the planner saw 71 rows for 9,360.
+        migrations.RunSQL([f"ANALYZE {table}" for table, *_ in HOURLY], migrations.RunSQL.noop),
     ]
