@@ -157,15 +157,18 @@ open_failures_stale AS (SELECT 1 FROM open_failures WHERE stale)"""
 # The CTE whose rows the batch statement counts: the rows `recompute_stale` must rebuild.
 STALE = "open_failures_stale"
 
+# `<> ''` repeats the predicates of the partial indexes on order_id and waybill: without them
+# the planner cannot prove a join key is never '' and reads every raw event instead.
 _RAW_CALLS_OF_REFS = """
 refs AS (SELECT DISTINCT endpoint, ref_kind, ref FROM {refs}),
 raw AS (
     SELECT e.* FROM refs JOIN ingest_event e
-        ON refs.ref_kind = 'order' AND e.order_id = refs.ref AND e.endpoint = refs.endpoint
+        ON refs.ref_kind = 'order' AND e.order_id <> '' AND e.order_id = refs.ref
+       AND e.endpoint = refs.endpoint
     UNION ALL
     SELECT e.* FROM refs JOIN ingest_event e
-        ON refs.ref_kind = 'waybill' AND e.order_id = '' AND e.waybill = refs.ref
-       AND e.endpoint = refs.endpoint
+        ON refs.ref_kind = 'waybill' AND e.order_id = '' AND e.waybill <> ''
+       AND e.waybill = refs.ref AND e.endpoint = refs.endpoint
 ),"""
 
 _REBUILD = (
