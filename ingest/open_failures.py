@@ -157,18 +157,23 @@ open_failures_stale AS (SELECT 1 FROM open_failures WHERE stale)"""
 # The CTE whose rows the batch statement counts: the rows `recompute_stale` must rebuild.
 STALE = "open_failures_stale"
 
-# `<> ''` repeats the predicates of the partial indexes on order_id and waybill: without them
-# the planner cannot prove a join key is never '' and reads every raw event instead.
+# Each reference's calls are found by index probes, one reference at a time: the LATERAL
+# subqueries with OFFSET 0 are not flattened into a join, so the plan does not depend on the
+# planner's guess of how many references are stale (with no statistics yet it guesses half the
+# table, and then hashes every raw event). `<> ''` repeats the partial indexes' predicates:
+# without it the planner cannot prove a join key is never '' and cannot use them.
 _RAW_CALLS_OF_REFS = """
 refs AS (SELECT DISTINCT endpoint, ref_kind, ref FROM {refs}),
 raw AS (
-    SELECT e.* FROM refs JOIN ingest_event e
-        ON refs.ref_kind = 'order' AND e.order_id <> '' AND e.order_id = refs.ref
-       AND e.endpoint = refs.endpoint
+    SELECT e.* FROM refs CROSS JOIN LATERAL (
+        SELECT * FROM ingest_event e
+         WHERE refs.ref_kind = 'order' AND e.order_id <> '' AND e.order_id = refs.ref
+           AND e.endpoint = refs.endpoint OFFSET 0) AS e
     UNION ALL
-    SELECT e.* FROM refs JOIN ingest_event e
-        ON refs.ref_kind = 'waybill' AND e.order_id = '' AND e.waybill <> ''
-       AND e.waybill = refs.ref AND e.endpoint = refs.endpoint
+    SELECT e.* FROM refs CROSS JOIN LATERAL (
+        SELECT * FROM ingest_event e
+         WHERE refs.ref_kind = 'waybill' AND e.order_id = '' AND e.waybill <> ''
+           AND e.waybill = refs.ref AND e.endpoint = refs.endpoint OFFSET 0) AS e
 ),"""
 
 _REBUILD = (
