@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import statistics
+import threading
 import time
 
 from bench import common, load
@@ -73,6 +74,58 @@ def reads(name: str, runs: int) -> dict:
     return figures
 
 
+def recompute_plan(name: str, refs: int = 20) -> dict:
+    """EXPLAIN ANALYZE of the stale rows' rebuild for the `refs` most recently decided
+    references (in a transaction rolled back): it must probe the raw events by index in the
+    partitions from the oldest call it needs on, never scan them, whatever the table's size."""
+    import re
+
+    from ingest import open_failures
+
+    with common.connect(name) as conn:
+        keys = conn.execute(
+            "SELECT endpoint, ref_kind, ref, coalesce(closed_ts, first_failed_at) "
+            "FROM ingest_open_failure ORDER BY decided_ts DESC LIMIT %s",
+            (refs,),
+        ).fetchall()
+        params = {
+            "endpoints": [k[0] for k in keys],
+            "kinds": [k[1] for k in keys],
+            "refs": [k[2] for k in keys],
+            "since": min(k[3] for k in keys),
+        }
+        for _ in range(2):  # the second plan is the warm one
+            plan = "\n".join(
+                row[0]
+                for row in conn.execute(
+                    "EXPLAIN (ANALYZE) " + open_failures._RECOMPUTE_STALE, params
+                ).fetchall()
+            )
+            conn.rollback()
+        scanned = set(re.findall(r"Seq Scan on (ingest_event_p\d+)", plan))
+        # An empty partition (the days ahead) is scanned at no cost; any other is a bug.
+        nonempty = conn.execute(
+            "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND reltuples > 0",
+            (sorted(scanned),),
+        ).fetchall()
+    probed = set(
+        re.findall(
+            r"Index Scan on (ingest_event_p\d+)|Index Scan using \w+ on "
+            r"(ingest_event_p\d+)",
+            plan,
+        )
+    )
+    return {
+        "refs": len(keys),
+        "since": str(params["since"]),
+        "planning_ms": float(re.search(r"Planning Time: ([0-9.]+)", plan).group(1)),
+        "execution_ms": float(re.search(r"Execution Time: ([0-9.]+)", plan).group(1)),
+        "raw_partitions_in_plan": len(set(re.findall(r"on (ingest_event_p\d+)", plan))),
+        "raw_partitions_probed_by_index": len({a or b for a, b in probed}),
+        "raw_partitions_seq_scanned": sorted(row[0] for row in nonempty),
+    }
+
+
 def _batches(count: int) -> list[list]:
     from django.utils import timezone
 
@@ -93,7 +146,40 @@ def _batches(count: int) -> list[list]:
     return [events[i : i + BATCH] for i in range(0, len(events), BATCH)]
 
 
-def ingest(batches: int, rounds: int) -> dict:
+def _write_all(work: list[list], clients: int) -> None:
+    """Every batch through `store.write_events`, by `clients` threads (each its own connection)
+    taking the batches in time order from one queue, so batches in flight at once overlap in
+    time and share references, as concurrent shippers' do."""
+    from django.db import connection
+
+    from ingest import store
+
+    queue = list(reversed(work))
+    errors: list[BaseException] = []
+
+    def client() -> None:
+        try:
+            while True:
+                try:
+                    batch = queue.pop()
+                except IndexError:
+                    return
+                store.write_events(batch, token_id=None)
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def ingest(batches: int, rounds: int, clients: int) -> dict:
     from django.db import connection
 
     from ingest import open_failures, partitions, store
@@ -104,16 +190,32 @@ def ingest(batches: int, rounds: int) -> dict:
         [
             *store._ROLLUPS,
             *store._LATENCY_ROLLUPS,
-            (open_failures.STALE, f"{open_failures.STALE} AS (SELECT 1 WHERE false)"),
+            (
+                open_failures.STALE,
+                f"{open_failures.STALE} AS (SELECT ''::text AS endpoint, ''::text AS ref_kind, "
+                "''::text AS ref, now() AS since WHERE false)",
+            ),
             ("courier_names", store._COURIER_NAMES),
             ("token_counts", store._TOKEN_COUNTS),
-        ]
+        ],
+        legacy=False,
     )
     assert without != shipped and "ingest_open_failure" not in without
+    # How often the batches' stale rows were rebuilt, and how long that took.
+    recomputed: list[tuple[int, float]] = []
+    recompute = open_failures.recompute_stale
+
+    def timed_recompute(cursor, keys, *, since):
+        started = time.perf_counter()
+        recompute(cursor, keys, since=since)
+        recomputed.append((len(keys), time.perf_counter() - started))
+
+    open_failures.recompute_stale = timed_recompute
     work = _batches(batches)
     total = sum(len(b) for b in work)
     partitions.ensure_partitions_ahead(days_ahead=1, days_back=2)
     rates: dict[str, list[float]] = {"without_state": [], "with_state": []}
+    rebuilds: list[float] = []
     for n in range(rounds * 2 + 1):
         variant = "without_state" if n % 2 else "with_state"
         with connection.cursor() as cursor:
@@ -121,13 +223,16 @@ def ingest(batches: int, rounds: int) -> dict:
             for rollup in (*store.ROLLUP_TABLES, *store.LATENCY_TABLES):
                 cursor.execute(f"TRUNCATE {rollup.table}")  # names from the store, not input
         store._WRITE_BATCH = shipped if variant == "with_state" else without
+        recomputed.clear()
         started = time.perf_counter()
-        for batch in work:
-            store.write_events(batch, token_id=None)
+        _write_all(work, clients)
         elapsed = time.perf_counter() - started
         if n:  # the first round warms up
             rates[variant].append(total / elapsed)
+        if variant == "with_state":
+            rebuilds = [seconds for _, seconds in recomputed]
     store._WRITE_BATCH = shipped
+    open_failures.recompute_stale = recompute
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*), count(*) FILTER (WHERE is_open) FROM ingest_open_failure")
         references, opened = cursor.fetchone()
@@ -135,12 +240,18 @@ def ingest(batches: int, rounds: int) -> dict:
     return {
         "events": total,
         "batch": BATCH,
+        "clients": clients,
         "rounds": rounds,
         "events_per_s": medians,
         "all_events_per_s": {k: [round(r) for r in v] for k, v in rates.items()},
         "ratio_with_to_without": round(medians["with_state"] / medians["without_state"], 3),
         "references_after_a_round": references,
         "open_after_a_round": opened,
+        "stale_rebuilds_in_a_round": {
+            "batches": len(rebuilds),
+            "total_ms": round(sum(rebuilds) * 1000, 1),
+            "max_ms": round(max(rebuilds, default=0) * 1000, 1),
+        },
     }
 
 
@@ -150,6 +261,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=6, help="concurrent writers")
     parser.add_argument(
         "--events-per-order-id",
         type=int,
@@ -165,6 +277,7 @@ def main() -> None:
         os.environ["DATABASE_URL"] = common.database_url(args.db)
         common.setup_django()
         out["reads"] = reads(args.db, args.runs)
+        out["recompute_plan"] = recompute_plan(args.db)
         common.save("open_failures", {"database": args.db, **out})
         print(json.dumps(out, indent=2, default=str))
         return
@@ -188,7 +301,8 @@ def main() -> None:
         else:
             os.environ["DATABASE_URL"] = common.database_url(INGEST_DB)
             common.setup_django()
-        out["ingest"] = ingest(args.batches, args.rounds)
+        out["ingest"] = ingest(args.batches, args.rounds, args.clients)
+        common.save("open_failures_ingest", out["ingest"])
         from django.db import connections
 
         connections["default"].close()

@@ -57,6 +57,8 @@ SCALES = {
     },
 }
 STEPS = ("ingest", "ingest_small", "cpu", "reads", "explain", "alerts", "open", "latency")
+# 1,000-event batches per round of the open failures' ingest comparison (6 writers, 5 rounds).
+OPEN_INGEST_BATCHES = 60
 READ_STEPS = {"reads", "explain", "alerts", "open", "latency"}  # on the loaded databases
 # The figures this suite writes to bench/out/ (other bench commands keep theirs there too).
 OWN_FIGURES = (
@@ -70,6 +72,8 @@ OWN_FIGURES = (
     "explain_*",
     "alerts_eval",
     "open_failures",
+    "open_failures_ingest",
+    "ingest_server_cpu",
     "latency_*",
 )
 
@@ -254,9 +258,11 @@ def step_alerts(cfg: dict) -> None:
 
 
 def step_open(cfg: dict) -> None:
-    """The open-failure list and summary on the largest database."""
+    """The open-failure list and summary on the largest database, the plan of the stale rows'
+    rebuild there, and ingest with and without the state side by side (concurrent writers)."""
     biggest = db_name(max(cfg["read_events"]))
     python("-m", "bench.open_failures", "--db", biggest, "--runs", str(cfg["read_runs"]))
+    python("-m", "bench.open_failures", "--ingest-only", "--batches", str(OPEN_INGEST_BATCHES))
 
 
 def step_latency(cfg: dict) -> None:

@@ -53,6 +53,7 @@ _SUMMARY = """
            max(ts) FILTER (WHERE NOT failed AND closes_from_here = 1) AS close_ts,
            max(id) FILTER (WHERE NOT failed AND closes_from_here = 1) AS close_id,
            count(*) FILTER (WHERE closes_from_here = 0) AS tail_n,
+           min(ts) AS first_ts,
            min(ts) FILTER (WHERE closes_from_here = 0) AS tail_first,
            max(code) FILTER (WHERE newest = 1) AS code,
            max(cp_id) FILTER (WHERE newest = 1) AS cp_id,
@@ -150,12 +151,26 @@ open_failures AS (
         account_code = {_newer("account_code")}, order_id = {_newer("order_id")},
         waybill = {_newer("waybill")},
         stale = {_by_case({"stale": "true"}, "false")}
-    RETURNING stale
+    RETURNING endpoint, ref_kind, ref, stale, closed_ts, first_failed_at
 ),
-open_failures_stale AS (SELECT 1 FROM open_failures WHERE stale)"""
+open_failures_stale AS (
+    -- `since`: the rebuild needs no call before it. A stale row keeps its stored close (the
+    -- latest of the stored calls: no earlier call can matter) and, with none, its stored
+    -- streak's first failure (all its calls are failures); the batch's calls may be older.
+    SELECT o.endpoint, o.ref_kind, o.ref,
+           least(coalesce(o.closed_ts, o.first_failed_at), b.first_ts) AS since
+      FROM open_failures o JOIN of_batch b USING (endpoint, ref_kind, ref)
+     WHERE o.stale
+)"""
 )
-# The CTE whose rows the batch statement counts: the rows `recompute_stale` must rebuild.
+# The CTE of the rows `recompute_stale` must rebuild, and the two values the batch statement
+# selects of it, its last: their keys ([endpoint, ref_kind, ref] each, one two-dimensional text
+# array) and the oldest call the rebuild needs (both NULL when no row is stale).
 STALE = "open_failures_stale"
+STALE_OUTPUT = (
+    f"(SELECT array_agg(ARRAY[endpoint, ref_kind, ref]) FROM {STALE}), "
+    f"(SELECT min(since) FROM {STALE})"
+)
 
 # Each reference's calls are found by index probes, one reference at a time: the LATERAL
 # subqueries with OFFSET 0 are not flattened into a join, so the plan does not depend on the
@@ -168,12 +183,13 @@ raw AS (
     SELECT e.* FROM refs CROSS JOIN LATERAL (
         SELECT * FROM ingest_event e
          WHERE refs.ref_kind = 'order' AND e.order_id <> '' AND e.order_id = refs.ref
-           AND e.endpoint = refs.endpoint OFFSET 0) AS e
+           AND e.endpoint = refs.endpoint AND e.ts >= {since} OFFSET 0) AS e
     UNION ALL
     SELECT e.* FROM refs CROSS JOIN LATERAL (
         SELECT * FROM ingest_event e
          WHERE refs.ref_kind = 'waybill' AND e.order_id = '' AND e.waybill <> ''
-           AND e.waybill = refs.ref AND e.endpoint = refs.endpoint OFFSET 0) AS e
+           AND e.waybill = refs.ref AND e.endpoint = refs.endpoint AND e.ts >= {since}
+        OFFSET 0) AS e
 ),"""
 
 _REBUILD = (
@@ -200,10 +216,15 @@ gone AS (
 SELECT (SELECT count(*) FROM written), (SELECT count(*) FROM gone)"""
 )
 
+# The batch's own stale rows, by key: its upsert holds their locks until the commit, so this
+# waits on no other batch (a `WHERE stale ... FOR UPDATE` also waited on rows that batches still
+# in flight had marked, and serialized batches whose times overlap), and the planner knows the
+# set's size instead of guessing it from a boolean column.
 _RECOMPUTE_STALE = _REBUILD.format(
-    prefix="stale_refs AS (SELECT endpoint, ref_kind, ref FROM ingest_open_failure "
-    "WHERE stale ORDER BY endpoint, ref_kind, ref FOR UPDATE),"
-    + _RAW_CALLS_OF_REFS.format(refs="stale_refs"),
+    prefix="stale_refs AS (SELECT * FROM unnest(%(endpoints)s::text[], %(kinds)s::text[], "
+    "%(refs)s::text[]) AS k(endpoint, ref_kind, ref)),"
+    # A parameter, not a column: partitions before it are pruned before the plan even starts.
+    + _RAW_CALLS_OF_REFS.format(refs="stale_refs", since="%(since)s"),
     source="raw",
     where="true",
     refs="stale_refs",
@@ -224,9 +245,16 @@ STATE_AS_OF = (
 )
 
 
-def recompute_stale(cursor: psycopg.Cursor) -> None:
-    """Rebuild from raw events the rows this transaction's batch could not merge exactly."""
-    cursor.execute(_RECOMPUTE_STALE)
+def recompute_stale(cursor: psycopg.Cursor, keys: list[list[str]], *, since: datetime) -> None:
+    """Rebuild from raw events the rows this transaction's batch could not merge exactly, as the
+    batch statement named them (STALE_OUTPUT): `keys`, each [endpoint, ref_kind, ref], and the
+    oldest call the rebuild needs. Prepared: the plan is made once per session, not per batch."""
+    endpoints, kinds, refs = zip(*keys, strict=True)
+    cursor.execute(
+        _RECOMPUTE_STALE,
+        {"endpoints": list(endpoints), "kinds": list(kinds), "refs": list(refs), "since": since},
+        prepare=True,
+    )
 
 
 _REBUILD_ALL = (
@@ -263,7 +291,8 @@ def prune(cursor: psycopg.Cursor, *, keep_from: datetime) -> None:
         _REBUILD.format(
             prefix="cut AS (SELECT endpoint, ref_kind, ref FROM ingest_open_failure "
             "WHERE (is_open AND first_failed_at < %(keep_from)s) OR closed_ts < %(keep_from)s "
-            "ORDER BY 1, 2, 3 FOR UPDATE)," + _RAW_CALLS_OF_REFS.format(refs="cut"),
+            "ORDER BY 1, 2, 3 FOR UPDATE),"
+            + _RAW_CALLS_OF_REFS.format(refs="cut", since="'-infinity'"),
             source="raw",
             where="true",
             refs="cut",
