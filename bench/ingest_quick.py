@@ -53,19 +53,21 @@ def encode_batches(batches: int, *, now: datetime) -> list[bytes]:
     ]
 
 
-def start_server(*, workers: int) -> tuple[subprocess.Popen, int]:
+def start_server(
+    *, workers: int, db: str = DB, config: str = "clickpost_monitor/gunicorn_conf.py"
+) -> tuple[subprocess.Popen, int]:
     port = common.free_port()
     server = subprocess.Popen(
         [
             str(common.BIN / "gunicorn"),
             "clickpost_monitor.asgi:application",
             "-c",
-            "clickpost_monitor/gunicorn_conf.py",
+            config,
             "-b",
             f"127.0.0.1:{port}",
         ],
         cwd=common.ROOT,
-        env=common.django_env(DB, WEB_CONCURRENCY=str(workers)),
+        env=common.django_env(db, WEB_CONCURRENCY=str(workers)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -129,12 +131,15 @@ def post_all(port: int, token: str, bodies: list[bytes], *, clients: int) -> tup
     return seconds, sum(accepted)
 
 
-def empty_tables() -> None:
-    with common.connect(DB) as conn:
+def empty_tables(db: str = DB) -> None:
+    """Every table a batch writes, so each run starts where the first did."""
+    with common.connect(db) as conn:
         conn.execute(
             "TRUNCATE ingest_event, ingest_rollup_category, ingest_rollup_code, "
             "ingest_rollup_courier, ingest_rollup_account, ingest_rollup_code_daily, "
-            "ingest_rollup_courier_daily, ingest_rollup_account_daily, ingest_courier"
+            "ingest_rollup_courier_daily, ingest_rollup_account_daily, "
+            "ingest_rollup_latency_endpoint, ingest_rollup_latency_courier, "
+            "ingest_open_failure, ingest_courier"
         )
 
 

@@ -1,20 +1,25 @@
 """Open failures: the list and the summary at scale, and ingest with and without the state.
 
     flock /tmp/bench.lock python -m bench.open_failures --events 10000000 [--runs 30]
-    flock /tmp/bench.lock python -m bench.open_failures --ingest-only [--batches 40]
+    flock /tmp/bench.lock python -m bench.open_failures --ingest-only [--http] [--batches 40]
     flock /tmp/bench.lock python -m bench.open_failures --db bench_10m   # reads, loaded database
 
 Reads: `bench.load` fills `bench_open_<events>` (its state built by the backfill's own
 function), then this process asks the read room's functions directly (no HTTP: the figure is
 the query's), `--runs` times each after one warm-up: the list's first page with no filter and
 with a courier filter, and the summary. Medians (p50) and p90 in milliseconds. `--db` reads
-an already loaded database instead (nothing loaded or written; the ingest part is skipped).
+an already loaded database instead (nothing loaded or written; the ingest part is skipped),
+and explains the stale rows' rebuild there (`recompute_plan`).
 
-Ingest, side by side in one run: `store.write_events` of 1,000-event batches of demo traffic
-(in-process, so the state's share is not hidden behind HTTP) into a fresh `bench_open_ingest`,
-rounds alternating between the batch statement as shipped and the same statement without the
-open-failure CTE; each round starts from empty tables. Events/s per variant (medians) and the
-ratio. Figures are printed as JSON.
+Ingest, side by side in one run, 1,000-event batches of shipments' lives (demo traffic: a
+reference called again and again), rounds alternating between the batch statement as shipped
+and the same statement without the open-failure CTEs, each round from empty tables:
+- in-process (the default): `store.write_events` by `--clients` threads, each its own
+  connection, into a fresh `bench_open_ingest`: the write alone, so the state's share is not
+  hidden behind validation and HTTP; also how often and how long stale rows were rebuilt;
+- `--http`: end to end, two gunicorn servers of the deploy config (one whose workers leave the
+  state out: bench/gunicorn_without_state.py), `--clients` keep-alive clients.
+Events/s per variant (medians) and the ratio, saved for the report and printed as JSON.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import time
 from bench import common, load
 
 INGEST_DB = "bench_open_ingest"
+HTTP_DB = "bench_open_http"
 BATCH = 1000
 
 
@@ -179,13 +185,10 @@ def _write_all(work: list[list], clients: int) -> None:
         raise errors[0]
 
 
-def ingest(batches: int, rounds: int, clients: int) -> dict:
-    from django.db import connection
+def statement_without_state() -> str:
+    """The batch statement with an empty stand-in for the state's CTEs (nothing to rebuild)."""
+    from ingest import open_failures, store
 
-    from ingest import open_failures, partitions, store
-
-    shipped = store._WRITE_BATCH
-    # The same statement with an empty stand-in for the state's CTEs (nothing to rebuild).
     without = store._batch_statement(
         [
             *store._ROLLUPS,
@@ -200,7 +203,24 @@ def ingest(batches: int, rounds: int, clients: int) -> dict:
         ],
         legacy=False,
     )
-    assert without != shipped and "ingest_open_failure" not in without
+    assert without != store._WRITE_BATCH and "ingest_open_failure" not in without
+    return without
+
+
+def leave_out_state() -> None:
+    """This process's batches skip the state (a gunicorn worker's hook: bench/gunicorn_*)."""
+    from ingest import store
+
+    store._WRITE_BATCH = statement_without_state()
+
+
+def ingest(batches: int, rounds: int, clients: int) -> dict:
+    from django.db import connection
+
+    from ingest import open_failures, partitions, store
+
+    shipped = store._WRITE_BATCH
+    without = statement_without_state()
     # How often the batches' stale rows were rebuilt, and how long that took.
     recomputed: list[tuple[int, float]] = []
     recompute = open_failures.recompute_stale
@@ -255,6 +275,82 @@ def ingest(batches: int, rounds: int, clients: int) -> dict:
     }
 
 
+def _life_bodies(count: int, *, now) -> list[bytes]:
+    """gzip NDJSON bodies of BATCH records: shipments' lives over the last day, as `_batches`."""
+    import gzip
+
+    from demo.traffic import DemoTraffic
+
+    records = DemoTraffic(now=now, days=1, per_day=count * BATCH, seed=11).records()
+    lines = [json.dumps(record, separators=(",", ":")) + "\n" for record in records]
+    lines = lines[: count * BATCH]
+    return [
+        gzip.compress("".join(lines[i : i + BATCH]).encode(), 6)
+        for i in range(0, len(lines), BATCH)
+    ]
+
+
+def ingest_http(batches: int, rounds: int, clients: int, workers: int) -> dict:
+    """End to end, as shippers see it: the same gzip NDJSON bodies posted to two servers of
+    the deploy config, one as shipped and one whose workers leave the state out
+    (bench/gunicorn_without_state.py), each on a database of its own, rounds alternating, each
+    round from empty tables. The bodies are shipments' lives (a reference called again and
+    again), as in-process; `bench.ingest_quick`'s bodies, a new reference in every call, are
+    the state's worst case."""
+    import gzip
+    from datetime import UTC, datetime
+
+    from bench import ingest_quick as quick
+
+    configs = {
+        "with_state": "clickpost_monitor/gunicorn_conf.py",
+        "without_state": "bench/gunicorn_without_state.py",
+    }
+    now = datetime.now(UTC)
+    bodies = _life_bodies(batches, now=now)
+    body_events = [len(gzip.decompress(body).splitlines()) for body in bodies]
+    warmup = quick.encode_batches(2 * clients, now=now - quick.SPAN)
+    servers = {}
+    rates: dict[str, list[float]] = {variant: [] for variant in configs}
+    try:
+        for variant, config in configs.items():
+            db = f"{HTTP_DB}_{variant}"
+            common.recreate_database(db)
+            token = common.create_token(db, scope="ingest")
+            server, port = quick.start_server(workers=workers, db=db, config=config)
+            servers[variant] = (server, port, token, db)
+            quick.post_all(port, token, warmup, clients=clients)
+        for n in range(rounds * 2):
+            variant = "without_state" if n % 2 else "with_state"
+            _, port, token, db = servers[variant]
+            quick.empty_tables(db)
+            seconds, accepted = quick.post_all(port, token, bodies, clients=clients)
+            if accepted != sum(body_events):
+                raise RuntimeError(f"{variant}: {accepted} events accepted")
+            rates[variant].append(accepted / seconds)
+        with common.connect(servers["with_state"][3]) as conn:
+            references = conn.execute("SELECT count(*) FROM ingest_open_failure").fetchone()[0]
+        with common.connect(servers["without_state"][3]) as conn:
+            none = conn.execute("SELECT count(*) FROM ingest_open_failure").fetchone()[0]
+        assert references and not none, "the without-state server kept the state"
+    finally:
+        for server, _, _, db in servers.values():
+            quick.stop_server(server)
+            common.drop_database(db)
+    medians = {k: round(statistics.median(v)) for k, v in rates.items()}
+    return {
+        "events": sum(body_events),
+        "batch": quick.BATCH,
+        "clients": clients,
+        "workers": workers,
+        "rounds": rounds,
+        "events_per_s": medians,
+        "all_events_per_s": {k: [round(r) for r in v] for k, v in rates.items()},
+        "ratio_with_to_without": round(medians["with_state"] / medians["without_state"], 3),
+        "references_after_a_round": references,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -262,6 +358,11 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--clients", type=int, default=6, help="concurrent writers")
+    parser.add_argument("--workers", type=int, default=5, help="gunicorn workers (--http)")
+    parser.add_argument(
+        "--http", action="store_true", help="ingest end to end through gunicorn, not in-process"
+    )
+    parser.add_argument("--in-process", dest="http", action="store_false", help="the default")
     parser.add_argument(
         "--events-per-order-id",
         type=int,
@@ -291,7 +392,10 @@ def main() -> None:
         os.environ["DATABASE_URL"] = common.database_url(name)
         common.setup_django()
         out["reads"] = reads(name, args.runs)
-    if not args.reads_only:
+    if args.http:
+        out["ingest_http"] = ingest_http(args.batches, args.rounds, args.clients, args.workers)
+        common.save("open_failures_ingest_http", out["ingest_http"])
+    elif not args.reads_only:
         common.recreate_database(INGEST_DB)
         if "reads" in out:  # Django runs on the read database: point it at this one
             from django.db import connections

@@ -307,16 +307,22 @@ def _open_targets(figures: dict | None) -> list[tuple]:
                 _met(not plan["raw_partitions_seq_scanned"]),
             )
         )
-    ingest = common.load("open_failures_ingest")
-    if ingest:
-        ratio = ingest["ratio_with_to_without"]
-        per_s = ingest["events_per_s"]
+    arms = {
+        "open_failures_ingest_http": "end to end through gunicorn",
+        "open_failures_ingest": "the write alone, in-process (no target: the state's share "
+        "without validation and HTTP)",
+    }
+    for name, how in arms.items():
+        ingest = common.load(name)
+        if not ingest:
+            continue
+        ratio, per_s = ingest["ratio_with_to_without"], ingest["events_per_s"]
         rows.append(
             (
-                f"ingest with the open-failure state ≥ {OPEN_INGEST_RATIO} × without "
-                f"({ingest['clients']} concurrent writers, 1,000-event batches)",
+                f"ingest with the open-failure state ≥ {OPEN_INGEST_RATIO} × without, {how} "
+                f"({ingest['clients']} clients, 1,000-event batches of shipments' lives)",
                 f"{ratio:.3f} ({per_s['with_state']:,} vs {per_s['without_state']:,} events/s)",
-                _met(ratio >= OPEN_INGEST_RATIO),
+                _met(ratio >= OPEN_INGEST_RATIO) if name.endswith("http") else _met(None),
             )
         )
     return rows

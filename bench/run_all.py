@@ -57,7 +57,7 @@ SCALES = {
     },
 }
 STEPS = ("ingest", "ingest_small", "cpu", "reads", "explain", "alerts", "open", "latency")
-# 1,000-event batches per round of the open failures' ingest comparison (6 writers, 5 rounds).
+# 1,000-event batches per round of the open failures' ingest comparisons (6 clients, 5 rounds).
 OPEN_INGEST_BATCHES = 60
 READ_STEPS = {"reads", "explain", "alerts", "open", "latency"}  # on the loaded databases
 # The figures this suite writes to bench/out/ (other bench commands keep theirs there too).
@@ -73,6 +73,7 @@ OWN_FIGURES = (
     "alerts_eval",
     "open_failures",
     "open_failures_ingest",
+    "open_failures_ingest_http",
     "ingest_server_cpu",
     "latency_*",
 )
@@ -262,7 +263,10 @@ def step_open(cfg: dict) -> None:
     rebuild there, and ingest with and without the state side by side (concurrent writers)."""
     biggest = db_name(max(cfg["read_events"]))
     python("-m", "bench.open_failures", "--db", biggest, "--runs", str(cfg["read_runs"]))
-    python("-m", "bench.open_failures", "--ingest-only", "--batches", str(OPEN_INGEST_BATCHES))
+    for how in ("--http", "--in-process"):
+        python(
+            "-m", "bench.open_failures", "--ingest-only", how, "--batches", str(OPEN_INGEST_BATCHES)
+        )
 
 
 def step_latency(cfg: dict) -> None:
