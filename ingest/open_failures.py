@@ -14,7 +14,9 @@ precede the latest close. In the remaining cases (a late success inside an open 
 it; failures straddling a close) it marks the row `stale`, and `recompute_stale`, the next
 statement of the same transaction, rebuilds those rows from the raw events: a fresh statement
 sees every batch that committed before the row lock was taken, and a batch still waiting on
-the lock merges its own calls after this commit.
+the lock merges its own calls after this commit. The batch statement names the rows it marked
+(their keys, and the oldest call the rebuild needs), so the rebuild touches no other row and
+probes only the partitions from that call on.
 """
 
 from __future__ import annotations
@@ -151,14 +153,15 @@ open_failures AS (
         account_code = {_newer("account_code")}, order_id = {_newer("order_id")},
         waybill = {_newer("waybill")},
         stale = {_by_case({"stale": "true"}, "false")}
-    RETURNING endpoint, ref_kind, ref, stale, closed_ts, first_failed_at
+    RETURNING endpoint, ref_kind, ref, stale
 ),
 open_failures_stale AS (
-    -- `since`: the rebuild needs no call before it. A stale row keeps its stored close (the
-    -- latest of the stored calls: no earlier call can matter) and, with none, its stored
-    -- streak's first failure (all its calls are failures); the batch's calls may be older.
-    SELECT o.endpoint, o.ref_kind, o.ref,
-           least(coalesce(o.closed_ts, o.first_failed_at), b.first_ts) AS since
+    -- `since`, the batch's oldest call of the reference: the rebuild needs no call before it.
+    -- What it needs is the latest close and the calls after it. A row goes stale only when
+    -- the batch's calls interleave with what is stored: either the batch holds a close, and
+    -- the latest close is that one or a newer one; or it holds none, and then (see _HOW) its
+    -- oldest call is at or before the stored close, which stays the latest.
+    SELECT o.endpoint, o.ref_kind, o.ref, b.first_ts AS since
       FROM open_failures o JOIN of_batch b USING (endpoint, ref_kind, ref)
      WHERE o.stale
 )"""

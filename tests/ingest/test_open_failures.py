@@ -109,6 +109,7 @@ histories = st.lists(
         st.sampled_from(REFS),
         st.sampled_from(ENDPOINTS),
         st.integers(0, 12),  # minutes: few enough that timestamps tie
+        st.integers(0, 2),  # days: calls in several partitions, for the rebuild's lower bound
         st.sampled_from(OUTCOMES),
     ),
     min_size=1,
@@ -127,10 +128,17 @@ histories = st.lists(
 )
 @pytest.mark.django_db
 def test_incremental_state_and_backfill_equal_the_brute_force(history, order, cuts, repeats):
-    base = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+    base = timezone.now().replace(microsecond=0) - timedelta(days=3)
     calls = [
-        call(base + timedelta(minutes=m), code, order_id=o, waybill=w, endpoint=e, key=f"k{i}")
-        for i, ((o, w), e, m, (code, _)) in enumerate(history)
+        call(
+            base + timedelta(days=d, minutes=m),
+            code,
+            order_id=o,
+            waybill=w,
+            endpoint=e,
+            key=f"k{i}",
+        )
+        for i, ((o, w), e, m, d, (code, _)) in enumerate(history)
     ]
     # Arrival: a random order, with retries (the same event again) in later batches.
     arrival = calls[:]
