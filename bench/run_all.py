@@ -118,8 +118,9 @@ def db_name(events: int) -> str:
     return "bench_" + report.count_label(events).replace(" ", "").replace(".", "_").lower()
 
 
-def python(*args: str) -> None:
-    subprocess.run([sys.executable, *args], cwd=common.ROOT, check=True)
+def python(*args: str, env: dict | None = None) -> None:
+    """`python -m ...` of this tree; fails the step when it fails. `env`: the whole environment."""
+    subprocess.run([sys.executable, *args], cwd=common.ROOT, env=env, check=True)
 
 
 # ---------------------------------------------------------------- steps
@@ -155,25 +156,20 @@ def step_ingest_small(cfg: dict) -> None:
         "BENCH_INGEST_FIGURES": "ingest_small",
         "BENCH_INGEST_DB": "bench_ingest_small",
     }
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.ingest",
-            "--events",
-            str(cfg["small_events"]),
-            "--runs",
-            str(cfg["runs"]),
-            "--workers",
-            str(cfg["workers"]),
-            "--clients",
-            str(cfg["clients"]),
-            "--sweep",
-            "",
-        ],
-        cwd=common.ROOT,
+    python(
+        "-m",
+        "bench.ingest",
+        "--events",
+        str(cfg["small_events"]),
+        "--runs",
+        str(cfg["runs"]),
+        "--workers",
+        str(cfg["workers"]),
+        "--clients",
+        str(cfg["clients"]),
+        "--sweep",
+        "",
         env=env,
-        check=True,
     )
     if not cfg["keep_dbs"]:
         common.drop_database("bench_ingest_small")
@@ -204,12 +200,7 @@ def step_cpu(cfg: dict) -> None:
 
 
 def _server_cpu(base: Path, env: dict) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "bench.ingest_server_cpu", "--base", str(base)],
-        cwd=common.ROOT,
-        env=env,
-        check=True,
-    )
+    python("-m", "bench.ingest_server_cpu", "--base", str(base), env=env)
 
 
 def step_verify_loader(cfg: dict) -> None:
