@@ -47,16 +47,7 @@ def targets(ingest: dict | None, reads: dict | None, explains: list[dict]) -> li
     """(target, measured, verdict) rows."""
     rows = []
     if ingest:
-        ratio = ingest["ratio"]
-        gap = "" if ratio >= INGEST_RATIO else f" ({INGEST_RATIO / ratio:.1f}× short)"
-        rows.append(
-            (
-                f"ingest ≥ {INGEST_RATIO} × COPY",
-                f"{ratio:.3f} ({ingest['app_events_per_s']:,.0f} vs "
-                f"{max(ingest['copy_events_per_s'].values()):,.0f} events/s){gap}",
-                _met(ratio >= INGEST_RATIO),
-            )
-        )
+        rows += _copy_ratios("ingest of 1,000-event batches", ingest, INGEST_RATIO)
     else:
         rows.append((f"ingest ≥ {INGEST_RATIO} × COPY", "not run", _met(None)))
     if reads:
@@ -149,20 +140,40 @@ LATENCY_SERIES_MS = 50  # the 30-day hourly latency series by endpoint at 10 M
 LATENCY_PAGE_RATIO = 1.2  # the overview with its latency chart against without
 
 
+def _copy_ratios(what: str, ingest: dict, target: float) -> list[tuple]:
+    """The app's events/s against COPY of the same rows: into `ingest_event` (the issue's
+    baseline, the target's), and into a bare table without indexes (stricter, kept from the
+    first rounds for comparison)."""
+    app = ingest["app_events_per_s"]
+    rows = []
+    into_table = ingest.get("ratio_to_ingest_event_copy")
+    if into_table is not None:
+        gap = "" if into_table >= target else f" ({target / into_table:.1f}× short)"
+        rows.append(
+            (
+                f"{what} ≥ {target} × COPY into ingest_event",
+                f"{into_table:.3f} ({app:,.0f} vs "
+                f"{ingest['copy_into_ingest_event_per_s']:,.0f} events/s){gap}",
+                _met(into_table >= target),
+            )
+        )
+    rows.append(
+        (
+            f"{what} against COPY into a bare table (no key, no index)",
+            f"{ingest['ratio']:.3f} ({app:,.0f} vs "
+            f"{max(ingest['copy_events_per_s'].values()):,.0f} events/s)",
+            _met(None) if into_table is not None else _met(ingest["ratio"] >= target),
+        )
+    )
+    return rows
+
+
 def round_targets() -> list[tuple]:
     """The targets of the ingest, alerting and open-failure issues, from their steps' figures."""
     rows = []
     small = common.load("ingest_small")
     if small:
-        ratio = small["ratio"]
-        rows.append(
-            (
-                f"ingest of 10-event requests ≥ {SMALL_INGEST_RATIO} × COPY",
-                f"{ratio:.3f} ({small['app_events_per_s']:,.0f} vs "
-                f"{max(small['copy_events_per_s'].values()):,.0f} events/s)",
-                _met(ratio >= SMALL_INGEST_RATIO),
-            )
-        )
+        rows += _copy_ratios("ingest of 10-event requests", small, SMALL_INGEST_RATIO)
     rows += _cpu_targets(common.load("ingest_server_cpu"))
     rows += _alert_targets(common.load("alerts_eval"))
     rows += _open_targets(common.load("open_failures"))
