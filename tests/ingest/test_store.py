@@ -256,6 +256,21 @@ def test_the_same_event_id_is_one_event_whatever_else_differs(db):
     assert stored_count() == 1
 
 
+def test_a_session_prepares_the_batch_statement_once_and_other_queries_never(db):
+    """Django turns psycopg's prepared statements off (prepare_threshold None), which silently
+    ignores `prepare=True` too: parsing and planning the batch statement every time cost more
+    server CPU than a 10-event batch's work."""
+    at = timezone.now() - timedelta(minutes=3)
+    for n in range(3):
+        store.write_events([clean(at, n)], token_id=None)
+        Courier.objects.filter(cp_id=n).exists()  # an ORM query, asked as often
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert len(prepared) == 1  # not the ORM's query
+    assert "INSERT INTO ingest_event" in prepared[0] and "token_counts AS" in prepared[0]
+
+
 def test_an_empty_batch_writes_nothing(db):
     assert store.write_events([], token_id=None) == store.BatchResult(0, 0)
     assert stored_count() == 0
