@@ -18,8 +18,10 @@ goes on to the page.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.conf import settings
-from django.urls import Resolver404, ResolverMatch, resolve
+from django.urls import Resolver404, ResolverMatch, get_urlconf, resolve
 from django.utils.module_loading import import_string
 
 from ingest.doors.http import IngestDoor
@@ -53,8 +55,16 @@ def _routed(path: str) -> tuple[ResolverMatch, type[IngestDoor]] | None:
 
     A view routed to a door for POST says which with `ingest_door` (the project's
     `/api/v1/events/`, whose GET is the read room's)."""
+    return _routed_in(get_urlconf() or settings.ROOT_URLCONF, path)
+
+
+# Kept per URLconf and path: the server asks once (`routes_to_door`) and this middleware again
+# for every POST, and resolving is a walk of the URL patterns each time (issue 22). A shipper
+# posts to a few paths; the bound keeps a scan of random paths from growing it.
+@lru_cache(maxsize=512)
+def _routed_in(urlconf: str, path: str) -> tuple[ResolverMatch, type[IngestDoor]] | None:
     try:
-        match = resolve(path)
+        match = resolve(path, urlconf)
     except Resolver404:
         return None
     view_class = getattr(match.func, "view_class", None)
