@@ -29,6 +29,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import DatabaseError, connection
 
@@ -151,14 +152,16 @@ def _first_statement(sql: str, params: dict) -> tuple:
     and only when the statement found it broken (psycopg marks it closed): a retry never hides
     a database that is down (the new connection fails too: a 503) nor any other error. Inside
     a transaction nothing is taken over (a connection cannot be swapped under it)."""
+    # django-stubs does not declare the health-check attributes (Django 4.1's) of a wrapper.
+    wrapper: Any = connection
     checks = (
-        connection.connection is not None
-        and connection.health_check_enabled
-        and not connection.health_check_done
-        and not connection.in_atomic_block
+        wrapper.connection is not None
+        and wrapper.health_check_enabled
+        and not wrapper.health_check_done
+        and not wrapper.in_atomic_block
     )
     if checks:
-        connection.health_check_done = True  # this statement is the check
+        wrapper.health_check_done = True  # this statement is the check
     try:
         return _fetch_one(sql, params)
     except DatabaseError:
