@@ -13,3 +13,30 @@ def test_log_lines_lose_query_string_tokens_and_our_secrets():
 def test_text_without_credentials_is_kept():
     line = 'GET /api/v1/stats/timeseries/?interval=hour&keyboard=1 HTTP/1.1" 200'
     assert redact(line) == line
+
+
+def test_an_access_line_reads_each_atom_redacted_then_escaped():
+    """Atoms are redacted as the format reads them: the same line as redacting every atom
+    first and escaping after (gunicorn's SafeAtoms), for every atom and for missing ones."""
+    from gunicorn.config import AccessLogFormat
+    from gunicorn.glogging import SafeAtoms
+
+    from clickpost_monitor.access_log import RedactedAtoms
+
+    atoms = {
+        "h": "127.0.0.1",
+        "u": "cpm_user-secret",
+        "r": "POST /logzio/?token=cpm_abc&type=x HTTP/1.1",
+        "q": "token=cpm_abc&type=x",
+        "s": 200,
+        "a": 'curl "quoted" apiKey=s3',
+        "{authorization}i": "Bearer cpm_header_secret",
+        "{x-seq-apikey}i": "plain-key",
+    }
+    lazily = RedactedAtoms(atoms)
+    eagerly = SafeAtoms({k: redact(v) if isinstance(v, str) else v for k, v in atoms.items()})
+    for key in [*atoms, "{Authorization}i", "{missing}i", "f"]:
+        assert lazily[key] == eagerly[key]
+    line = AccessLogFormat.default + ' "%({authorization}i)s"'
+    assert line % lazily == line % eagerly
+    assert "cpm_" not in line % lazily and "s3" not in line % lazily

@@ -9,6 +9,15 @@ messages, axes and DRF's dispatch: about a fifth of a small batch's CPU (docs/PE
 issue 22). Everything else, refusals of the credential included, takes the full stack, so its
 answers stay exactly what they were.
 
+An admitted POST also trusts its thread's database connection when that connection ended a
+request without error less than RECENTLY_FINE_SECONDS ago: Django's health check (a `SELECT 1`
+round trip before the request's first statement, CONN_HEALTH_CHECKS) is skipped. A connection
+that broke in that second (a restart of PostgreSQL that fast) fails the request's statement
+instead: a 503 as when the database is down, and the connection is closed at the request's end
+(Django's `close_old_connections` tests a connection that raised), so the next request
+reconnects. The throttle's statement, when a request makes one, checks the connection anyway
+(tokens/ratelimit.py).
+
 `ElasticsearchRootMiddleware`: `GET /` is the dashboard for browsers and the node info for
 Elasticsearch clients. rsyslog, Logstash, Vector and the Elastic clients ask `GET /` (or
 `HEAD /`) which Elasticsearch they talk to. They send Basic auth or ask for JSON; a browser does
@@ -18,8 +27,15 @@ goes on to the page.
 
 from __future__ import annotations
 
+import threading
+import time
+from functools import lru_cache
+from typing import Any
+
 from django.conf import settings
-from django.urls import Resolver404, ResolverMatch, resolve
+from django.core.signals import request_finished
+from django.db import connection
+from django.urls import Resolver404, ResolverMatch, get_urlconf, resolve
 from django.utils.module_loading import import_string
 
 from ingest.doors.http import IngestDoor
@@ -39,8 +55,36 @@ class IngestShortcutMiddleware:
             routed = _door_for(request)
             if routed is not None and routed[0].admit(request, **routed[1]):
                 request.ingest_door = routed[0]
+                _trust_a_recently_fine_connection()
                 return self.served(request)
         return self.get_response(request)
+
+
+RECENTLY_FINE_SECONDS = 1.0
+_fine = threading.local()  # this thread's connection and when it last ended a request well
+
+
+def _note_a_fine_connection(**kwargs) -> None:
+    """After each request (after Django's `close_old_connections`): this thread's connection,
+    if it is kept and saw no error."""
+    kept = connection.connection
+    fine = kept is not None and not connection.errors_occurred
+    _fine.last = (kept, time.monotonic()) if fine else None
+
+
+request_finished.connect(_note_a_fine_connection, dispatch_uid="ingest-fine-connection")
+
+
+def _trust_a_recently_fine_connection() -> None:
+    """No health check in this request for a connection that was fine a moment ago."""
+    last = getattr(_fine, "last", None)
+    if (
+        last is not None
+        and last[0] is connection.connection
+        and time.monotonic() - last[1] < RECENTLY_FINE_SECONDS
+    ):
+        wrapper: Any = connection  # django-stubs does not declare the health-check attributes
+        wrapper.health_check_done = True
 
 
 def routes_to_door(path: str) -> bool:
@@ -53,8 +97,16 @@ def _routed(path: str) -> tuple[ResolverMatch, type[IngestDoor]] | None:
 
     A view routed to a door for POST says which with `ingest_door` (the project's
     `/api/v1/events/`, whose GET is the read room's)."""
+    return _routed_in(get_urlconf() or settings.ROOT_URLCONF, path)
+
+
+# Kept per URLconf and path: the server asks once (`routes_to_door`) and this middleware again
+# for every POST, and resolving is a walk of the URL patterns each time (issue 22). A shipper
+# posts to a few paths; the bound keeps a scan of random paths from growing it.
+@lru_cache(maxsize=512)
+def _routed_in(urlconf: str, path: str) -> tuple[ResolverMatch, type[IngestDoor]] | None:
     try:
-        match = resolve(path)
+        match = resolve(path, urlconf)
     except Resolver404:
         return None
     view_class = getattr(match.func, "view_class", None)
