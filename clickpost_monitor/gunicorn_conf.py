@@ -30,6 +30,10 @@ if SERVES_WSGI:
     )
 worker_connections = 1000  # open connections per worker, idle and slow ones included
 asgi_lifespan = "off"  # nothing to start or stop per worker
+# libuv's event loop (a dependency): 0.90x the worker CPU of a 10-event request against
+# asyncio's own, side by side (docs/PERFORMANCE.md). gunicorn falls back to asyncio, and says
+# so, where uvloop is missing.
+asgi_loop = "uvloop"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20
 keepalive = 5
