@@ -16,7 +16,10 @@ minutes of the last loaded day, each minute once (ticks are claimed), and report
 No channel is attached: sending is the outbox's, after the commit, not the evaluation's.
 Each size is timed twice, on different minutes: with the raw edge minutes read once for all
 rules (`shared`, what the evaluator does) and once per rule (`per_rule`, as before), so the two
-compare side by side under the same load. Then the 14-day preview of an `error_rate` rule
+compare side by side under the same load. The shared minutes are also split into their reads
+(`read_median_seconds`: the rules' counts, which grow with the data) and the rest (stepping
+and writing, which grow with the groups alerting: more couriers pass the rules' volume floors
+at 10 M, so more states and transitions). Then the 14-day preview of an `error_rate` rule
 grouped by courier (`alerts.services.preview_rule`, what the API's preview calls), PREVIEWS
 times, median, and the same rule ungrouped once.
 The rules, ticks, states and history are made inside one transaction rolled back at the end:
@@ -141,6 +144,7 @@ def _evaluations() -> dict:
     start = last_day + timedelta(hours=8, minutes=7)  # 13:37 IST: busy hours, unaligned
     shared_edges = Reader.share_edges
     timed: dict[str, list[float]] = {"shared": [], "per_rule": []}
+    reads: list[float] = []
     for n in range(2 * MINUTES):
         way = "shared" if n % 2 == 0 else "per_rule"  # interleaved: the same load for both
         Reader.share_edges = shared_edges if way == "shared" else lambda self, questions: None
@@ -148,8 +152,11 @@ def _evaluations() -> dict:
         outcome = evaluate_minute(start + timedelta(minutes=n))
         timed[way].append(time.perf_counter() - began)
         assert outcome.evaluated and not outcome.errors, outcome.errors[:3]
+        if way == "shared":
+            reads.append(outcome.read_seconds)
     Reader.share_edges = shared_edges
     seconds = timed["shared"]
+    rest = [total - read for total, read in zip(seconds, reads, strict=True)]
     return {
         "events": note.get("events"),
         "rules": Rule.objects.count(),
@@ -158,6 +165,10 @@ def _evaluations() -> dict:
         "median_seconds": round(statistics.median(seconds), 4),
         "max_seconds": round(max(seconds), 4),
         "per_rule_median_seconds": round(statistics.median(timed["per_rule"]), 4),
+        # The shared minutes split: the reads (grow with the data) and the rest (stepping
+        # and writing: grow with the groups alerting, `states` and `transitions` below).
+        "read_median_seconds": round(statistics.median(reads), 4),
+        "rest_median_seconds": round(statistics.median(rest), 4),
         "states": AlertState.objects.count(),
         "transitions": Transition.objects.count(),
     }
@@ -203,6 +214,11 @@ def main() -> None:
         common.log(
             f"{name}: median {done['median_seconds']} s shared, "
             f"{done['per_rule_median_seconds']} s per rule, over {done['minutes']} minutes each"
+        )
+        common.log(
+            f"{name}: of which reads {done['read_median_seconds']} s, stepping and writing "
+            f"{done['rest_median_seconds']} s ({done['states']} states, "
+            f"{done['transitions']} transitions)"
         )
         common.log(
             f"{name}: preview 14 days by courier, median {done['preview']['median_seconds']} s"

@@ -179,7 +179,7 @@ def test_shared_edges_hold_the_edge_minutes_events(events):
     rows = shared.sets[DIMENSIONS]
     assert rows
     assert shared.covered == [(start, utc(2026, 10, 20, 10, 15)), (utc(2026, 10, 21, 13, 45), end)]
-    assert sum(row[-2] for minute in rows.values() for row in minute) == sum(
+    assert sum(row[-2] for piece in rows.values() for row in piece) == sum(
         1
         for e in events
         if start <= e.ts < utc(2026, 10, 20, 10, 15) or utc(2026, 10, 21, 13, 45) <= e.ts < end
