@@ -45,6 +45,10 @@ _UNIT_NAMES = {1: "seconds", 10**3: "milliseconds", 10**6: "microseconds", 10**9
 def to_time(value: Any, *, now: datetime, horizon: datetime) -> datetime:
     """An aware UTC time in [horizon, now + 5 min] from RFC 3339 text, an epoch number or a
     datetime (a door's default); Refused(why) otherwise."""
+    if value.__class__ is str:  # the usual case first, without the epoch and range checks' calls
+        usual = _usual_text_time(value)
+        if usual is not None and horizon <= usual <= now + MAX_FUTURE:
+            return usual
     number = _epoch_number(value)
     moment = _from_text_or_datetime(value) if number is None else _from_epoch(number, now, horizon)
     if moment > now + MAX_FUTURE:
@@ -137,6 +141,15 @@ def _from_rfc3339(text: str) -> datetime:
     if moment < EPOCH:
         raise Refused(TIME_FORMS)
     return moment
+
+
+def _usual_text_time(text: str) -> datetime | None:
+    """The time of text in the usual RFC 3339 shape, as `_from_rfc3339` reads it; None when
+    the text is not in that shape or is refused (the careful reading then says why)."""
+    if _RFC3339_COMMON.fullmatch(text) is None:
+        return None
+    moment = _from_isoformat(text)
+    return None if moment is None or moment < EPOCH else moment
 
 
 def _from_isoformat(text: str) -> datetime | None:
