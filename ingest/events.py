@@ -39,9 +39,10 @@ import orjson
 from ingest.catalog import CodeInfo, clickpost_code, tag
 from ingest.redaction import CACHED_CHARS, is_secret_name, redact, redact_text, redacted
 from ingest.storable import MAX_DEPTH, Refused, json_problem, key_problem, text_problem
-from ingest.times import to_time
+from ingest.times import MAX_FUTURE, to_time, usual_time
 
 BODY_MAX_BYTES = 16384
+_SURELY_UNDER_CAP = BODY_MAX_BYTES // 4  # characters: under the cap even at 4 bytes each
 MESSAGE_MAX_CHARS = 2000
 ENDPOINT_MAX_CHARS = 200
 TEXT_MAX_CHARS = 100
@@ -217,7 +218,6 @@ _PLAIN_DEFAULTS: dict[str, Any] = {
     "request": None,
     "response": None,
 }
-_JSON_FIELDS = ("request", "response")
 # orjson serializes these natively; a JSON value never holds one, so each sends the event to
 # the careful reader (which names it "not a JSON value").
 _STRICT_JSON = (
@@ -234,10 +234,13 @@ _KEY = re.compile(r'"([^"]*)":')
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """Where the fields are in events with one tuple of keys: the key naming the time, the
-    (field, key) of each other field given, and the keys left for `extra`, in their order."""
+    (field, key, reader) of each other field given but `request` and `response`, their keys
+    (None: not given), and the keys left for `extra`, in their order."""
 
     time_key: str
-    fields: tuple[tuple[str, str], ...]
+    scalars: tuple[tuple[str, str, Callable[[Any], Any]], ...]
+    request_key: str | None
+    response_key: str | None
     extra_keys: tuple[Any, ...]
 
 
@@ -254,13 +257,19 @@ def _plan(keys: tuple) -> _Plan | None:
     if plan is not _Plan:
         return plan  # type: ignore[return-value]
     named = [(_FIELD_OF_KEY.get(key), key) for key in keys]
-    fields = [(name, key) for name, key in named if name is not None]
-    names = [name for name, _ in fields]
+    key_of = {name: key for name, key in named if name is not None}
+    given = [name for name, _ in named if name is not None]
     made = None
-    if len(set(names)) == len(names) and "ts" in names and "endpoint" in names:
+    if len(key_of) == len(given) and "ts" in key_of and "endpoint" in key_of:
         made = _Plan(
-            time_key=fields[names.index("ts")][1],
-            fields=tuple((name, key) for name, key in fields if name != "ts"),
+            time_key=key_of["ts"],
+            scalars=tuple(
+                (name, key, _PLAIN_READERS[name])
+                for name, key in named
+                if name is not None and name not in ("ts", "request", "response")
+            ),
+            request_key=key_of.get("request"),
+            response_key=key_of.get("response"),
             extra_keys=tuple(key for name, key in named if name is None),
         )
     if len(_PLANS) >= _PLANS_MAX:
@@ -285,47 +294,67 @@ def _plain_event(
     plan = _plan(tuple(event))
     if plan is None:
         return None
-    ts = _checked(event[plan.time_key], lambda v: to_time(v, now=now, horizon=horizon))
+    ts = _read_time(event[plan.time_key], now=now, horizon=horizon)
     if ts is None:
         return None
     fields = {**_PLAIN_DEFAULTS, "ts": ts}
-    texts: dict[str, str] = {}
-    for name, key in plan.fields:
+    for name, key, read in plan.scalars:
         value = event[key]
-        if value is None:
-            return None  # absent (null): the careful reader's rules
-        if name in _JSON_FIELDS:
-            json_text = _plain_json(value)
-            if json_text is None or (value.__class__ is str and not value.strip()):
-                return None
-            fields[name], texts[name] = value, json_text
-            continue
-        parsed = _PLAIN_READERS[name](value)
+        parsed = None if value is None else read(value)  # null: the careful reader's rules
         if parsed is None:
             return None
         fields[name] = parsed
-    extra = {key: event[key] for key in plan.extra_keys}
-    extra_text = _plain_json(extra)
-    if extra_text is None or not _redaction_free("\n".join((extra_text, *texts.values()))):
+    request_json = response_json = None
+    if plan.request_key is not None:
+        fields["request"] = request = event[plan.request_key]
+        request_json = _read_json(request)
+        if request_json is None:
+            return None
+    if plan.response_key is not None:
+        fields["response"] = response = event[plan.response_key]
+        response_json = _read_json(response)
+        if response_json is None:
+            return None
+    extra = {key: event[key] for key in plan.extra_keys} if plan.extra_keys else {}
+    extra_json = _plain_json(extra) if extra else "{}"
+    if extra_json is None or not _redaction_free(
+        f"{extra_json}\n{request_json or ''}\n{response_json or ''}"
+    ):
         return None
-    fields["extra"], texts["extra"] = extra, extra_text
-    code = clickpost_code(
-        code=fields["raw_code"],
-        meta_status=_meta_status(_meta(fields["response"])),
-        http_status=fields["http_status"],
-    )
+    fields["extra"] = extra
+    code = _plain_code(fields)
     if code is None:
         return None
-    return _build(fields, code=code, catalog=catalog, texts=texts, legacy_before=legacy_before)
+    return _build(
+        fields,
+        code=code,
+        catalog=catalog,
+        legacy_before=legacy_before,
+        request_json=request_json,
+        response_json=response_json,
+        extra_json=extra_json,
+    )
+
+
+def _plain_code(fields: dict[str, Any]) -> int | None:
+    """`_choose_code`'s code; None when there is none (the careful reader says so)."""
+    raw_code = fields["raw_code"]
+    return clickpost_code(
+        code=raw_code,
+        # Only read when there is no code (the code comes first).
+        meta_status=None if raw_code is not None else _meta_status(_meta(fields["response"])),
+        http_status=fields["http_status"],
+    )
 
 
 # Each reader returns what the careful reader makes of a field's (non-null) value, or None
 # when it would file an error or would change the value (then it is the careful reader's).
+# A string is refused when blank (absent) or when storable.text_problem refuses it (NUL, lone
+# surrogates): that check is written out in each reader, a call being dearer than the check.
 
 
 def _plain_text(value: str) -> str | None:
-    """`value` stripped, unless it is blank (absent) or what storable.text_problem refuses
-    (NUL, lone surrogates)."""
+    """`value` stripped, unless the careful reader would refuse it or take it as absent."""
     text = value.strip()
     if not text or "\x00" in value or (not value.isascii() and text_problem(value)):
         return None
@@ -345,6 +374,14 @@ def _checked(value: Any, parse: Callable[[Any], Any]) -> Any:
         return None
 
 
+def _read_time(value: Any, *, now: datetime, horizon: datetime) -> datetime | None:
+    if value.__class__ is str:  # the usual shape proves the text plain: no blank, NUL, surrogate
+        usual = usual_time(value)
+        if usual is not None and horizon <= usual <= now + MAX_FUTURE:
+            return usual
+    return _checked(value, lambda v: to_time(v, now=now, horizon=horizon))
+
+
 def _int_reader(low: int, high: int) -> Callable[[Any], int | None]:
     def read(value: Any) -> int | None:
         if value.__class__ is int:  # the usual case, without the calls (not a bool)
@@ -356,10 +393,12 @@ def _int_reader(low: int, high: int) -> Callable[[Any], int | None]:
 
 def _text_reader(limit: int) -> Callable[[Any], str | None]:
     def read(value: Any) -> str | None:
-        if value.__class__ is str:  # `_to_text` of a string, without the calls
-            text = _plain_text(value)
-            return None if text is None or len(text) > limit else text
-        return _checked(value, lambda v: _to_text(v, limit))
+        if value.__class__ is not str:
+            return _checked(value, lambda v: _to_text(v, limit))
+        text = value.strip()  # `_to_text` of a string, and `_plain_text`, without the calls
+        if not text or len(text) > limit or "\x00" in value:
+            return None
+        return text if value.isascii() or not text_problem(value) else None
 
     return read
 
@@ -370,17 +409,27 @@ def _read_latency(value: Any) -> float | None:
     return _checked(value, _to_latency)
 
 
+def _read_json(value: Any) -> str | None:
+    """The compact JSON text of `request` or `response` (whether redaction would change it is
+    `_redaction_free`'s); null and blank text are absent: the careful reader's."""
+    if value is None or (value.__class__ is str and not value.strip()):
+        return None
+    return _plain_json(value)
+
+
 def _read_endpoint(value: Any) -> str | None:
-    if value.__class__ is not str or _plain_text(value) is None:
+    if value.__class__ is not str or "\x00" in value or not value.strip():
+        return None
+    if not value.isascii() and text_problem(value):
         return None
     return endpoint_name(value)
 
 
 def _read_message(value: Any) -> str | None:
     """A string as sent (`_build` strips it); anything else is the careful reader's."""
-    if value.__class__ is not str or _plain_text(value) is None:
+    if value.__class__ is not str or "\x00" in value or not value.strip():
         return None
-    return value
+    return value if value.isascii() or not text_problem(value) else None
 
 
 _PLAIN_READERS: dict[str, Callable[[Any], Any]] = {
@@ -637,19 +686,24 @@ def _build(
     *,
     code: int,
     catalog: Mapping[int, CodeInfo],
-    texts: Mapping[str, str] | None = None,
     legacy_before: datetime | None = None,
+    request_json: str | None = None,
+    response_json: str | None = None,
+    extra_json: str | None = None,
 ) -> CleanEvent:
     """The CleanEvent from checked fields: tag, message fallback, caps and the event key.
-    `texts`: the compact JSON of `request`, `response` or `extra` where already made."""
-    known = texts or {}
+    `request_json`, `response_json`, `extra_json`: their compact JSON, where already made."""
     event_id = fields.pop("event_id")
-    fields.pop("raw_code")
+    del fields["raw_code"]
     message = fields["message"] or _meta_message(_meta(fields["response"]))
     fields["message"] = redact_text(message.strip())[:MESSAGE_MAX_CHARS]
-    fields["request"], request_json = _capped(fields["request"], known.get("request"))
-    fields["response"], response_json = _capped(fields["response"], known.get("response"))
-    fields["extra"], extra_json = _capped(fields["extra"], known.get("extra"))
+    # Capped only when the text may pass the cap (`_capped` is a call per field, every event).
+    if request_json is None or len(request_json) > _SURELY_UNDER_CAP:
+        fields["request"], request_json = _capped(fields["request"], request_json)
+    if response_json is None or len(response_json) > _SURELY_UNDER_CAP:
+        fields["response"], response_json = _capped(fields["response"], response_json)
+    if extra_json is None or len(extra_json) > _SURELY_UNDER_CAP:
+        fields["extra"], extra_json = _capped(fields["extra"], extra_json)
     fields["code"] = code
     event_key = "id:" + event_id if event_id else _content_key(fields)
     legacy_key = None
@@ -698,7 +752,7 @@ def _content_key(fields: dict[str, Any]) -> str:
     except orjson.JSONEncodeError:
         content = {**fields, "ts": fields["ts"].isoformat()}
         canonical = _CANONICAL_TEXT.encode(content).encode()
-    return "h2:" + hashlib.sha256(canonical).hexdigest()[:32]
+    return "h2:" + hashlib.sha256(canonical).digest()[:16].hex()  # hexdigest()[:32]
 
 
 def _legacy_content_key(fields: dict[str, Any]) -> str:

@@ -46,7 +46,7 @@ def to_time(value: Any, *, now: datetime, horizon: datetime) -> datetime:
     """An aware UTC time in [horizon, now + 5 min] from RFC 3339 text, an epoch number or a
     datetime (a door's default); Refused(why) otherwise."""
     if value.__class__ is str:  # the usual case first, without the epoch and range checks' calls
-        usual = _usual_text_time(value)
+        usual = usual_time(value)
         if usual is not None and horizon <= usual <= now + MAX_FUTURE:
             return usual
     number = _epoch_number(value)
@@ -132,7 +132,7 @@ def _text(moment: datetime) -> str:
 
 def _from_rfc3339(text: str) -> datetime:
     """Fractions of any length are cut to microseconds; no offset means UTC."""
-    moment = _from_isoformat(text) if _RFC3339_COMMON.fullmatch(text) else None
+    moment = usual_time(text)
     if moment is None:
         match = _RFC3339.fullmatch(text)
         if match is None:
@@ -143,22 +143,18 @@ def _from_rfc3339(text: str) -> datetime:
     return moment
 
 
-def _usual_text_time(text: str) -> datetime | None:
-    """The time of text in the usual RFC 3339 shape, as `_from_rfc3339` reads it; None when
-    the text is not in that shape or is refused (the careful reading then says why)."""
+def usual_time(text: str) -> datetime | None:
+    """The aware UTC time of text in the usual RFC 3339 shape (2026-01-31T12:00:00.123Z), as
+    `to_time` reads it, without the range checks; None for any other text, or a time it
+    refuses: `_from_rfc3339` then says why."""
     if _RFC3339_COMMON.fullmatch(text) is None:
         return None
-    moment = _from_isoformat(text)
-    return None if moment is None or moment < EPOCH else moment
-
-
-def _from_isoformat(text: str) -> datetime | None:
-    """The aware UTC time of a usual-shape RFC 3339 text, or None to let _from_match decide."""
-    try:
+    try:  # datetime.fromisoformat reads these shapes exactly as _RFC3339 would
         local = datetime.fromisoformat(text)
-        return (local if local.tzinfo else local.replace(tzinfo=UTC)).astimezone(UTC)
+        moment = (local if local.tzinfo else local.replace(tzinfo=UTC)).astimezone(UTC)
     except (OverflowError, ValueError):
         return None
+    return None if moment < EPOCH else moment
 
 
 def _from_match(match: re.Match[str]) -> datetime:
