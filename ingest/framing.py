@@ -159,9 +159,13 @@ def _frame_fast(body: bytes) -> list[Any] | None:
     for line in body.split(b"\n"):
         if line.strip(b" \t\r"):
             try:
-                items += _unwrap(orjson.loads(line))
+                value = orjson.loads(line)
             except orjson.JSONDecodeError:
                 return None
+            if value.__class__ is dict and len(value) != 1:  # an event: `_unwrap` without a call
+                items.append(value)
+            else:
+                items += _unwrap(value)
     return items
 
 

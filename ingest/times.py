@@ -45,6 +45,10 @@ _UNIT_NAMES = {1: "seconds", 10**3: "milliseconds", 10**6: "microseconds", 10**9
 def to_time(value: Any, *, now: datetime, horizon: datetime) -> datetime:
     """An aware UTC time in [horizon, now + 5 min] from RFC 3339 text, an epoch number or a
     datetime (a door's default); Refused(why) otherwise."""
+    if value.__class__ is str:  # the usual case first, without the epoch and range checks' calls
+        usual = usual_time(value)
+        if usual is not None and horizon <= usual <= now + MAX_FUTURE:
+            return usual
     number = _epoch_number(value)
     moment = _from_text_or_datetime(value) if number is None else _from_epoch(number, now, horizon)
     if moment > now + MAX_FUTURE:
@@ -128,7 +132,7 @@ def _text(moment: datetime) -> str:
 
 def _from_rfc3339(text: str) -> datetime:
     """Fractions of any length are cut to microseconds; no offset means UTC."""
-    moment = _from_isoformat(text) if _RFC3339_COMMON.fullmatch(text) else None
+    moment = usual_time(text)
     if moment is None:
         match = _RFC3339.fullmatch(text)
         if match is None:
@@ -139,13 +143,18 @@ def _from_rfc3339(text: str) -> datetime:
     return moment
 
 
-def _from_isoformat(text: str) -> datetime | None:
-    """The aware UTC time of a usual-shape RFC 3339 text, or None to let _from_match decide."""
-    try:
+def usual_time(text: str) -> datetime | None:
+    """The aware UTC time of text in the usual RFC 3339 shape (2026-01-31T12:00:00.123Z), as
+    `to_time` reads it, without the range checks; None for any other text, or a time it
+    refuses: `_from_rfc3339` then says why."""
+    if _RFC3339_COMMON.fullmatch(text) is None:
+        return None
+    try:  # datetime.fromisoformat reads these shapes exactly as _RFC3339 would
         local = datetime.fromisoformat(text)
-        return (local if local.tzinfo else local.replace(tzinfo=UTC)).astimezone(UTC)
+        moment = (local if local.tzinfo else local.replace(tzinfo=UTC)).astimezone(UTC)
     except (OverflowError, ValueError):
         return None
+    return None if moment < EPOCH else moment
 
 
 def _from_match(match: re.Match[str]) -> datetime:

@@ -6,6 +6,7 @@ any depth, `key=` query strings, Bearer credentials and stringified JSON."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -39,7 +40,20 @@ ALIASES = {
     "response": ("response",),
 }
 
-SECRET_NAMES = ["key", "api_key", "apiKey", "X-Api-Key", "password", "client_secret", "token"]
+# "\u212aey": a Kelvin sign, which lower() makes "k". "monkey", "tokenize": not secret, though
+# they hold a secret name's part.
+SECRET_NAMES = [
+    "key",
+    "api_key",
+    "apiKey",
+    "X-Api-Key",
+    "password",
+    "client_secret",
+    "token",
+    "\u212aey",
+    "monkey",
+    "tokenize",
+]
 ODD_TEXT = [
     "",
     "  ",
@@ -265,3 +279,134 @@ def test_anything_redaction_or_a_rule_might_change_goes_to_the_careful_reader(ch
     event = demo_event(**changes)
     assert plain(event) is None
     assert fast(event) == careful(event)
+
+
+@pytest.mark.parametrize("field", ["request", "response"])
+def test_a_null_request_or_response_is_absent_for_both_readers(field):
+    event = demo_event(**{field: None})
+    assert plain(event) is None
+    assert fast(event) == careful(event)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"request": {"note": "monkey business"}},
+        {"response": {"tokenized": True, "meta": {"status": 200}}},
+        {"region": "\u212a"},
+    ],
+)
+def test_a_secret_names_part_outside_a_secret_name_stays_plain(changes):
+    event = demo_event(**changes)
+    clean = plain(event)
+    assert clean is not None
+    assert ("clean", clean, clean.request_json, clean.response_json, clean.extra_json) == careful(
+        event
+    )
+
+
+def test_a_secret_name_spelled_with_a_kelvin_sign_is_redacted():
+    event = demo_event(request={"\u212aey": "abc"})
+    assert plain(event) is None
+    assert fast(event)[1].request == {"\u212aey": "[REDACTED]"}
+
+
+# --- the content key: the stored keys must not change ---
+
+FIXED_NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        (
+            {
+                "timestamp": "2026-03-02T10:00:00.123+00:00",
+                "url": "https://api.clickpost.ai/api/v2/track-order/?username=shop&key=demo-key",
+                "http_status": 200,
+                "response": {"meta": {"status": 200, "success": True, "message": "SUCCESS"}},
+                "request": {"waybill": "006000107922", "reference_number": "ORD-1", "cp_id": 6},
+                "cp_id": 6,
+                "courier": "Xpressbees",
+                "waybill": "006000107922",
+                "order_id": "ORD-1",
+                "account_code": "shop",
+                "latency_ms": 541.0,
+                "level": "info",
+            },
+            "h2:fd0a964dae62bb2b961895f9db79c8b1",
+        ),
+        (
+            {
+                "timestamp": "2026-03-02T10:00:00Z",
+                "endpoint": "order_create",
+                "http_status": 200,
+                "response": {"meta": {"status": 319, "message": {"non_field_errors": ["bad"]}}},
+                "latency_ms": 12,
+                "region": "\u00e9",
+            },
+            "h2:c58582ba89df0d82e954e48b1d66eb23",
+        ),
+        (
+            {
+                "@timestamp": 1772445600,
+                "api": "custom/thing?token=x",
+                "code": 503,
+                "message": "Bearer abcdefgh123 failed",
+                "request": {"api_key": "k", "n": 2**70},
+            },
+            "h2:93f3f115a085e6776da4e472cd22dda8",
+        ),
+    ],
+)
+def test_an_event_keeps_the_key_it_was_stored_under(raw, key):
+    """Keys computed by the code before the plain reader's rewrite (commit 374535b)."""
+    clean = events.clean_event(
+        raw, now=FIXED_NOW, catalog=CATALOG, horizon=FIXED_NOW - timedelta(days=90)
+    )
+    assert clean.event_key == key
+
+
+def second_key_version(clean: CleanEvent) -> str:
+    """The "h2:" key as events.py's docstring defines it, written out apart from events.py."""
+    content = {
+        "ts": clean.ts.isoformat(),
+        "endpoint": clean.endpoint,
+        "http_status": clean.http_status,
+        "code": clean.code,
+        "cp_id": clean.cp_id,
+        "courier": clean.courier,
+        "waybill": clean.waybill,
+        "order_id": clean.order_id,
+        "account_code": clean.account_code,
+        "message": clean.message,
+        "latency_ms": clean.latency_ms,
+        "request": clean.request,
+        "response": clean.response,
+        "extra": clean.extra,
+    }
+    try:
+        canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        canonical = text.encode()
+    return "h2:" + hashlib.sha256(canonical).hexdigest()[:32]
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw_events())
+def test_every_content_key_is_the_second_version(event):
+    outcome = fast(event)
+    if outcome[0] == "clean" and not outcome[1].event_key.startswith("id:"):
+        assert outcome[1].event_key == second_key_version(outcome[1])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+    )
+)
+def test_orjson_writes_a_utc_time_as_its_isoformat(moment):
+    """The content key lets orjson write the time: it must be the `isoformat()` of before."""
+    assert orjson.dumps(moment) == b'"' + moment.isoformat().encode() + b'"'
