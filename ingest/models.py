@@ -296,9 +296,6 @@ class OpenFailure(models.Model):
                 name="open_failure_courier_wait",
                 condition=models.Q(is_open=True),
             ),
-            models.Index(
-                fields=["ref_kind"], name="open_failure_stale", condition=models.Q(stale=True)
-            ),
         ]
 
     def __str__(self) -> str:

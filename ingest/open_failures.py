@@ -285,9 +285,15 @@ def rebuild_all(cursor: psycopg.Cursor) -> int:
 
 def prune(cursor: psycopg.Cursor, *, keep_from: datetime) -> None:
     """Keep the state equal to the events left after retention dropped those before
-    `keep_from`: references decided before it go, streaks begun before it are rebuilt."""
+    `keep_from`: references decided before it go, streaks begun before it are rebuilt, and
+    dismissals through a call before it go too (they can hide no row left: every row left was
+    decided at or after `keep_from`), so the audit is kept as long as the calls it is about."""
     cursor.execute(
         "DELETE FROM ingest_open_failure WHERE decided_ts < %(keep_from)s",
+        {"keep_from": keep_from},
+    )
+    cursor.execute(
+        "DELETE FROM ingest_open_failure_dismissal WHERE through_ts < %(keep_from)s",
         {"keep_from": keep_from},
     )
     cursor.execute(

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from ingest import open_failures, partitions, store
 from ingest.catalog import SEED_BY_CODE
 from ingest.events import CleanEvent
-from ingest.models import CodeEntry
+from ingest.models import CodeEntry, OpenFailureDismissal
 
 # (code, is_error): a success, a benign "already done", two failures.
 OUTCOMES = [(200, False), (303, True), (316, True), (503, True)]
@@ -208,11 +208,18 @@ def test_pruning_keeps_the_state_equal_to_the_events_left():
         ],
         token_id=None,
     )
+    for through, ref in ((old, "gone"), (today - timedelta(hours=1), "o1")):
+        OpenFailureDismissal.objects.create(
+            endpoint="order_create", ref_kind="order", ref=ref, through_ts=through,
+            through_id=1, dismissed_at=today, dismissed_by="ops", note="handled",
+        )  # fmt: skip
     partitions.drop_partitions_before((today - timedelta(days=1)).date())
     state = stored_state()
     assert state == brute_force()
     assert state[("order_create", "order", "o1")][6] == 1
     assert ("order_create", "order", "gone") not in state
+    # A dismissal through a pruned call goes with it; one through a call left stays.
+    assert list(OpenFailureDismissal.objects.values_list("ref", flat=True)) == ["o1"]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
