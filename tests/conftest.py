@@ -3,6 +3,8 @@ embedded server started by the settings)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
@@ -32,6 +34,15 @@ def _empty_static_root(tmp_path_factory) -> None:
     without a manifest), so STATIC_ROOT is an empty folder of their own: whitenoise warns about
     a missing one, and a staticfiles/ left by `make run` or a server test changes nothing."""
     settings.STATIC_ROOT = tmp_path_factory.mktemp("static-root")
+
+
+@pytest.fixture
+def monotonic_clock(monkeypatch) -> clock.MonotonicClock:
+    """`time.monotonic` stands at 1000.0 for the test, and moves only when the test moves it
+    (`monotonic_clock.now += 5`)."""
+    stand_in = clock.MonotonicClock()
+    monkeypatch.setattr(time, "monotonic", stand_in)
+    return stand_in
 
 
 @pytest.fixture
