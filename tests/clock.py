@@ -84,7 +84,7 @@ def travel(moment: datetime) -> Iterator[datetime]:
 class MonotonicClock:
     """A stand-in for `time.monotonic`: reads `now` (seconds), which only the test moves."""
 
-    def __init__(self, now: float = 1000.0) -> None:
+    def __init__(self, now: float) -> None:
         self.now = now
 
     def __call__(self) -> float:

@@ -38,9 +38,11 @@ def _empty_static_root(tmp_path_factory) -> None:
 
 @pytest.fixture
 def monotonic_clock(monkeypatch) -> clock.MonotonicClock:
-    """`time.monotonic` stands at 1000.0 for the test, and moves only when the test moves it
-    (`monotonic_clock.now += 5`)."""
-    stand_in = clock.MonotonicClock()
+    """`time.monotonic` stands where it was when the test began, and moves only when the test
+    moves it (`monotonic_clock.now += 5`). It starts at the real reading, not at a fixed number,
+    so that what was timed before (a kept connection's CONN_MAX_AGE end) stays in the future:
+    on a machine up for less than ~15 minutes a fixed 1000.0 read as past it."""
+    stand_in = clock.MonotonicClock(time.monotonic())
     monkeypatch.setattr(time, "monotonic", stand_in)
     return stand_in
 
