@@ -6,6 +6,7 @@ Databases: the suite only ever creates, migrates and drops databases whose name 
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
@@ -16,9 +17,10 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -31,6 +33,10 @@ PREFIX = "bench_"
 SECRET_KEY = "bench-only-secret-key-never-used-for-real-traffic"
 # The per-token limiters stay on; their limit is raised so they never refuse a benchmark request.
 UNTHROTTLED = "100000000"
+# The two trees of a side-by-side command: --base's and this one.
+SIDES = ("base", "new")
+
+R = TypeVar("R")
 
 
 def log(message: str) -> None:
@@ -328,4 +334,52 @@ def machine() -> dict:
         "psycopg": psycopg.__version__,
         "commit": git_commit(),
         "server": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL",
+    }
+
+
+# ---------------------------------------------------------------- a base tree beside this one
+
+
+def side_by_side_main(step: str, description: str, run: Callable[..., dict], **counts: int) -> None:
+    """A side-by-side command's door: --base (the tree to compare against), then each of
+    `counts` as `--<name>` (a whole number, that default), then --batch (events a request);
+    saves `run(base, <counts>, batches=...)`, with the load average at the end, as
+    bench/out/<step>.json."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--base", type=Path, required=True, help="the tree to compare against")
+    for name, default in counts.items():
+        parser.add_argument(f"--{name}", type=int, default=default)
+    parser.add_argument("--batch", type=int, nargs="+", default=[10, 1000])
+    args = vars(parser.parse_args())
+    result = run(args.pop("base"), batches=args.pop("batch"), **args)
+    result["load_average_end"] = os.getloadavg()
+    save(step, result)
+
+
+def side_by_side(
+    batch: int,
+    rounds: int,
+    measure: Callable[[str, int], R],
+    figures: Callable[[list[R]], dict],
+) -> dict:
+    """`measure(side, n)` of each of SIDES in rounds n = 0 .. rounds - 1, who goes first
+    alternating; each side's `figures` of its results (cpu_ms_per_request among them), and the
+    new side's CPU a request over the base's (`cpu_ratio_new_to_base`). Logged."""
+    seen: dict[str, list[R]] = {side: [] for side in SIDES}
+    for n in range(rounds):
+        for side in SIDES if n % 2 == 0 else reversed(SIDES):
+            seen[side].append(measure(side, n))
+    result = {side: figures(results) for side, results in seen.items()}
+    result["cpu_ratio_new_to_base"] = round(
+        result["new"]["cpu_ms_per_request"] / result["base"]["cpu_ms_per_request"], 3
+    )
+    log(f"batch {batch}: {json.dumps(result)}")
+    return result
+
+
+def cpu_per_request(cpu_ms: float, batch: int) -> dict[str, float]:
+    """CPU milliseconds a request of `batch` events, and microseconds an event, rounded."""
+    return {
+        "cpu_ms_per_request": round(cpu_ms, 3),
+        "cpu_us_per_event": round(cpu_ms * 1000 / batch, 1),
     }

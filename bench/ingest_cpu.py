@@ -17,7 +17,6 @@ rounds. Every answer must be 200 with every event accepted.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -78,6 +77,10 @@ def _python(tree: Path) -> str:
     return str(venv) if venv.exists() else sys.executable
 
 
+# Each tree's own database.
+DATABASES = {side: f"bench_ingest_cpu_{side}" for side in common.SIDES}
+
+
 def _prepare(tree: Path, name: str) -> None:
     common.recreate_database(name)
     subprocess.run(
@@ -102,54 +105,46 @@ def _round(tree: Path, name: str, *, batch: int, requests: int, offset: int) -> 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _batch(
+    trees: dict[str, Path], *, batch: int, batches: list[int], rounds: int, requests: int
+) -> dict:
+    """Each tree's CPU, backend CPU and wall time a request of `batch` events, medians of the
+    rounds."""
+
+    def measure(side: str, n: int) -> dict:
+        offset = (len(batches) * n + batches.index(batch)) * 900  # fresh each round
+        return _round(trees[side], DATABASES[side], batch=batch, requests=requests, offset=offset)
+
+    def figures(runs: list[dict]) -> dict:
+        cpu, wall, db = (
+            statistics.median(r[key] for r in runs) for key in ("cpu_ms", "wall_ms", "db_ms")
+        )
+        return {
+            **common.cpu_per_request(cpu, batch),
+            "wall_ms_per_request": round(wall, 3),
+            "db_backend_cpu_ms_per_request": round(db, 3),
+        }
+
+    return common.side_by_side(batch, rounds, measure, figures)
+
+
 def run(base: Path, *, rounds: int, requests: int, batches: list[int]) -> dict:
     trees = {"base": base, "new": common.ROOT}
-    names = {which: f"bench_ingest_cpu_{which}" for which in trees}
-    for which, tree in trees.items():
-        _prepare(tree, names[which])
+    for side, tree in trees.items():
+        _prepare(tree, DATABASES[side])
     result: dict = {"load_average": os.getloadavg(), "rounds": rounds, "requests": requests}
     for batch in batches:
-        seen: dict[str, list[dict]] = {which: [] for which in trees}
-        for n in range(rounds):
-            order = list(trees) if n % 2 == 0 else list(reversed(trees))
-            for which in order:
-                offset = (len(batches) * n + batches.index(batch)) * 900  # fresh each round
-                seen[which].append(
-                    _round(
-                        trees[which], names[which], batch=batch, requests=requests, offset=offset
-                    )
-                )
-        figures = {}
-        for which, runs in seen.items():
-            cpu = statistics.median(r["cpu_ms"] for r in runs)
-            wall = statistics.median(r["wall_ms"] for r in runs)
-            db = statistics.median(r["db_ms"] for r in runs)
-            figures[which] = {
-                "cpu_ms_per_request": round(cpu, 3),
-                "cpu_us_per_event": round(cpu * 1000 / batch, 1),
-                "wall_ms_per_request": round(wall, 3),
-                "db_backend_cpu_ms_per_request": round(db, 3),
-            }
-        figures["cpu_ratio_new_to_base"] = round(
-            figures["new"]["cpu_ms_per_request"] / figures["base"]["cpu_ms_per_request"], 3
+        result[f"batch_{batch}"] = _batch(
+            trees, batch=batch, batches=batches, rounds=rounds, requests=requests
         )
-        result[f"batch_{batch}"] = figures
-        common.log(f"batch {batch}: {json.dumps(figures)}")
-    for name in names.values():
+    for name in DATABASES.values():
         common.drop_database(name)
     return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--base", type=Path, required=True, help="the tree to compare against")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=40)
-    parser.add_argument("--batch", type=int, nargs="+", default=[10, 1000])
-    args = parser.parse_args()
-    result = run(args.base, rounds=args.rounds, requests=args.requests, batches=args.batch)
-    result["load_average_end"] = os.getloadavg()
-    common.save("ingest_cpu", result)
+    description = __doc__.split("\n")[0]
+    common.side_by_side_main("ingest_cpu", description, run, rounds=5, requests=40)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ STATIC_ROOT for both (the environment is passed on).
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import http.client
 import json
@@ -104,10 +103,30 @@ def _token() -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+def _batch(servers: dict[str, common.Gunicorn], token: str, *, batch: int, blocks: int) -> dict:
+    """Each server's worker CPU a request of `batch` events, median of the blocks (after a
+    warm-up block not counted)."""
+    per_block = PER_BLOCK.get(batch, 20) + 1
+    bodies = iter(_bodies(batch, per_block * (blocks + 1) * len(servers), seed=batch))
+    clients = {side: Client(server, token, batch) for side, server in servers.items()}
+    for client in clients.values():  # warm-up block, not counted
+        client.block([next(bodies) for _ in range(per_block)])
+
+    def measure(side: str, n: int) -> float:
+        return clients[side].block([next(bodies) for _ in range(per_block)])
+
+    def figures(ms: list[float]) -> dict:
+        return {
+            **common.cpu_per_request(statistics.median(ms), batch),
+            "blocks_ms": [round(x, 2) for x in ms],
+        }
+
+    return common.side_by_side(batch, blocks, measure, figures)
+
+
 def run(base: Path, *, blocks: int, batches: list[int]) -> dict:
     common.recreate_database(NAME)  # migrated by this tree
     token = _token()
-    trees = {"base": base, "new": common.ROOT}
     result: dict = {"load_average": os.getloadavg(), "blocks": blocks}
     with (
         common.Gunicorn(NAME, workers=1, tag="cpu-base", root=base) as base_server,
@@ -115,42 +134,14 @@ def run(base: Path, *, blocks: int, batches: list[int]) -> dict:
     ):
         servers = {"base": base_server, "new": new_server}
         for batch in batches:
-            per_block = PER_BLOCK.get(batch, 20) + 1
-            bodies = iter(_bodies(batch, per_block * (blocks + 1) * len(trees), seed=batch))
-            clients = {which: Client(s, token, batch) for which, s in servers.items()}
-            for client in clients.values():  # warm-up block, not counted
-                client.block([next(bodies) for _ in range(per_block)])
-            seen: dict[str, list[float]] = {which: [] for which in trees}
-            for n in range(blocks):
-                for which in list(trees) if n % 2 == 0 else list(reversed(trees)):
-                    block = [next(bodies) for _ in range(per_block)]
-                    seen[which].append(clients[which].block(block))
-            figures = {
-                which: {
-                    "cpu_ms_per_request": round(statistics.median(ms), 3),
-                    "cpu_us_per_event": round(statistics.median(ms) * 1000 / batch, 1),
-                    "blocks_ms": [round(x, 2) for x in ms],
-                }
-                for which, ms in seen.items()
-            }
-            figures["cpu_ratio_new_to_base"] = round(
-                figures["new"]["cpu_ms_per_request"] / figures["base"]["cpu_ms_per_request"], 3
-            )
-            result[f"batch_{batch}"] = figures
-            common.log(f"batch {batch}: {json.dumps(figures)}")
+            result[f"batch_{batch}"] = _batch(servers, token, batch=batch, blocks=blocks)
     common.drop_database(NAME)
     return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--base", type=Path, required=True, help="the tree to compare against")
-    parser.add_argument("--blocks", type=int, default=10)
-    parser.add_argument("--batch", type=int, nargs="+", default=[10, 1000])
-    args = parser.parse_args()
-    result = run(args.base, blocks=args.blocks, batches=args.batch)
-    result["load_average_end"] = os.getloadavg()
-    common.save("ingest_server_cpu", result)
+    description = __doc__.split("\n")[0]
+    common.side_by_side_main("ingest_server_cpu", description, run, blocks=10)
 
 
 if __name__ == "__main__":

@@ -91,30 +91,12 @@ def _read_targets(reads: dict) -> list[tuple]:
         if at_big is None or at_small is None:
             rows.append((f"overview API {label}", "no answer", _met(False)))
             continue
-        growth = at_big / at_small
-        rows.append(
-            (
-                f"overview API {label}: p50 ≤ {OVERVIEW_MS} ms at {n_big}",
-                f"{at_big:.1f} ms" + _over(at_big, OVERVIEW_MS),
-                _met(at_big <= OVERVIEW_MS),
-            )
-        )
-        rows.append(
-            (
-                f"overview API {label}: ≤ {OVERVIEW_GROWTH}× its time at {n_small}",
-                f"{growth:.2f}× ({at_small:.1f} → {at_big:.1f} ms)",
-                _met(growth <= OVERVIEW_GROWTH),
-            )
-        )
+        what = f"overview API {label}"
+        rows.append(_at_most(f"{what}: p50 ≤ {OVERVIEW_MS} ms at {n_big}", at_big, OVERVIEW_MS))
+        rows.append(_growth_row(what, n_small, at_small, at_big, OVERVIEW_GROWTH, "ms"))
     for key, limit, name in (("drilldown", DRILL_MS, "drill-down"), ("weekly_csv", CSV_MS, "CSV")):
         value = _p50(reads, key, big)
-        rows.append(
-            (
-                f"{name} p50 ≤ {limit:,} ms at {n_big}",
-                "no answer" if value is None else f"{value:.1f} ms" + _over(value, limit),
-                _met(value is not None and value <= limit),
-            )
-        )
+        rows.append(_at_most(f"{name} p50 ≤ {limit:,} ms at {n_big}", value, limit))
     mem_small = common.median(reads["csv_memory"][small]["peak_mib"])
     mem_big = common.median(reads["csv_memory"][big]["peak_mib"])
     allowed = max(mem_small * (1 + MEMORY_SLACK[0]), mem_small + MEMORY_SLACK[1])
@@ -191,26 +173,19 @@ def _latency_targets(sizes: list[dict]) -> list[tuple]:
     """The latency series and the overview's latency chart (bench.latency), smallest and largest."""
     if not sizes:
         return []
-    sizes = sorted(sizes, key=lambda s: s["events"])
-    small, big = sizes[0], sizes[-1]
+    small, big = _smallest_and_largest(sizes)
     label = count_label(big["events"])
     series = big["series_stats"]["p50_ms"]
     rows = [
-        (
+        _at_most(
             f"latency series 30 d, hourly, by endpoint: p50 ≤ {LATENCY_SERIES_MS} ms at {label}",
-            f"{series:.1f} ms{_over(series, LATENCY_SERIES_MS)}",
-            _met(series <= LATENCY_SERIES_MS),
+            series,
+            LATENCY_SERIES_MS,
         )
     ]
     if small is not big:
-        growth = series / small["series_stats"]["p50_ms"]
-        rows.append(
-            (
-                f"latency series: ≤ {OVERVIEW_GROWTH}× its time at {count_label(small['events'])}",
-                f"{growth:.2f}× ({small['series_stats']['p50_ms']:.1f} → {series:.1f} ms)",
-                _met(growth <= OVERVIEW_GROWTH),
-            )
-        )
+        before, smaller = small["series_stats"]["p50_ms"], count_label(small["events"])
+        rows.append(_growth_row("latency series", smaller, before, series, OVERVIEW_GROWTH, "ms"))
     ratio = big["overview_ratio"]
     rows.append(
         (
@@ -255,33 +230,35 @@ def _cpu_targets(figures: dict | None) -> list[tuple]:
 def _alert_targets(figures: dict | None) -> list[tuple]:
     if not figures or not figures.get("sizes"):
         return []
-    sizes = sorted(figures["sizes"], key=lambda s: s["events"])
-    small, big = sizes[0], sizes[-1]
+    small, big = _smallest_and_largest(figures["sizes"])
     label = count_label(big["events"])
     minute = big["median_seconds"]
     rows = [
-        (
+        _at_most(
             f"alert evaluation minute, 100 rules: ≤ {EVAL_SECONDS:g} s at {label}",
-            f"{minute:.3f} s",
-            _met(minute <= EVAL_SECONDS),
+            minute,
+            EVAL_SECONDS,
+            unit="s",
+            digits=3,
+            over=False,
         )
     ]
     if small is not big:
-        growth = minute / small["median_seconds"]
+        before, smaller = small["median_seconds"], count_label(small["events"])
         rows.append(
-            (
-                f"alert evaluation minute: ≤ {EVAL_GROWTH}× its time at "
-                f"{count_label(small['events'])}",
-                f"{growth:.2f}× ({small['median_seconds']:.3f} → {minute:.3f} s)",
-                _met(growth <= EVAL_GROWTH),
+            _growth_row(
+                "alert evaluation minute", smaller, before, minute, EVAL_GROWTH, "s", digits=3
             )
         )
     preview = big["preview"]["median_seconds"]
     rows.append(
-        (
+        _at_most(
             f"14-day alert preview grouped by courier: ≤ {PREVIEW_SECONDS:g} s at {label}",
-            f"{preview:.2f} s",
-            _met(preview <= PREVIEW_SECONDS),
+            preview,
+            PREVIEW_SECONDS,
+            unit="s",
+            digits=2,
+            over=False,
         )
     )
     return rows
@@ -298,10 +275,8 @@ def _open_targets(figures: dict | None) -> list[tuple]:
         "summary": "open failures summary",
     }
     rows = [
-        (
-            f"{title}: p50 ≤ {OPEN_MS} ms at {where}",
-            f"{reads[key]['p50_ms']:.1f} ms",
-            _met(reads[key]["p50_ms"] <= OPEN_MS),
+        _at_most(
+            f"{title}: p50 ≤ {OPEN_MS} ms at {where}", reads[key]["p50_ms"], OPEN_MS, over=False
         )
         for key, title in names.items()
     ]
@@ -341,6 +316,42 @@ def _open_targets(figures: dict | None) -> list[tuple]:
 
 def _over(value: float, limit: float) -> str:
     return "" if value <= limit else f" ({value / limit:.1f}× the target)"
+
+
+def _at_most(
+    target: str,
+    value: float | None,
+    limit: float,
+    *,
+    unit: str = "ms",
+    digits: int = 1,
+    over: bool = True,
+) -> tuple:
+    """A figure against its ceiling, with how far over it is (unless not `over`); "no answer"
+    where none came."""
+    if value is None:
+        return (target, "no answer", _met(False))
+    measured = f"{value:.{digits}f} {unit}" + (_over(value, limit) if over else "")
+    return (target, measured, _met(value <= limit))
+
+
+def _growth_row(
+    what: str, smaller: str, before: float, after: float, limit: float, unit: str, digits: int = 1
+) -> tuple:
+    """`what`'s time at the largest size (`after`) at most `limit` times its time (`before`) at
+    the smallest (`smaller`: that size's label)."""
+    growth = after / before
+    return (
+        f"{what}: ≤ {limit}× its time at {smaller}",
+        f"{growth:.2f}× ({before:.{digits}f} → {after:.{digits}f} {unit})",
+        _met(growth <= limit),
+    )
+
+
+def _smallest_and_largest(sizes: list[dict]) -> tuple[dict, dict]:
+    """The figures of the fewest and of the most events (the same where one size ran)."""
+    ordered = sorted(sizes, key=lambda s: s["events"])
+    return ordered[0], ordered[-1]
 
 
 # ---------------------------------------------------------------- sections

@@ -126,23 +126,28 @@ def python(*args: str, env: dict | None = None) -> None:
 # ---------------------------------------------------------------- steps
 
 
-def step_ingest(cfg: dict) -> None:
+def _bench_ingest(cfg: dict, events: int, *sweep: str, env: dict | None = None) -> None:
+    """bench.ingest end to end: `events` events a round, with the run's rounds, workers and
+    clients; `sweep`: its --sweep arguments; `env`: the whole environment (None: this one)."""
     python(
         "-m",
         "bench.ingest",
         "--events",
-        str(cfg["ingest_events"]),
+        str(events),
         "--runs",
         str(cfg["runs"]),
         "--workers",
         str(cfg["workers"]),
         "--clients",
         str(cfg["clients"]),
-        "--sweep",
-        cfg["sweep"],
-        "--sweep-events",
-        str(cfg["sweep_events"]),
+        *sweep,
+        env=env,
     )
+
+
+def step_ingest(cfg: dict) -> None:
+    sweep = ("--sweep", cfg["sweep"], "--sweep-events", str(cfg["sweep_events"]))
+    _bench_ingest(cfg, cfg["ingest_events"], *sweep)
     common.run_step("profile_ingest", "bench_ingest")
     if not cfg["keep_dbs"]:
         common.drop_database("bench_ingest")
@@ -156,21 +161,7 @@ def step_ingest_small(cfg: dict) -> None:
         "BENCH_INGEST_FIGURES": "ingest_small",
         "BENCH_INGEST_DB": "bench_ingest_small",
     }
-    python(
-        "-m",
-        "bench.ingest",
-        "--events",
-        str(cfg["small_events"]),
-        "--runs",
-        str(cfg["runs"]),
-        "--workers",
-        str(cfg["workers"]),
-        "--clients",
-        str(cfg["clients"]),
-        "--sweep",
-        "",
-        env=env,
-    )
+    _bench_ingest(cfg, cfg["small_events"], "--sweep", "", env=env)
     if not cfg["keep_dbs"]:
         common.drop_database("bench_ingest_small")
 

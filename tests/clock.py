@@ -26,6 +26,14 @@ a test is about:
   server started in a subprocess gets the clock by `python -m tests.travelled` (below).
   `tests/read_dataset.py` (the read tests' October 2026 data set) is loaded and read this way:
   the `events` fixture travels to `read_dataset.NOW` for each test that asks for it.
+
+Code that measures intervals with `time.monotonic()` (caches, leases, "recently fine") is
+tested on a `MonotonicClock` that stands still until the test moves it: the `monotonic_clock`
+fixture (tests/conftest.py) puts one in place of `time.monotonic` for the test::
+
+      def test_a_lease_not_handed_out_in_time_is_given_up(monotonic_clock):
+          ...
+          monotonic_clock.now += ratelimit.LEASE_SECONDS
 """
 
 from __future__ import annotations
@@ -71,3 +79,13 @@ def travel(moment: datetime) -> Iterator[datetime]:
         raise ValueError("travel to an aware datetime")
     with time_machine.travel(moment, tick=True):
         yield moment
+
+
+class MonotonicClock:
+    """A stand-in for `time.monotonic`: reads `now` (seconds), which only the test moves."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

@@ -3,6 +3,8 @@ embedded server started by the settings)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
@@ -32,6 +34,17 @@ def _empty_static_root(tmp_path_factory) -> None:
     without a manifest), so STATIC_ROOT is an empty folder of their own: whitenoise warns about
     a missing one, and a staticfiles/ left by `make run` or a server test changes nothing."""
     settings.STATIC_ROOT = tmp_path_factory.mktemp("static-root")
+
+
+@pytest.fixture
+def monotonic_clock(monkeypatch) -> clock.MonotonicClock:
+    """`time.monotonic` stands where it was when the test began, and moves only when the test
+    moves it (`monotonic_clock.now += 5`). It starts at the real reading, not at a fixed number,
+    so that what was timed before (a kept connection's CONN_MAX_AGE end) stays in the future:
+    on a machine up for less than ~15 minutes a fixed 1000.0 read as past it."""
+    stand_in = clock.MonotonicClock(time.monotonic())
+    monkeypatch.setattr(time, "monotonic", stand_in)
+    return stand_in
 
 
 @pytest.fixture

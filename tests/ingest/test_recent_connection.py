@@ -11,21 +11,6 @@ from django.db import OperationalError, connection, connections
 from ingest.doors import middleware
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(middleware.time, "monotonic", fake)
-    return fake
-
-
 def _a_request_ends() -> None:
     connection.ensure_connection()
     request_finished.send(sender=None)  # Django's close_old_connections, then the note
@@ -47,23 +32,25 @@ def _terminate(backend_pid: int) -> None:
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_connection_fine_a_moment_ago_is_not_checked_again(clock):
+def test_a_connection_fine_a_moment_ago_is_not_checked_again(monotonic_clock):
     _a_request_ends()
-    clock.now += middleware.RECENTLY_FINE_SECONDS - 0.01
+    monotonic_clock.now += middleware.RECENTLY_FINE_SECONDS - 0.01
     _a_request_starts_admitted()
     assert connection.health_check_done
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_connection_idle_longer_is_checked(clock):
+def test_a_connection_idle_longer_is_checked(monotonic_clock):
     _a_request_ends()
-    clock.now += middleware.RECENTLY_FINE_SECONDS
+    monotonic_clock.now += middleware.RECENTLY_FINE_SECONDS
     _a_request_starts_admitted()
     assert not connection.health_check_done
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_connection_broken_within_the_second_fails_one_request_and_the_next_reconnects(clock):
+def test_a_connection_broken_within_the_second_fails_one_request_and_the_next_reconnects(
+    monotonic_clock,
+):
     _a_request_ends()
     broken = connection.connection.info.backend_pid
     _terminate(broken)

@@ -12,20 +12,10 @@ from tokens import ratelimit
 HOUR = 3600  # nothing refills while a test runs
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(ratelimit.time, "monotonic", fake)
+@pytest.fixture(autouse=True)
+def _no_leases_before_or_after(monotonic_clock):
     ratelimit.forget_leases()
-    yield fake
+    yield
     ratelimit.forget_leases()
 
 
@@ -34,7 +24,7 @@ def _statements(queries: CaptureQueriesContext) -> int:
 
 
 @pytest.mark.django_db
-def test_a_large_limit_asks_once_a_lease(clock):
+def test_a_large_limit_asks_once_a_lease():
     assert ratelimit.lease_size(1200) == 12
     with CaptureQueriesContext(connection) as queries:
         decisions = [ratelimit.take("lease", limit=1200, period_seconds=HOUR) for _ in range(25)]
@@ -45,7 +35,7 @@ def test_a_large_limit_asks_once_a_lease(clock):
 
 
 @pytest.mark.django_db
-def test_a_small_limit_asks_every_request(clock):
+def test_a_small_limit_asks_every_request():
     assert ratelimit.lease_size(199) == 1
     with CaptureQueriesContext(connection) as queries:
         for _ in range(5):
@@ -55,7 +45,7 @@ def test_a_small_limit_asks_every_request(clock):
 
 
 @pytest.mark.django_db
-def test_a_burst_gets_exactly_the_limit(clock):
+def test_a_burst_gets_exactly_the_limit():
     decisions = [ratelimit.take("burst", limit=400, period_seconds=HOUR) for _ in range(450)]
 
     assert [d.allowed for d in decisions] == [True] * 400 + [False] * 50
@@ -63,7 +53,7 @@ def test_a_burst_gets_exactly_the_limit(clock):
 
 
 @pytest.mark.django_db
-def test_another_process_is_refused_at_the_limit_less_one_lease_at_most(clock, monkeypatch):
+def test_another_process_is_refused_at_the_limit_less_one_lease_at_most(monkeypatch):
     """Two processes (two lease books) spend one bucket: never more than the limit between
     them; what one took and did not hand out is all the other may miss."""
     books = [ratelimit._Leases(), ratelimit._Leases()]
@@ -76,10 +66,10 @@ def test_another_process_is_refused_at_the_limit_less_one_lease_at_most(clock, m
 
 
 @pytest.mark.django_db
-def test_a_lease_not_handed_out_in_time_is_given_up(clock):
+def test_a_lease_not_handed_out_in_time_is_given_up(monotonic_clock):
     ratelimit.take("stale", limit=1200, period_seconds=HOUR)  # one, exactly
     ratelimit.take("stale", limit=1200, period_seconds=HOUR)  # a lease of 12: 11 left
-    clock.now += ratelimit.LEASE_SECONDS
+    monotonic_clock.now += ratelimit.LEASE_SECONDS
     with CaptureQueriesContext(connection) as queries:
         ratelimit.take("stale", limit=1200, period_seconds=HOUR)
 
