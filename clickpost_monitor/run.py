@@ -1,6 +1,6 @@
 """`make run`'s processes, side by side and supervised: the web server, the alert evaluator,
-the report scheduler, and on the embedded demo database (DATABASE_URL unset) the demo's live
-traffic (demo.trickle).
+the report scheduler, the rollups' folding (ingest.rollups), and on the embedded demo database
+(DATABASE_URL unset) the demo's live traffic (demo.trickle).
 
     python -m clickpost_monitor.run [--bind 127.0.0.1:8000]
 
@@ -41,6 +41,7 @@ def processes(bind: str) -> dict[str, str]:
         ),
         "alerts": f"{python} manage.py run_alerts",  # one leads at a time: any number may run
         "reports": f"{python} manage.py run_reports",  # the weekly report subscriptions
+        "rollups": f"{python} manage.py fold_rollups",  # past buckets' stripes into one row
     } | (
         {}
         if os.environ.get("DATABASE_URL")

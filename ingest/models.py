@@ -109,6 +109,10 @@ class RollupCounts(models.Model):
     # The calls' latencies as a sparse histogram (ingest.latency): `bucket << 40 | calls` per
     # non-empty bucket. Rows older than the histograms (migration 0008) keep '{}'.
     latency_hist = ArrayField(models.BigIntegerField(), default=list)
+    # The stripe of the writer (ingest.store: ROLLUP_STRIPES): concurrent batches add to rows of
+    # their own and never wait on each other's row locks; reads add the stripes up, and
+    # `compact_rollups` folds those of past buckets into stripe 0.
+    part = models.SmallIntegerField(db_default=0)
 
     class Meta:
         abstract = True
@@ -133,7 +137,7 @@ class RollupByCategory(RollupCounts):
     """Calls by category only: a handful of rows per quarter hour at any volume. Totals and the
     overview's timeseries by category."""
 
-    pk = models.CompositePrimaryKey("bucket", "category")
+    pk = models.CompositePrimaryKey("bucket", "category", "part")
 
     class Meta:
         db_table = "ingest_rollup_category"
@@ -142,7 +146,7 @@ class RollupByCategory(RollupCounts):
 class RollupByCode(Rollup):
     """Calls by endpoint, category and code: timeseries/breakdowns over those, catalog counts."""
 
-    pk = models.CompositePrimaryKey("bucket", "endpoint", "category", "code")
+    pk = models.CompositePrimaryKey("bucket", "endpoint", "category", "code", "part")
     endpoint = models.CharField(max_length=200)
 
     class Meta:
@@ -152,7 +156,7 @@ class RollupByCode(Rollup):
 class RollupByCourier(Rollup):
     """Calls by courier, category and code: heatmap, courier breakdowns, the weekly CSV."""
 
-    pk = models.CompositePrimaryKey("bucket", "cp_id", "category", "code")
+    pk = models.CompositePrimaryKey("bucket", "cp_id", "category", "code", "part")
     cp_id = models.IntegerField()
 
     class Meta:
@@ -162,7 +166,7 @@ class RollupByCourier(Rollup):
 class RollupByAccount(Rollup):
     """Calls by account, category and code: per-account breakdowns and filters."""
 
-    pk = models.CompositePrimaryKey("bucket", "account_code", "category", "code")
+    pk = models.CompositePrimaryKey("bucket", "account_code", "category", "code", "part")
     account_code = models.CharField(max_length=100)
 
     class Meta:
@@ -176,7 +180,7 @@ class RollupByAccount(Rollup):
 class RollupByCodeDaily(Rollup):
     """`RollupByCode` per UTC day."""
 
-    pk = models.CompositePrimaryKey("bucket", "endpoint", "category", "code")
+    pk = models.CompositePrimaryKey("bucket", "endpoint", "category", "code", "part")
     endpoint = models.CharField(max_length=200)
 
     class Meta:
@@ -186,7 +190,7 @@ class RollupByCodeDaily(Rollup):
 class RollupByCourierDaily(Rollup):
     """`RollupByCourier` per UTC day."""
 
-    pk = models.CompositePrimaryKey("bucket", "cp_id", "category", "code")
+    pk = models.CompositePrimaryKey("bucket", "cp_id", "category", "code", "part")
     cp_id = models.IntegerField()
 
     class Meta:
@@ -196,7 +200,7 @@ class RollupByCourierDaily(Rollup):
 class RollupByAccountDaily(Rollup):
     """`RollupByAccount` per UTC day."""
 
-    pk = models.CompositePrimaryKey("bucket", "account_code", "category", "code")
+    pk = models.CompositePrimaryKey("bucket", "account_code", "category", "code", "part")
     account_code = models.CharField(max_length=100)
 
     class Meta:
@@ -222,11 +226,12 @@ def _sent() -> models.GeneratedField:
 class LatencyByEndpointHourly(models.Model):
     """The latency histogram (ingest.latency) of the calls per UTC hour and endpoint."""
 
-    pk = models.CompositePrimaryKey("bucket", "endpoint")
+    pk = models.CompositePrimaryKey("bucket", "endpoint", "part")
     bucket = models.DateTimeField()
     endpoint = models.CharField(max_length=200)
     latency_hist = ArrayField(models.BigIntegerField(), default=list)
     latency_sent = _sent()
+    part = models.SmallIntegerField(db_default=0)  # as RollupCounts.part
 
     class Meta:
         db_table = "ingest_rollup_latency_endpoint"
@@ -238,11 +243,12 @@ class LatencyByEndpointHourly(models.Model):
 class LatencyByCourierHourly(models.Model):
     """The latency histogram (ingest.latency) of the calls per UTC hour and courier (0: none)."""
 
-    pk = models.CompositePrimaryKey("bucket", "cp_id")
+    pk = models.CompositePrimaryKey("bucket", "cp_id", "part")
     bucket = models.DateTimeField()
     cp_id = models.IntegerField()
     latency_hist = ArrayField(models.BigIntegerField(), default=list)
     latency_sent = _sent()
+    part = models.SmallIntegerField(db_default=0)  # as RollupCounts.part
 
     class Meta:
         db_table = "ingest_rollup_latency_courier"

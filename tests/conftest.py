@@ -3,12 +3,14 @@ embedded server started by the settings)."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from ingest import store
 from ingest.catalog import forget_cached_catalog
 from ingest.partitions import forget_known_partitions
 from ingest.store import forget_key_version
@@ -34,6 +36,15 @@ def _empty_static_root(tmp_path_factory) -> None:
     without a manifest), so STATIC_ROOT is an empty folder of their own: whitenoise warns about
     a missing one, and a staticfiles/ left by `make run` or a server test changes nothing."""
     settings.STATIC_ROOT = tmp_path_factory.mktemp("static-root")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _batches_take_turns_at_the_rollup_stripes() -> None:
+    """Each batch a test writes goes to the next rollup stripe (a server writes one stripe per
+    connection), so every read the tests check adds up several stripes of a key, as reads do
+    under concurrent writers."""
+    turns = itertools.cycle(range(store.ROLLUP_STRIPES))
+    store.stripe_of = lambda _session: next(turns)
 
 
 @pytest.fixture

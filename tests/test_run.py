@@ -23,7 +23,7 @@ from tests.ingest.test_ingest_api import server_database_url
 def test_the_launcher_starts_the_web_server_the_alert_evaluator_and_the_reports(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://elsewhere/db")
     started = run.processes("127.0.0.1:1")
-    assert set(started) == {"web", "alerts", "reports"}
+    assert set(started) == {"web", "alerts", "reports", "rollups"}
     assert started["alerts"].endswith("manage.py run_alerts")
     assert started["reports"].endswith("manage.py run_reports")
     assert "clickpost_monitor.asgi:application" in started["web"]
@@ -37,7 +37,7 @@ def test_links_follow_the_address_served():
 def test_on_the_embedded_demo_database_the_demo_traffic_goes_on(monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     started = run.processes("127.0.0.1:1")
-    assert set(started) == {"web", "alerts", "reports", "demo"}
+    assert set(started) == {"web", "alerts", "reports", "rollups", "demo"}
     assert started["demo"].endswith("manage.py demo_trickle")
 
 

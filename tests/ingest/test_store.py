@@ -72,18 +72,21 @@ def rollups_from_raw_rows(table: str) -> dict[tuple, tuple]:
 
 def rollup_contents(table: str) -> dict[tuple, tuple]:
     """Key (bucket, *key columns) -> (events, errors, latency_sum_ms, latency_count,
-    {latency bucket: calls})."""
+    {latency bucket: calls}), the key's stripes (`part`) added up as the reads add them."""
     columns, _ = ROLLUP_DIMENSIONS[table]
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT bucket, {', '.join(columns)}, events, errors, latency_sum_ms, "
-            f"latency_count, latency_hist FROM {table}"
+            f"latency_count, latency_hist FROM {table} ORDER BY part"
         )
         width = len(columns) + 1
-        return {
-            tuple(row[:width]): (*row[width:-1], latency.decode(row[-1]))
-            for row in cursor.fetchall()
-        }
+        summed: dict[tuple, list] = defaultdict(lambda: [0, 0, 0.0, 0, Counter()])
+        for row in cursor.fetchall():
+            total = summed[tuple(row[:width])]
+            for i, value in enumerate(row[width:-1]):
+                total[i] += value
+            total[4].update(latency.decode(row[-1]))
+        return {key: (*value[:4], dict(value[4])) for key, value in summed.items()}
 
 
 # The hourly latency rollups: table -> its one key column (histograms only).
@@ -107,9 +110,13 @@ def latency_from_raw_rows(table: str) -> dict[tuple, dict[int, int]]:
 
 
 def latency_contents(table: str) -> dict[tuple, dict[int, int]]:
+    """(hour, key) -> {latency bucket: calls}, the key's stripes added up."""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT bucket, {LATENCY_DIMENSIONS[table]}, latency_hist FROM {table}")
-        return {(bucket, key): latency.decode(hist) for bucket, key, hist in cursor.fetchall()}
+        summed: dict[tuple, Counter] = defaultdict(Counter)
+        for bucket, key, hist in cursor.fetchall():
+            summed[(bucket, key)].update(latency.decode(hist))
+        return {key: dict(counter) for key, counter in summed.items()}
 
 
 def assert_rollups_equal_raw_counts() -> None:
