@@ -2,6 +2,7 @@
 
     flock /tmp/bench.lock python -m bench.open_failures --events 10000000 [--runs 30]
     flock /tmp/bench.lock python -m bench.open_failures --ingest-only [--http] [--batches 40]
+          [--streams own|dealt]
     flock /tmp/bench.lock python -m bench.open_failures --db bench_10m   # reads, loaded database
 
 Reads: `bench.load` fills `bench_open_<events>` (its state built by the backfill's own
@@ -12,7 +13,9 @@ an already loaded database instead (nothing loaded or written; the ingest part i
 and explains the stale rows' rebuild there (`recompute_plan`).
 
 Ingest, side by side in one run, 1,000-event batches of shipments' lives (demo traffic: a
-reference called again and again), rounds alternating between the batch statement as shipped
+reference called again and again), sent as `--streams` says (`STREAMS`: each client its own
+shipments, the usual case and the default; or one stream dealt batch by batch, the state's
+worst case), rounds alternating between the batch statement as shipped
 and the same statement without the open-failure CTEs, each round from empty tables:
 - in-process (the default): `store.write_events` by `--clients` threads, each its own
   connection, into a fresh `bench_open_ingest`: the write alone, so the state's share is not
@@ -132,38 +135,73 @@ def recompute_plan(name: str, refs: int = 20) -> dict:
     }
 
 
-def _batches(count: int) -> list[list]:
-    from django.utils import timezone
+# How the shippers' traffic reaches the concurrent writers:
+# - "own": each client sends the lives of shipments of its own (a shipper host posting its own
+#   calls, the usual case): batches in flight at once share no reference;
+# - "dealt": one stream of lives dealt to the clients batch by batch: batches in flight at once
+#   are neighbours in time, so a failure and its retry often sit in two of them and the second
+#   waits at the state's row for the first's commit (the worst case for the state).
+STREAMS = ("own", "dealt")
+
+
+def _streams(count: int, clients: int, how: str) -> list[list[dict]]:
+    """`count` batches of BATCH records of shipments' lives in time order over the last day, as
+    one list of batches per client ("own": each from shipments of its own) or one shared list
+    ("dealt")."""
+    from datetime import UTC, datetime
 
     from demo.traffic import DemoTraffic
+
+    now = datetime.now(UTC)  # no Django here: the HTTP arm's process has none
+    sources = 1 if how == "dealt" else clients
+    per_source = -(-count // sources)
+    out = []
+    for source in range(sources):
+        # Shipments' lives in time order: references called again and again, failures retried.
+        records = DemoTraffic(
+            now=now, days=1, per_day=per_source * BATCH, seed=11 + source,
+            first_seq=source * 10_000_000,
+        ).records()  # fmt: skip
+        batch: list[dict] = []
+        stream = []
+        for record in records:
+            batch.append(record)
+            if len(batch) == BATCH:
+                stream.append(batch)
+                batch = []
+                if len(stream) == per_source:
+                    break
+        out.append(stream)
+    return out
+
+
+def _batches(count: int, clients: int, how: str) -> list[list[list]]:
+    """`_streams` as clean events."""
+    from django.utils import timezone
+
     from ingest.catalog import current_catalog
     from ingest.events import clean_event
 
-    now = timezone.now()
-    # Shipments' lives in time order over the last day: references called again and again,
-    # failures retried, the way the state is exercised in production.
-    records = DemoTraffic(now=now, days=1, per_day=count * BATCH, seed=11).records()
-    catalog = current_catalog()
-    events = []
-    for record in records:
-        events.append(clean_event(record, now=now, catalog=catalog))
-        if len(events) == count * BATCH:
-            break
-    return [events[i : i + BATCH] for i in range(0, len(events), BATCH)]
+    now, catalog = timezone.now(), current_catalog()
+    return [
+        [[clean_event(record, now=now, catalog=catalog) for record in batch] for batch in stream]
+        for stream in _streams(count, clients, how)
+    ]
 
 
-def _write_all(work: list[list], clients: int) -> None:
-    """Every batch through `store.write_events`, by `clients` threads (each its own connection)
-    taking the batches in time order from one queue, so batches in flight at once overlap in
-    time and share references, as concurrent shippers' do."""
+def _write_all(streams: list[list[list]], clients: int) -> None:
+    """Every batch through `store.write_events`, by `clients` threads (each its own connection):
+    one stream per client, each in order; or one stream, its batches taken in time order from one
+    queue, so batches in flight at once overlap in time and share references."""
     from django.db import connection
 
     from ingest import store
 
-    queue = list(reversed(work))
+    queues = [list(reversed(stream)) for stream in streams]
     errors: list[BaseException] = []
 
-    def client() -> None:
+    def client(n: int) -> None:
+        queue = queues[n % len(queues)]
         try:
             while True:
                 try:
@@ -176,7 +214,7 @@ def _write_all(work: list[list], clients: int) -> None:
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -214,7 +252,7 @@ def leave_out_state() -> None:
     store._WRITE_BATCH = statement_without_state()
 
 
-def ingest(batches: int, rounds: int, clients: int) -> dict:
+def ingest(batches: int, rounds: int, clients: int, streams: str) -> dict:
     from django.db import connection
 
     from ingest import open_failures, partitions, store
@@ -231,8 +269,8 @@ def ingest(batches: int, rounds: int, clients: int) -> dict:
         recomputed.append((len(keys), time.perf_counter() - started))
 
     open_failures.recompute_stale = timed_recompute
-    work = _batches(batches)
-    total = sum(len(b) for b in work)
+    work = _batches(batches, clients, streams)
+    total = sum(len(b) for stream in work for b in stream)
     partitions.ensure_partitions_ahead(days_ahead=1, days_back=2)
     rates: dict[str, list[float]] = {"without_state": [], "with_state": []}
     rebuilds: list[float] = []
@@ -261,6 +299,7 @@ def ingest(batches: int, rounds: int, clients: int) -> dict:
         "events": total,
         "batch": BATCH,
         "clients": clients,
+        "streams": streams,
         "rounds": rounds,
         "events_per_s": medians,
         "all_events_per_s": {k: [round(r) for r in v] for k, v in rates.items()},
@@ -275,22 +314,59 @@ def ingest(batches: int, rounds: int, clients: int) -> dict:
     }
 
 
-def _life_bodies(count: int, *, now) -> list[bytes]:
-    """gzip NDJSON bodies of BATCH records: shipments' lives over the last day, as `_batches`."""
+def _life_bodies(count: int, clients: int, how: str) -> list[list[bytes]]:
+    """`_streams` as gzip NDJSON bodies."""
     import gzip
 
-    from demo.traffic import DemoTraffic
+    def body(batch: list[dict]) -> bytes:
+        lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in batch)
+        return gzip.compress(lines.encode(), 6)
 
-    records = DemoTraffic(now=now, days=1, per_day=count * BATCH, seed=11).records()
-    lines = [json.dumps(record, separators=(",", ":")) + "\n" for record in records]
-    lines = lines[: count * BATCH]
-    return [
-        gzip.compress("".join(lines[i : i + BATCH]).encode(), 6)
-        for i in range(0, len(lines), BATCH)
-    ]
+    return [[body(batch) for batch in stream] for stream in _streams(count, clients, how)]
 
 
-def ingest_http(batches: int, rounds: int, clients: int, workers: int) -> dict:
+def _post_streams(port: int, token: str, streams: list[list[bytes]], clients: int) -> tuple:
+    """`quick.post_all` for one stream (a shared queue); else each client posts its own stream
+    in order. (wall seconds, accepted events)."""
+    import http.client
+
+    from bench import ingest_quick as quick
+
+    if len(streams) == 1:
+        return quick.post_all(port, token, streams[0], clients=clients)
+    accepted: list[int] = []
+    failures: list[str] = []
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/x-ndjson",
+        "Content-Encoding": "gzip",
+    }
+
+    def client(stream: list[bytes]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        for body in stream:
+            conn.request("POST", quick.INGEST_PATH, body=body, headers=headers)
+            response = conn.getresponse()
+            text = response.read()
+            if response.status == 200:
+                accepted.append(json.loads(text)["accepted"])
+            else:
+                failures.append(f"{response.status} {text[:200]!r}")
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(stream,)) for stream in streams]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{len(failures)} requests failed, e.g. {failures[0]}")
+    return seconds, sum(accepted)
+
+
+def ingest_http(batches: int, rounds: int, clients: int, workers: int, streams: str) -> dict:
     """End to end, as shippers see it: the same gzip NDJSON bodies posted to two servers of
     the deploy config, one as shipped and one whose workers leave the state out
     (bench/gunicorn_without_state.py), each on a database of its own, rounds alternating, each
@@ -307,8 +383,8 @@ def ingest_http(batches: int, rounds: int, clients: int, workers: int) -> dict:
         "without_state": "bench/gunicorn_without_state.py",
     }
     now = datetime.now(UTC)
-    bodies = _life_bodies(batches, now=now)
-    body_events = [len(gzip.decompress(body).splitlines()) for body in bodies]
+    bodies = _life_bodies(batches, clients, streams)
+    body_events = [len(gzip.decompress(b).splitlines()) for stream in bodies for b in stream]
     warmup = quick.encode_batches(2 * clients, now=now - quick.SPAN)
     servers = {}
     rates: dict[str, list[float]] = {variant: [] for variant in configs}
@@ -324,7 +400,7 @@ def ingest_http(batches: int, rounds: int, clients: int, workers: int) -> dict:
             variant = "without_state" if n % 2 else "with_state"
             _, port, token, db = servers[variant]
             quick.empty_tables(db)
-            seconds, accepted = quick.post_all(port, token, bodies, clients=clients)
+            seconds, accepted = _post_streams(port, token, bodies, clients)
             if accepted != sum(body_events):
                 raise RuntimeError(f"{variant}: {accepted} events accepted")
             rates[variant].append(accepted / seconds)
@@ -343,6 +419,7 @@ def ingest_http(batches: int, rounds: int, clients: int, workers: int) -> dict:
         "batch": quick.BATCH,
         "clients": clients,
         "workers": workers,
+        "streams": streams,
         "rounds": rounds,
         "events_per_s": medians,
         "all_events_per_s": {k: [round(r) for r in v] for k, v in rates.items()},
@@ -363,6 +440,10 @@ def main() -> None:
         "--http", action="store_true", help="ingest end to end through gunicorn, not in-process"
     )
     parser.add_argument("--in-process", dest="http", action="store_false", help="the default")
+    parser.add_argument(
+        "--streams", choices=STREAMS, default="own",
+        help="own: each client sends shipments of its own; dealt: one stream dealt batch by batch",
+    )  # fmt: skip
     parser.add_argument(
         "--events-per-order-id",
         type=int,
@@ -393,8 +474,10 @@ def main() -> None:
         common.setup_django()
         out["reads"] = reads(name, args.runs)
     if args.http:
-        out["ingest_http"] = ingest_http(args.batches, args.rounds, args.clients, args.workers)
-        common.save("open_failures_ingest_http", out["ingest_http"])
+        out["ingest_http"] = ingest_http(
+            args.batches, args.rounds, args.clients, args.workers, args.streams
+        )
+        common.save(f"open_failures_ingest_http_{args.streams}", out["ingest_http"])
     elif not args.reads_only:
         common.recreate_database(INGEST_DB)
         if "reads" in out:  # Django runs on the read database: point it at this one
@@ -405,8 +488,8 @@ def main() -> None:
         else:
             os.environ["DATABASE_URL"] = common.database_url(INGEST_DB)
             common.setup_django()
-        out["ingest"] = ingest(args.batches, args.rounds, args.clients)
-        common.save("open_failures_ingest", out["ingest"])
+        out["ingest"] = ingest(args.batches, args.rounds, args.clients, args.streams)
+        common.save(f"open_failures_ingest_{args.streams}", out["ingest"])
         from django.db import connections
 
         connections["default"].close()

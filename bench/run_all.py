@@ -72,8 +72,7 @@ OWN_FIGURES = (
     "explain_*",
     "alerts_eval",
     "open_failures",
-    "open_failures_ingest",
-    "open_failures_ingest_http",
+    "open_failures_ingest_*",
     "ingest_server_cpu",
     "latency_*",
 )
@@ -246,9 +245,11 @@ def step_open(cfg: dict) -> None:
     biggest = db_name(max(cfg["read_events"]))
     python("-m", "bench.open_failures", "--db", biggest, "--runs", str(cfg["read_runs"]))
     for how in ("--http", "--in-process"):
-        python(
-            "-m", "bench.open_failures", "--ingest-only", how, "--batches", str(OPEN_INGEST_BATCHES)
-        )
+        for streams in ("own", "dealt"):
+            python(
+                "-m", "bench.open_failures", "--ingest-only", how, "--streams", streams,
+                "--batches", str(OPEN_INGEST_BATCHES),
+            )  # fmt: skip
 
 
 def step_latency(cfg: dict) -> None:
