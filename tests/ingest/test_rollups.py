@@ -5,8 +5,10 @@ the raw rows computed in Python; settled buckets keep one row per key, current o
 from __future__ import annotations
 
 from datetime import UTC, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -90,3 +92,18 @@ def test_folds_at_any_moment_leave_the_rollups_equal_to_the_raw_rows(
         rollups.compact(now=now + timedelta(hours=hours_later))
         assert_rollups_equal_raw_counts()
         transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_the_fold_command_folds_once_and_says_how_many_rows():
+    old = timezone.now().astimezone(UTC).replace(microsecond=0) - timedelta(days=3)
+    for batch in range(3):
+        events = [clean(old - timedelta(seconds=batch * 10 + n), n) for n in range(8)]
+        store.write_events(events, token_id=None)
+    before = contents()
+    out = StringIO()
+    call_command("fold_rollups", "--once", stdout=out)
+    folded = int(out.getvalue().split()[1])
+    assert folded > 0 and contents() == before
+    for f in rollups.FOLDINGS:
+        assert "striped" not in rows_by_stripe(f.table, before=old + timedelta(days=1)), f.table
