@@ -319,43 +319,69 @@ def _plain_event(
 # source only through repr() of a str, never as code.
 
 _NO_EVENT = "        return None"
+# Null and blank text (`_absent`) leave an optional field at its default, as the careful reader
+# does (syslog-ng and rsyslog templates send "" for a value they lack).
+_ABSENT = "v is None or (v.__class__ is str and not v.strip())"
 _SCALAR_SOURCE = {
-    "int": (
-        "    v = event[{key}]\n"
-        "    if v.__class__ is int and {low} <= v <= {high}:\n"
-        "        {name} = v\n"
-        "    elif v is None or ({name} := _reader_{name}(v)) is None:\n" + _NO_EVENT
-    ),
-    "text": (
-        "    v = event[{key}]\n"
-        "    if v.__class__ is str and v.isascii():\n"
-        "        {name} = v.strip()\n"
-        '        if not {name} or len({name}) > {limit} or "\\x00" in v:\n'
-        "    " + _NO_EVENT + "\n"
-        "    elif v is None or ({name} := _reader_{name}(v)) is None:\n" + _NO_EVENT
-    ),
-    "endpoint": (
-        "    v = event[{key}]\n"
-        "    if v.__class__ is str and v.isascii() and len(v) <= CACHED_CHARS:\n"
-        '        if "\\x00" in v or not v.strip():\n'
-        "    " + _NO_EVENT + "\n"
-        "        endpoint = _cached_endpoint_name(v)\n"
-        "    elif v is None or (endpoint := _reader_endpoint(v)) is None:\n" + _NO_EVENT
-    ),
-    "latency": (
-        "    v = event[{key}]\n"
-        "    if v.__class__ is float and 0 <= v <= LATENCY_MAX_MS:\n"
-        "        latency_ms = v\n"
-        "    elif v is None or (latency_ms := _reader_latency_ms(v)) is None:\n" + _NO_EVENT
-    ),
-    "message": (
-        "    v = event[{key}]\n"
-        "    if v.__class__ is str and v.isascii():\n"
-        '        if "\\x00" in v or not v.strip():\n'
-        "    " + _NO_EVENT + "\n"
-        "        message = v\n"
-        "    elif v is None or (message := _reader_message(v)) is None:\n" + _NO_EVENT
-    ),
+    "int": """\
+    v = event[{key}]
+    if v.__class__ is int and {low} <= v <= {high}:
+        {name} = v
+    elif """
+    + _ABSENT
+    + """:
+        {name} = None
+    elif ({name} := _reader_{name}(v)) is None:
+        return None
+""",
+    "text": """\
+    v = event[{key}]
+    if v.__class__ is str and v.isascii():
+        {name} = v.strip()
+        if not {name}:
+            {name} = {default!r}
+        elif len({name}) > {limit} or "\\x00" in v:
+            return None
+    elif """
+    + _ABSENT
+    + """:
+        {name} = {default!r}
+    elif ({name} := _reader_{name}(v)) is None:
+        return None
+""",
+    "endpoint": """\
+    v = event[{key}]
+    if v.__class__ is str and v.isascii() and len(v) <= CACHED_CHARS:
+        if "\\x00" in v or not v.strip():
+            return None
+        endpoint = _cached_endpoint_name(v)
+    elif v is None or (endpoint := _reader_endpoint(v)) is None:
+        return None
+""",
+    "latency": """\
+    v = event[{key}]
+    if v.__class__ is float and 0 <= v <= LATENCY_MAX_MS:
+        latency_ms = v
+    elif """
+    + _ABSENT
+    + """:
+        latency_ms = None
+    elif (latency_ms := _reader_latency_ms(v)) is None:
+        return None
+""",
+    "message": """\
+    v = event[{key}]
+    if v.__class__ is str and v.isascii():
+        if "\\x00" in v:
+            return None
+        message = v if v.strip() else ""
+    elif """
+    + _ABSENT
+    + """:
+        message = ""
+    elif (message := _reader_message(v)) is None:
+        return None
+""",
 }
 _SCALAR_KIND = {
     "endpoint": ("endpoint", {}),
@@ -370,14 +396,15 @@ _SCALAR_KIND = {
     "event_id": ("text", {"limit": EVENT_ID_MAX_CHARS}),
     "message": ("message", {}),
 }
-_JSON_SOURCE = (
-    "    {name} = event[{key}]\n"
-    "    if {name} is None or ({name}.__class__ is str and not {name}.strip()):\n"
-    + _NO_EVENT
-    + "\n"
-    "    {name}_json = _json_text({name})\n"
-    "    if {name}_json is None:\n" + _NO_EVENT
-)
+_JSON_SOURCE = """\
+    {name} = event[{key}]
+    if {name} is None or ({name}.__class__ is str and not {name}.strip()):
+        {name} = {name}_json = None
+    else:
+        {name}_json = _json_text({name})
+        if {name}_json is None:
+            return None
+"""
 
 
 def _compile(plan: _Plan) -> _PlainReader:
@@ -395,7 +422,9 @@ def _compile(plan: _Plan) -> _PlainReader:
     ]
     for name, key in plan.scalars:
         kind, limits = _SCALAR_KIND[name]
-        lines.append(_SCALAR_SOURCE[kind].format(name=name, key=repr(key), **limits))
+        source = _SCALAR_SOURCE[kind]
+        default = _PLAIN_DEFAULTS[name]
+        lines.append(source.format(name=name, key=repr(key), default=default, **limits))
     for name, json_key in (("request", plan.request_key), ("response", plan.response_key)):
         if json_key is None:
             lines.append(f"    {name} = {name}_json = None")
