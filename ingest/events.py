@@ -145,9 +145,9 @@ def clean_event(
     event = _as_object(raw)
     oldest = horizon or retention_horizon(now)
     if default_timestamp is None and not context:
-        read = _plan(tuple(event))  # `_plain_event`, a call less: it runs for every event
-        if read is not None:
-            fast = read(event, now, oldest, catalog, legacy_before)
+        plan = _plan(tuple(event))  # `_plain_event`, a call less: it runs for every event
+        if plan is not None:
+            fast = plan[0](event, plan[1], now, oldest, catalog, legacy_before)
             if fast is not None:
                 return fast
     return _clean_carefully(
@@ -232,36 +232,45 @@ _KEY = re.compile(r'"([^"]*)":')
 
 
 # A plain reader: `_plain_event` for events with one tuple of keys, made once per tuple (below).
+# A plain reader: `_plain_event` for events whose fields one `_Shape` describes, given the
+# event, the keys of its `extra` and the batch's bounds.
 _PlainReader = Callable[
-    [dict, datetime, datetime, Mapping[int, CodeInfo], "datetime | None"], "CleanEvent | None"
+    [dict, tuple, datetime, datetime, Mapping[int, CodeInfo], "datetime | None"],
+    "CleanEvent | None",
 ]
 
 
 @dataclass(frozen=True, slots=True)
-class _Plan:
-    """Where the fields are in events with one tuple of keys: the key naming the time, the
-    (field, key) of each other field given but `request` and `response`, their keys (None: not
-    given), and the keys left for `extra`, in their order."""
+class _Shape:
+    """Where the fields are: the key naming the time, the (field, key) of each other field
+    given but `request` and `response`, by field name, their keys (None: not given), and whether
+    any key is left for `extra`. Events with other keys for `extra`, or the same keys in another
+    order, have the same shape (every step is checked on its own, so order does not matter)."""
 
     time_key: str
     scalars: tuple[tuple[str, str], ...]
     request_key: str | None
     response_key: str | None
-    extra_keys: tuple[str, ...]
+    has_extra: bool
 
 
-# Events of one shipper repeat the same few tuples of keys: each one's reader is kept (per
-# process, bounded), so an event's keys are not each looked up and counted again.
-_PLANS: dict[tuple, _PlainReader | None] = {}
+# Events of one shipper repeat the same few tuples of keys: each one's reader and `extra` keys
+# are kept (per process, bounded), so an event's keys are not each looked up and counted again.
+_PLANS: dict[tuple, tuple[_PlainReader, tuple[str, ...]] | None] = {}
+# A shape's reader, compiled the second time the shape is seen (a millisecond and a half: a
+# shape seen once is read carefully, so a shipper whose every event differs pays no compile);
+# None: seen once.
+_READERS: dict[_Shape, _PlainReader | None] = {}
 _PLANS_MAX = 4096
 
 
-def _plan(keys: tuple) -> _PlainReader | None:
-    """The plain reader for events with these keys; None when a field is named twice, the time
-    or the endpoint is not named, or a key is not a string (the careful reader's cases)."""
-    reader = _PLANS.get(keys, _Plan)  # the class itself: not made yet
-    if reader is not _Plan:
-        return reader  # type: ignore[return-value]
+def _plan(keys: tuple, *, eager: bool = False) -> tuple[_PlainReader, tuple[str, ...]] | None:
+    """The plain reader for events with these keys and their keys for `extra`; None when a
+    field is named twice, the time or the endpoint is not named, or a key is not a string (the
+    careful reader's cases), and the first time their shape is seen, unless `eager`."""
+    plan = _PLANS.get(keys, _Shape)  # the class itself: not made yet
+    if plan is not _Shape:
+        return plan  # type: ignore[return-value]
     named = [(_FIELD_OF_KEY.get(key), key) for key in keys]
     key_of = {name: key for name, key in named if name is not None}
     given = [name for name, _ in named if name is not None]
@@ -272,22 +281,36 @@ def _plan(keys: tuple) -> _PlainReader | None:
         and "endpoint" in key_of
         and all(key.__class__ is str for key in keys)
     ):
-        plan = _Plan(
+        extra_keys = tuple(key for name, key in named if name is None)
+        shape = _Shape(
             time_key=key_of["ts"],
             scalars=tuple(
-                (name, key)
-                for name, key in named
-                if name is not None and name not in ("ts", "request", "response")
+                sorted(
+                    (name, key)
+                    for name, key in key_of.items()
+                    if name not in ("ts", "request", "response")
+                )
             ),
             request_key=key_of.get("request"),
             response_key=key_of.get("response"),
-            extra_keys=tuple(key for name, key in named if name is None),
+            has_extra=bool(extra_keys),
         )
-        made = _compile(plan)
-    if len(_PLANS) >= _PLANS_MAX:
-        _PLANS.clear()
-    _PLANS[keys] = made
+        reader = _READERS.get(shape)
+        if reader is None:
+            if shape not in _READERS and not eager:
+                _keep(_READERS, shape, None)
+                return None  # and not kept in _PLANS: asked again, the shape is compiled
+            reader = _compile(shape)
+            _keep(_READERS, shape, reader)
+        made = (reader, extra_keys)
+    _keep(_PLANS, keys, made)
     return made
+
+
+def _keep(cache: dict, key: Any, value: Any) -> None:
+    if len(cache) >= _PLANS_MAX:
+        cache.clear()
+    cache[key] = value
 
 
 def _plain_event(
@@ -300,13 +323,15 @@ def _plain_event(
 ) -> CleanEvent | None:
     """The clean event, when `event` is plain: each field named once, valid, and nothing for
     redaction to change (proved from the compact JSON text, which the store needs anyway);
-    None for anything else (an alias twice, a blank or bad value, a possible secret, NUL, deep
-    nesting, a value JSON has no form for), which `_clean_carefully` then reads. It never
-    refuses an event: every error comes from the careful reader, in its words."""
-    read = _plan(tuple(event))
-    if read is None:
+    None for anything else (an alias twice, a bad value, a possible secret, NUL, deep nesting,
+    a value JSON has no form for), which `_clean_carefully` then reads. It never refuses an
+    event: every error comes from the careful reader, in its words. (`clean_event` takes this
+    path from the second event of a shape on; this reads the first one too.)"""
+    plan = _plan(tuple(event), eager=True)
+    if plan is None:
         return None
-    return read(event, now, horizon, catalog, legacy_before)
+    read, extra_keys = plan
+    return read(event, extra_keys, now, horizon, catalog, legacy_before)
 
 
 # --- the plain reader of one plan, written out as Python source and compiled ---
@@ -407,12 +432,12 @@ _JSON_SOURCE = """\
 """
 
 
-def _compile(plan: _Plan) -> _PlainReader:
-    """The plain reader of events with `plan`'s keys: what reading them through
+def _compile(plan: _Shape) -> _PlainReader:
+    """The plain reader of events of `plan`'s shape: what reading them through
     `_PLAIN_READERS` and `_build` gives (tests/ingest/test_plain_events.py), field by field."""
     given = {name for name, _ in plan.scalars}
     lines = [
-        "def read(event, now, horizon, catalog, legacy_before):",
+        "def read(event, extra_keys, now, horizon, catalog, legacy_before):",
         f"    v = event[{plan.time_key!r}]",
         "    ts = usual_time(v) if v.__class__ is str else None",
         "    if ts is None or not horizon <= ts <= now + MAX_FUTURE:",
@@ -430,10 +455,9 @@ def _compile(plan: _Plan) -> _PlainReader:
             lines.append(f"    {name} = {name}_json = None")
         else:
             lines.append(_JSON_SOURCE.format(name=name, key=repr(json_key)))
-    if plan.extra_keys:
-        pairs = ", ".join(f"{key!r}: event[{key!r}]" for key in plan.extra_keys)
+    if plan.has_extra:
         lines += [
-            f"    extra = {{{pairs}}}",
+            "    extra = {key: event[key] for key in extra_keys}",
             "    extra_json = _json_text(extra)",
             "    if extra_json is None:",
             _NO_EVENT,
