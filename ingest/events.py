@@ -257,11 +257,14 @@ class _Shape:
 # Events of one shipper repeat the same few tuples of keys: each one's reader and `extra` keys
 # are kept (per process, bounded), so an event's keys are not each looked up and counted again.
 _PLANS: dict[tuple, tuple[_PlainReader, tuple[str, ...]] | None] = {}
-# A shape's reader, compiled the second time the shape is seen (a millisecond and a half: a
-# shape seen once is read carefully, so a shipper whose every event differs pays no compile);
-# None: seen once.
-_READERS: dict[_Shape, _PlainReader | None] = {}
 _PLANS_MAX = 4096
+# A shape's reader is compiled the second time the shape is seen (a compile costs a millisecond
+# and a half: a shape seen once is read carefully, so a shipper whose every event differs pays
+# none), for at most _READERS_MAX shapes a process (a shipper has a few; past that, a process
+# reads new shapes carefully rather than spend memory and compiles on them).
+_READERS: dict[_Shape, _PlainReader] = {}
+_READERS_MAX = 256
+_SEEN_ONCE: set[_Shape] = set()
 
 
 def _plan(keys: tuple, *, eager: bool = False) -> tuple[_PlainReader, tuple[str, ...]] | None:
@@ -297,20 +300,19 @@ def _plan(keys: tuple, *, eager: bool = False) -> tuple[_PlainReader, tuple[str,
         )
         reader = _READERS.get(shape)
         if reader is None:
-            if shape not in _READERS and not eager:
-                _keep(_READERS, shape, None)
-                return None  # and not kept in _PLANS: asked again, the shape is compiled
+            if not eager and (shape not in _SEEN_ONCE or len(_READERS) >= _READERS_MAX):
+                if len(_SEEN_ONCE) >= _PLANS_MAX:
+                    _SEEN_ONCE.clear()
+                _SEEN_ONCE.add(shape)
+                return None  # not kept in _PLANS: asked again, the shape may be compiled
             reader = _compile(shape)
-            _keep(_READERS, shape, reader)
+            if len(_READERS) < _READERS_MAX:
+                _READERS[shape] = reader
         made = (reader, extra_keys)
-    _keep(_PLANS, keys, made)
+    if len(_PLANS) >= _PLANS_MAX:
+        _PLANS.clear()
+    _PLANS[keys] = made
     return made
-
-
-def _keep(cache: dict, key: Any, value: Any) -> None:
-    if len(cache) >= _PLANS_MAX:
-        cache.clear()
-    cache[key] = value
 
 
 def _plain_event(

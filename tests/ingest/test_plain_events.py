@@ -471,6 +471,7 @@ def test_a_shape_is_read_carefully_the_first_time_and_plainly_from_the_second():
     keys = tuple(event)
     events._PLANS.pop(keys, None)
     events._READERS.clear()
+    events._SEEN_ONCE.clear()
     careful_reading = outcome(
         lambda e: events.clean_event(e, now=NOW, catalog=CATALOG, horizon=HORIZON), event
     )
@@ -489,3 +490,17 @@ def test_events_differing_only_in_their_extra_keys_or_key_order_share_one_reader
     assert (extra_first, extra_second) == (("level",), ("level", "host", "region"))
     assert fast(second) == careful(second)
     assert list(plain(second).extra.items()) == [("level", "info"), ("host", "a"), ("region", "b")]
+
+
+def test_past_the_readers_limit_a_new_shape_is_read_carefully(monkeypatch):
+    monkeypatch.setattr(events, "_READERS_MAX", 0)
+    monkeypatch.setattr(events, "_READERS", {})
+    monkeypatch.setattr(events, "_PLANS", {})
+    event = {"@timestamp": NOW.isoformat(), "api": "order_create", "status_code": 503}
+    for _ in range(3):
+        assert events._plan(tuple(event)) is None
+    reading = outcome(
+        lambda e: events.clean_event(e, now=NOW, catalog=CATALOG, horizon=HORIZON), event
+    )
+    assert reading == careful(event)
+    assert reading[0] == "clean"
