@@ -231,7 +231,6 @@ _QUOTED = re.compile(r'"([^"]*)"')
 _KEY = re.compile(r'"([^"]*)":')
 
 
-# A plain reader: `_plain_event` for events with one tuple of keys, made once per tuple (below).
 # A plain reader: `_plain_event` for events whose fields one `_Shape` describes, given the
 # event, the keys of its `extra` and the batch's bounds.
 _PlainReader = Callable[
@@ -336,10 +335,10 @@ def _plain_event(
     return read(event, extra_keys, now, horizon, catalog, legacy_before)
 
 
-# --- the plain reader of one plan, written out as Python source and compiled ---
+# --- the plain reader of one shape, written out as Python source and compiled ---
 #
 # Read field by field through a table of readers, a plain event cost a call, a dict store and a
-# loop step per field, then `_build`'s dict juggling: most of the event's time. A plan's reader
+# loop step per field, then `_build`'s dict juggling: most of the event's time. A shape's reader
 # is that same sequence written out for its fields only: each field's usual type (an int in
 # range, ASCII text, a float) is checked inline, and anything else goes to the field's reader in
 # `_PLAIN_READERS`, so the rules stay those readers' (and `_build`'s: `_finish`). Keys enter the
@@ -434,30 +433,30 @@ _JSON_SOURCE = """\
 """
 
 
-def _compile(plan: _Shape) -> _PlainReader:
-    """The plain reader of events of `plan`'s shape: what reading them through
+def _compile(shape: _Shape) -> _PlainReader:
+    """The plain reader of events of this shape: what reading them through
     `_PLAIN_READERS` and `_build` gives (tests/ingest/test_plain_events.py), field by field."""
-    given = {name for name, _ in plan.scalars}
+    given = {name for name, _ in shape.scalars}
     lines = [
         "def read(event, extra_keys, now, horizon, catalog, legacy_before):",
-        f"    v = event[{plan.time_key!r}]",
+        f"    v = event[{shape.time_key!r}]",
         "    ts = usual_time(v) if v.__class__ is str else None",
         "    if ts is None or not horizon <= ts <= now + MAX_FUTURE:",
         "        ts = _read_time(v, now=now, horizon=horizon)",
         "        if ts is None:",
         "    " + _NO_EVENT,
     ]
-    for name, key in plan.scalars:
+    for name, key in shape.scalars:
         kind, limits = _SCALAR_KIND[name]
         source = _SCALAR_SOURCE[kind]
         default = _PLAIN_DEFAULTS[name]
         lines.append(source.format(name=name, key=repr(key), default=default, **limits))
-    for name, json_key in (("request", plan.request_key), ("response", plan.response_key)):
+    for name, json_key in (("request", shape.request_key), ("response", shape.response_key)):
         if json_key is None:
             lines.append(f"    {name} = {name}_json = None")
         else:
             lines.append(_JSON_SOURCE.format(name=name, key=repr(json_key)))
-    if plan.has_extra:
+    if shape.has_extra:
         lines += [
             "    extra = {key: event[key] for key in extra_keys}",
             "    extra_json = _json_text(extra)",
