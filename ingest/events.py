@@ -145,11 +145,11 @@ def clean_event(
     event = _as_object(raw)
     oldest = horizon or retention_horizon(now)
     if default_timestamp is None and not context:
-        fast = _plain_event(
-            event, now=now, horizon=oldest, catalog=catalog, legacy_before=legacy_before
-        )
-        if fast is not None:
-            return fast
+        plan = _plan(tuple(event))  # `_plain_event`, a call less: it runs for every event
+        if plan is not None:
+            fast = plan[0](event, plan[1], now, oldest, catalog, legacy_before)
+            if fast is not None:
+                return fast
     return _clean_carefully(
         event,
         now=now,
@@ -231,47 +231,83 @@ _QUOTED = re.compile(r'"([^"]*)"')
 _KEY = re.compile(r'"([^"]*)":')
 
 
+# A plain reader: `_plain_event` for events whose fields one `_Shape` describes, given the
+# event, the keys of its `extra` and the batch's bounds.
+_PlainReader = Callable[
+    [dict, tuple, datetime, datetime, Mapping[int, CodeInfo], "datetime | None"],
+    "CleanEvent | None",
+]
+
+
 @dataclass(frozen=True, slots=True)
-class _Plan:
-    """Where the fields are in events with one tuple of keys: the key naming the time, the
-    (field, key, reader) of each other field given but `request` and `response`, their keys
-    (None: not given), and the keys left for `extra`, in their order."""
+class _Shape:
+    """Where the fields are: the key naming the time, the (field, key) of each other field
+    given but `request` and `response`, by field name, their keys (None: not given), and whether
+    any key is left for `extra`. Events with other keys for `extra`, or the same keys in another
+    order, have the same shape (every step is checked on its own, so order does not matter)."""
 
     time_key: str
-    scalars: tuple[tuple[str, str, Callable[[Any], Any]], ...]
+    scalars: tuple[tuple[str, str], ...]
     request_key: str | None
     response_key: str | None
-    extra_keys: tuple[Any, ...]
+    has_extra: bool
 
 
-# Events of one shipper repeat the same few tuples of keys: each one's plan is kept (per
-# process, bounded), so an event's keys are not each looked up and counted again.
-_PLANS: dict[tuple, _Plan | None] = {}
+# Events of one shipper repeat the same few tuples of keys: each one's reader and `extra` keys
+# are kept (per process, bounded), so an event's keys are not each looked up and counted again.
+_PLANS: dict[tuple, tuple[_PlainReader, tuple[str, ...]] | None] = {}
 _PLANS_MAX = 4096
+# A shape's reader is compiled the second time the shape is seen (a compile costs a millisecond
+# and a half: a shape seen once is read carefully, so a shipper whose every event differs pays
+# none), for at most _READERS_MAX shapes a process (a shipper has a few; past that, a process
+# reads new shapes carefully rather than spend memory and compiles on them).
+_READERS: dict[_Shape, _PlainReader] = {}
+_READERS_MAX = 256
+_SEEN_ONCE: set[_Shape] = set()
 
 
-def _plan(keys: tuple) -> _Plan | None:
-    """The plan for events with these keys; None when a field is named twice, or the time or
-    the endpoint is not named (the careful reader's cases)."""
-    plan = _PLANS.get(keys, _Plan)  # the class itself: not made yet
-    if plan is not _Plan:
+def _plan(keys: tuple, *, eager: bool = False) -> tuple[_PlainReader, tuple[str, ...]] | None:
+    """The plain reader for events with these keys and their keys for `extra`; None when a
+    field is named twice, the time or the endpoint is not named, or a key is not a string (the
+    careful reader's cases), and the first time their shape is seen, unless `eager`."""
+    plan = _PLANS.get(keys, _Shape)  # the class itself: not made yet
+    if plan is not _Shape:
         return plan  # type: ignore[return-value]
     named = [(_FIELD_OF_KEY.get(key), key) for key in keys]
     key_of = {name: key for name, key in named if name is not None}
     given = [name for name, _ in named if name is not None]
     made = None
-    if len(key_of) == len(given) and "ts" in key_of and "endpoint" in key_of:
-        made = _Plan(
+    if (
+        len(key_of) == len(given)
+        and "ts" in key_of
+        and "endpoint" in key_of
+        and all(key.__class__ is str for key in keys)
+    ):
+        extra_keys = tuple(key for name, key in named if name is None)
+        shape = _Shape(
             time_key=key_of["ts"],
             scalars=tuple(
-                (name, key, _PLAIN_READERS[name])
-                for name, key in named
-                if name is not None and name not in ("ts", "request", "response")
+                sorted(
+                    (name, key)
+                    for name, key in key_of.items()
+                    if name not in ("ts", "request", "response")
+                )
             ),
             request_key=key_of.get("request"),
             response_key=key_of.get("response"),
-            extra_keys=tuple(key for name, key in named if name is None),
+            has_extra=bool(extra_keys),
         )
+        reader = _READERS.get(shape)
+        if reader is None:
+            if not eager and (shape not in _SEEN_ONCE or len(_READERS) >= _READERS_MAX):
+                if len(_SEEN_ONCE) >= _PLANS_MAX:
+                    _SEEN_ONCE.clear()
+                _SEEN_ONCE.add(shape)
+                return None  # not kept in _PLANS: asked again, the shape may be compiled
+            reader = _compile(shape)
+            if len(_READERS) < _READERS_MAX:
+                _READERS[shape] = reader
+        made = (reader, extra_keys)
     if len(_PLANS) >= _PLANS_MAX:
         _PLANS.clear()
     _PLANS[keys] = made
@@ -288,63 +324,285 @@ def _plain_event(
 ) -> CleanEvent | None:
     """The clean event, when `event` is plain: each field named once, valid, and nothing for
     redaction to change (proved from the compact JSON text, which the store needs anyway);
-    None for anything else (an alias twice, a blank or bad value, a possible secret, NUL, deep
-    nesting, a value JSON has no form for), which `_clean_carefully` then reads. It never
-    refuses an event: every error comes from the careful reader, in its words."""
-    plan = _plan(tuple(event))
+    None for anything else (an alias twice, a bad value, a possible secret, NUL, deep nesting,
+    a value JSON has no form for), which `_clean_carefully` then reads. It never refuses an
+    event: every error comes from the careful reader, in its words. (`clean_event` takes this
+    path from the second event of a shape on; this reads the first one too.)"""
+    plan = _plan(tuple(event), eager=True)
     if plan is None:
         return None
-    ts = _read_time(event[plan.time_key], now=now, horizon=horizon)
-    if ts is None:
+    read, extra_keys = plan
+    return read(event, extra_keys, now, horizon, catalog, legacy_before)
+
+
+# --- the plain reader of one shape, written out as Python source and compiled ---
+#
+# Read field by field through a table of readers, a plain event cost a call, a dict store and a
+# loop step per field, then `_build`'s dict juggling: most of the event's time. A shape's reader
+# is that same sequence written out for its fields only: each field's usual type (an int in
+# range, ASCII text, a float) is checked inline, and anything else goes to the field's reader in
+# `_PLAIN_READERS`, so the rules stay those readers' (and `_build`'s: `_finish`). Keys enter the
+# source only through repr() of a str, never as code.
+
+_NO_EVENT = "        return None"
+# Null and blank text (`_absent`) leave an optional field at its default, as the careful reader
+# does (syslog-ng and rsyslog templates send "" for a value they lack).
+_ABSENT = "v is None or (v.__class__ is str and not v.strip())"
+_SCALAR_SOURCE = {
+    "int": """\
+    v = event[{key}]
+    if v.__class__ is int and {low} <= v <= {high}:
+        {name} = v
+    elif """
+    + _ABSENT
+    + """:
+        {name} = None
+    elif ({name} := _reader_{name}(v)) is None:
         return None
-    fields = {**_PLAIN_DEFAULTS, "ts": ts}
-    for name, key, read in plan.scalars:
-        value = event[key]
-        parsed = None if value is None else read(value)  # null: the careful reader's rules
-        if parsed is None:
+""",
+    "text": """\
+    v = event[{key}]
+    if v.__class__ is str and v.isascii():
+        {name} = v.strip()
+        if not {name}:
+            {name} = {default!r}
+        elif len({name}) > {limit} or "\\x00" in v:
             return None
-        fields[name] = parsed
-    request_json = response_json = None
-    if plan.request_key is not None:
-        fields["request"] = request = event[plan.request_key]
-        request_json = _read_json(request)
-        if request_json is None:
-            return None
-    if plan.response_key is not None:
-        fields["response"] = response = event[plan.response_key]
-        response_json = _read_json(response)
-        if response_json is None:
-            return None
-    extra = {key: event[key] for key in plan.extra_keys} if plan.extra_keys else {}
-    extra_json = _plain_json(extra) if extra else "{}"
-    if extra_json is None or not _redaction_free(
-        f"{extra_json}\n{request_json or ''}\n{response_json or ''}"
-    ):
+    elif """
+    + _ABSENT
+    + """:
+        {name} = {default!r}
+    elif ({name} := _reader_{name}(v)) is None:
         return None
-    fields["extra"] = extra
-    code = _plain_code(fields)
+""",
+    "endpoint": """\
+    v = event[{key}]
+    if v.__class__ is str and v.isascii() and len(v) <= CACHED_CHARS:
+        if "\\x00" in v or not v.strip():
+            return None
+        endpoint = _cached_endpoint_name(v)
+    elif v is None or (endpoint := _reader_endpoint(v)) is None:
+        return None
+""",
+    "latency": """\
+    v = event[{key}]
+    if v.__class__ is float and 0 <= v <= LATENCY_MAX_MS:
+        latency_ms = v
+    elif """
+    + _ABSENT
+    + """:
+        latency_ms = None
+    elif (latency_ms := _reader_latency_ms(v)) is None:
+        return None
+""",
+    "message": """\
+    v = event[{key}]
+    if v.__class__ is str and v.isascii():
+        if "\\x00" in v:
+            return None
+        message = v if v.strip() else ""
+    elif """
+    + _ABSENT
+    + """:
+        message = ""
+    elif (message := _reader_message(v)) is None:
+        return None
+""",
+}
+_SCALAR_KIND = {
+    "endpoint": ("endpoint", {}),
+    "http_status": ("int", {"low": 100, "high": 599}),
+    "raw_code": ("int", {"low": 0, "high": INT32_MAX}),
+    "cp_id": ("int", {"low": 0, "high": INT32_MAX}),
+    "courier": ("text", {"limit": TEXT_MAX_CHARS}),
+    "waybill": ("text", {"limit": TEXT_MAX_CHARS}),
+    "order_id": ("text", {"limit": TEXT_MAX_CHARS}),
+    "account_code": ("text", {"limit": TEXT_MAX_CHARS}),
+    "latency_ms": ("latency", {}),
+    "event_id": ("text", {"limit": EVENT_ID_MAX_CHARS}),
+    "message": ("message", {}),
+}
+_JSON_SOURCE = """\
+    {name} = event[{key}]
+    if {name} is None or ({name}.__class__ is str and not {name}.strip()):
+        {name} = {name}_json = None
+    else:
+        {name}_json = _json_text({name})
+        if {name}_json is None:
+            return None
+"""
+
+
+def _compile(shape: _Shape) -> _PlainReader:
+    """The plain reader of events of this shape: what reading them through
+    `_PLAIN_READERS` and `_build` gives (tests/ingest/test_plain_events.py), field by field."""
+    given = {name for name, _ in shape.scalars}
+    lines = [
+        "def read(event, extra_keys, now, horizon, catalog, legacy_before):",
+        f"    v = event[{shape.time_key!r}]",
+        "    ts = usual_time(v) if v.__class__ is str else None",
+        "    if ts is None or not horizon <= ts <= now + MAX_FUTURE:",
+        "        ts = _read_time(v, now=now, horizon=horizon)",
+        "        if ts is None:",
+        "    " + _NO_EVENT,
+    ]
+    for name, key in shape.scalars:
+        kind, limits = _SCALAR_KIND[name]
+        source = _SCALAR_SOURCE[kind]
+        default = _PLAIN_DEFAULTS[name]
+        lines.append(source.format(name=name, key=repr(key), default=default, **limits))
+    for name, json_key in (("request", shape.request_key), ("response", shape.response_key)):
+        if json_key is None:
+            lines.append(f"    {name} = {name}_json = None")
+        else:
+            lines.append(_JSON_SOURCE.format(name=name, key=repr(json_key)))
+    if shape.has_extra:
+        lines += [
+            "    extra = {key: event[key] for key in extra_keys}",
+            "    extra_json = _json_text(extra)",
+            "    if extra_json is None:",
+            _NO_EVENT,
+        ]
+    else:
+        lines.append('    extra, extra_json = {}, "{}"')
+    lines += [
+        "    joined = f\"{extra_json}\\n{request_json or ''}\\n{response_json or ''}\"",
+        # One look at the joined texts for what only the walk can tell (a NaN or deep nesting).
+        "    if _maybe_unstorable(joined) and _unstorable(request, response, extra):",
+        _NO_EVENT,
+        "    if not _redaction_free(joined):",
+        _NO_EVENT,
+    ]
+    for name in _SCALAR_KIND:
+        if name not in given:
+            lines.append(f"    {name} = {_PLAIN_DEFAULTS[name]!r}")
+    lines.append(
+        "    return _finish(ts, endpoint, http_status, raw_code, cp_id, courier, waybill,"
+        " order_id, account_code, latency_ms, event_id, message, request, response, extra,"
+        " request_json, response_json, extra_json, catalog, legacy_before)"
+    )
+    namespace: dict[str, Any] = {
+        "usual_time": usual_time,
+        "MAX_FUTURE": MAX_FUTURE,
+        "CACHED_CHARS": CACHED_CHARS,
+        "LATENCY_MAX_MS": LATENCY_MAX_MS,
+        "_read_time": _read_time,
+        "_cached_endpoint_name": _cached_endpoint_name,
+        "_json_text": _json_text,
+        "_maybe_unstorable": _maybe_unstorable,
+        "_unstorable": _unstorable,
+        "_redaction_free": _redaction_free,
+        "_finish": _finish,
+        **{f"_reader_{name}": read for name, read in _PLAIN_READERS.items()},
+    }
+    exec("\n".join(lines), namespace)  # noqa: S102 - our own source; keys only as repr(str)
+    return namespace["read"]
+
+
+def _finish(
+    ts: datetime,
+    endpoint: str,
+    http_status: int | None,
+    raw_code: int | None,
+    cp_id: int | None,
+    courier: str,
+    waybill: str,
+    order_id: str,
+    account_code: str,
+    latency_ms: float | None,
+    event_id: str | None,
+    message: str,
+    request: Any,
+    response: Any,
+    extra: dict,
+    request_json: str | None,
+    response_json: str | None,
+    extra_json: str,
+    catalog: Mapping[int, CodeInfo],
+    legacy_before: datetime | None,
+) -> CleanEvent | None:
+    """`_build` of a plain event's checked fields, with `_choose_code`'s code (None: no code,
+    the careful reader's case); the same steps, without a dict of fields to pass them in."""
+    meta = _NO_META if response is None or (raw_code is not None and message) else _meta(response)
+    code = clickpost_code(
+        code=raw_code,
+        meta_status=None if raw_code is not None else _meta_status(meta),
+        http_status=http_status,
+    )
     if code is None:
         return None
-    return _build(
-        fields,
-        code=code,
-        catalog=catalog,
-        legacy_before=legacy_before,
-        request_json=request_json,
-        response_json=response_json,
-        extra_json=extra_json,
+    message = _plain_message(message or _meta_message(meta))
+    if request_json is not None and len(request_json) > _SURELY_UNDER_CAP:
+        request, request_json = _capped(request, request_json)
+    if response_json is not None and len(response_json) > _SURELY_UNDER_CAP:
+        response, response_json = _capped(response, response_json)
+    if len(extra_json) > _SURELY_UNDER_CAP:
+        extra, extra_json = _capped(extra, extra_json)  # type: ignore[assignment]
+    legacy_key = None
+    if event_id:
+        event_key = "id:" + event_id
+    else:
+        fields = {
+            "ts": ts,
+            "endpoint": endpoint,
+            "http_status": http_status,
+            "cp_id": cp_id,
+            "courier": courier,
+            "waybill": waybill,
+            "order_id": order_id,
+            "account_code": account_code,
+            "latency_ms": latency_ms,
+            "message": message,
+            "request": request,
+            "response": response,
+            "extra": extra,
+            "code": code,
+        }
+        event_key = _content_key(fields)
+        if legacy_before is not None and ts < legacy_before:
+            legacy_key = _legacy_content_key(fields)
+    found = tag(code=code, http_status=http_status, endpoint=endpoint, catalog=catalog)
+    return CleanEvent(
+        ts,
+        endpoint,
+        http_status,
+        code,
+        found.category,
+        found.is_error,
+        cp_id,
+        courier,
+        waybill,
+        order_id,
+        account_code,
+        message,
+        latency_ms,
+        request,
+        response,
+        extra,
+        event_key,
+        request_json,
+        response_json,
+        extra_json,
+        legacy_key,
     )
 
 
-def _plain_code(fields: dict[str, Any]) -> int | None:
-    """`_choose_code`'s code; None when there is none (the careful reader says so)."""
-    raw_code = fields["raw_code"]
-    return clickpost_code(
-        code=raw_code,
-        # Only read when there is no code (the code comes first).
-        meta_status=None if raw_code is not None else _meta_status(_meta(fields["response"])),
-        http_status=fields["http_status"],
-    )
+_NO_META: dict = {}
+
+
+def _redacted_message(message: str) -> str:
+    """The message as stored: stripped, redacted, cut to MESSAGE_MAX_CHARS."""
+    return redact_text(message.strip())[:MESSAGE_MAX_CHARS]
+
+
+_cached_redacted_message = lru_cache(maxsize=1024)(_redacted_message)
+
+
+def _plain_message(message: str) -> str:
+    """`_redacted_message`, kept for short messages (a shipper repeats a few)."""
+    if len(message) <= CACHED_CHARS:
+        return _cached_redacted_message(message)
+    return _redacted_message(message)
 
 
 # Each reader returns what the careful reader makes of a field's (non-null) value, or None
@@ -409,14 +667,6 @@ def _read_latency(value: Any) -> float | None:
     return _checked(value, _to_latency)
 
 
-def _read_json(value: Any) -> str | None:
-    """The compact JSON text of `request` or `response` (whether redaction would change it is
-    `_redaction_free`'s); null and blank text are absent: the careful reader's."""
-    if value is None or (value.__class__ is str and not value.strip()):
-        return None
-    return _plain_json(value)
-
-
 def _read_endpoint(value: Any) -> str | None:
     if value.__class__ is not str or "\x00" in value or not value.strip():
         return None
@@ -447,18 +697,26 @@ _PLAIN_READERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _plain_json(value: Any) -> str | None:
-    """The compact JSON text of `value` when PostgreSQL can store it as it is (what
-    `redacted(value, check=True)` would not refuse; not yet whether redaction would change
-    it: `_redaction_free`); else None."""
+def _json_text(value: Any) -> str | None:
+    """The compact JSON text of `value`, or None where orjson refuses it (lone surrogates,
+    integers past 64 bits, what is not JSON). PostgreSQL may still refuse the text: orjson
+    writes NaN and Infinity as null and nests 254 levels (`_maybe_unstorable`)."""
     try:
-        text = orjson.dumps(value, option=_STRICT_JSON).decode()
-    except (orjson.JSONEncodeError, TypeError):  # lone surrogates, big integers, not JSON
+        return orjson.dumps(value, option=_STRICT_JSON).decode()
+    except (orjson.JSONEncodeError, TypeError):
         return None
-    # orjson writes NaN and Infinity as null, and nests 254 levels: the walk says, when either
-    # may be there (nesting needs as many brackets).
-    maybe_bad = "null" in text or text.count("{") + text.count("[") >= MAX_DEPTH - 1
-    return None if maybe_bad and json_problem(value, depth=1) else text
+
+
+def _maybe_unstorable(text: str) -> bool:
+    """Whether JSON texts (`_json_text`'s, or several joined) may hold NaN or Infinity, or
+    nest too deeply (that needs as many brackets); when not, none of their values has a
+    problem for `json_problem` but NUL, which `_redaction_free` refuses."""
+    return "null" in text or text.count("{") + text.count("[") >= MAX_DEPTH - 1
+
+
+def _unstorable(*values: Any) -> bool:
+    """Whether `json_problem` finds a problem in any of `values` (fields: depth 1)."""
+    return any(json_problem(value, depth=1) for value in values)
 
 
 def _redaction_free(text: str) -> bool:
@@ -847,8 +1105,11 @@ def _meta(response: Any) -> dict:
 
 def _meta_status(meta: dict) -> int | None:
     """The fallback code; a status Clickpost sent as junk is ignored, not an event error."""
+    sent = meta.get("status")
+    if type(sent) is int:  # the usual case, without the call (not a bool)
+        return sent if 0 <= sent <= INT32_MAX else None
     try:
-        status = _whole_number(meta.get("status"))
+        status = _whole_number(sent)
     except Refused:
         return None
     return status if 0 <= status <= INT32_MAX else None

@@ -151,12 +151,26 @@ def _frame_fast(body: bytes) -> list[Any] | None:
     """
     if _LONG_DIGITS in body.translate(_DIGITS_AS_ZERO):  # a regex search costs 20x more
         return None
+    lines = body.split(b"\n")
+    if not lines[-1]:
+        lines.pop()  # what follows the last line's newline
+    try:
+        # The usual body, JSON lines with no blank one, in one mapped call (a Python loop
+        # costs a third of the parse). Two lines or more that each parse are not one
+        # document, and one line is the body itself: the framing is the one below.
+        values = list(map(orjson.loads, lines))
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if set(map(type, values)) == {dict} and 1 not in set(map(len, values)):
+            return values  # every item an event: nothing to unwrap
+        return [item for value in values for item in _unwrap(value)]
     try:
         return _unwrap(orjson.loads(body))
     except orjson.JSONDecodeError:
         pass
     items: list[Any] = []
-    for line in body.split(b"\n"):
+    for line in lines:
         if line.strip(b" \t\r"):
             try:
                 value = orjson.loads(line)

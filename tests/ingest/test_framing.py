@@ -7,6 +7,8 @@ import time
 import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest import framing
 from ingest.doors.http import read_body, within_limit
@@ -675,3 +677,53 @@ def test_the_fast_path_reads_what_the_careful_parser_reads_or_steps_aside(body):
 def test_the_fast_path_takes_the_usual_bodies():
     assert framing._frame_fast(b'{"a": 1}\n{"a": 2}\n') == [{"a": 1}, {"a": 2}]
     assert framing._frame_fast(b'{"a": 12345678901234567890}') is None
+
+
+# --- the orjson path (`_frame_fast`) gives exactly what the careful parser gives ---
+
+_json_scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=6),
+)
+_json_doc = st.recursive(
+    _json_scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["events", "logs", "a", "b", "msg"]), inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+_line = st.one_of(
+    _json_doc.map(lambda doc: json.dumps(doc, separators=(",", ":"))),
+    _json_doc.map(lambda doc: json.dumps(doc, indent=1)),  # a document over several lines
+    st.sampled_from(
+        ["", "  ", "\r", "{", "[", "}", '{"a":1}{"b":2}', '{"a":', '"x', "NaN", "\ufeff{}"]
+    ),
+)
+
+
+def _careful_frame(body: bytes):
+    """`framing._frame` without its orjson path: the careful parser's items, or its 400."""
+    try:
+        return framing._parse_documents(framing._decode(body, offset=0), first_line=1)
+    except framing._Malformed:
+        items = framing._parse_lines(body) if framing._looks_line_framed(body) else None
+        return "refused" if items is None else items
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    lines=st.lists(_line, min_size=1, max_size=6),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    final=st.booleans(),
+)
+def test_the_orjson_framing_gives_the_careful_parsers_items(lines, newline, final):
+    body = (newline.join(lines) + (newline if final else "")).encode("utf-8", "surrogatepass")
+    if not body.removeprefix(b"\xef\xbb\xbf").strip():
+        return  # blank: `_frame` answers [] before either parser
+    fast = framing._frame_fast(body)
+    if fast is not None:
+        assert fast == _careful_frame(body)

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from demo.traffic import DemoTraffic
 from ingest import events
 from ingest.catalog import SEED_BY_CODE
 from ingest.events import CleanEvent, InvalidEvent
@@ -163,16 +164,23 @@ good_values = {
 }
 
 
+# What shippers' templates send for a value they lack: absent for every optional field.
+BLANKS = ["", "  ", "\t", None]
+
+
 @st.composite
 def raw_events(draw) -> dict:
-    """Half start from a plain event (each field once, valid) and change up to three things;
-    the others are made of every alias and any value."""
+    """Half start from a plain event (each field once, valid or blank) and change up to three
+    things; the others are made of every alias and any value."""
     event: dict = {}
     if draw(st.booleans()):
         for field, keys in ALIASES.items():
             if field in ("ts", "endpoint", "http_status") or draw(st.booleans()):
                 key = draw(st.sampled_from(keys))
-                event[key] = draw(good_values.get(field, st.text(min_size=1, max_size=12)))
+                good = good_values.get(field, st.text(min_size=1, max_size=12))
+                if field not in ("ts", "endpoint"):
+                    good = st.one_of(good, good, good, st.sampled_from(BLANKS))
+                event[key] = draw(good)
         for key in draw(st.lists(plain_names, max_size=2)):
             event.setdefault(key, draw(plain_value))
         every_key = [key for keys in ALIASES.values() for key in keys]
@@ -198,6 +206,9 @@ def outcome(read, event: dict) -> tuple:
 
 
 def fast(event: dict) -> tuple:
+    """`clean_event`, its plain reader compiled for the event's shape beforehand (it is only
+    compiled the second time a shape is seen), so that it reads every plain event."""
+    events._plan(tuple(event), eager=True)
     return outcome(
         lambda e: events.clean_event(e, now=NOW, catalog=CATALOG, horizon=HORIZON), event
     )
@@ -251,6 +262,22 @@ def plain(event: dict) -> CleanEvent | None:
     return events._plain_event(event, now=NOW, horizon=HORIZON, catalog=CATALOG)
 
 
+def test_every_demo_event_takes_the_plain_path_and_equals_the_careful_one():
+    """The demo's traffic is the shape shippers send: none of it needs the careful reader."""
+    traffic = DemoTraffic(now=NOW, days=1, per_day=2000, seed=3)
+    for k in range(600):
+        event = orjson.loads(json.dumps(traffic.record(NOW - timedelta(minutes=k))))
+        clean = plain(event)
+        assert clean is not None, event
+        assert (
+            "clean",
+            clean,
+            clean.request_json,
+            clean.response_json,
+            clean.extra_json,
+        ) == careful(event)
+
+
 def test_the_usual_event_takes_the_plain_path_and_equals_the_careful_one():
     event = json.loads(json.dumps(demo_event()))
     clean = plain(event)
@@ -269,7 +296,9 @@ def test_the_usual_event_takes_the_plain_path_and_equals_the_careful_one():
         {"request": "user=1&password=abc"},
         {"extra_token": "abc"},
         {"request": {"body": '{"token": "abc"}'}},
-        {"courier": ""},
+        {"courier": "a\x00b"},
+        {"timestamp": ""},
+        {"url": None},
         {"awb": "W1"},
         {"request": nested(40)},
         {"request": {"a": "b\x00"}},
@@ -281,11 +310,32 @@ def test_anything_redaction_or_a_rule_might_change_goes_to_the_careful_reader(ch
     assert fast(event) == careful(event)
 
 
-@pytest.mark.parametrize("field", ["request", "response"])
-def test_a_null_request_or_response_is_absent_for_both_readers(field):
-    event = demo_event(**{field: None})
-    assert plain(event) is None
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"request": None},
+        {"response": None},
+        {"request": "  "},
+        {"courier": ""},
+        {"order_id": " "},
+        {"account_code": None},
+        {"cp_id": ""},
+        {"latency_ms": None},
+        {"event_id": ""},
+        {"message": ""},
+        {"message": None},
+        {"code": "\t", "http_status": 200},
+    ],
+)
+def test_a_null_or_blank_optional_field_is_absent_for_both_readers(changes):
+    """Shippers' templates send "" for a value they lack: the plain reader takes it too."""
+    event = demo_event(**changes)
+    clean = plain(event)
+    assert clean is not None
     assert fast(event) == careful(event)
+    assert ("clean", clean, clean.request_json, clean.response_json, clean.extra_json) == careful(
+        event
+    )
 
 
 @pytest.mark.parametrize(
@@ -410,3 +460,47 @@ def test_every_content_key_is_the_second_version(event):
 def test_orjson_writes_a_utc_time_as_its_isoformat(moment):
     """The content key lets orjson write the time: it must be the `isoformat()` of before."""
     assert orjson.dumps(moment) == b'"' + moment.isoformat().encode() + b'"'
+
+
+def test_a_shape_is_read_carefully_the_first_time_and_plainly_from_the_second():
+    """A plain reader is compiled (a millisecond and more) only for a shape seen twice, so a
+    shipper whose events all differ in shape pays no compile; both readings are the same."""
+    event = demo_event(**{"status_code": 201}, http_status=None)
+    del event["http_status"]
+    event = {"awb": event.pop("waybill"), **event}  # a shape no other test has
+    keys = tuple(event)
+    events._PLANS.pop(keys, None)
+    events._READERS.clear()
+    events._SEEN_ONCE.clear()
+    careful_reading = outcome(
+        lambda e: events.clean_event(e, now=NOW, catalog=CATALOG, horizon=HORIZON), event
+    )
+    assert events._plan(keys) is not None  # the second look compiles it
+    assert careful_reading == fast(event) == careful(event)
+
+
+def test_events_differing_only_in_their_extra_keys_or_key_order_share_one_reader():
+    first = demo_event()
+    second = {**dict(reversed(list(demo_event().items()))), "host": "a", "region": "b"}
+    events._PLANS.clear()
+    events._READERS.clear()
+    read_first, extra_first = events._plan(tuple(first), eager=True)
+    read_second, extra_second = events._plan(tuple(second), eager=True)
+    assert read_first is read_second
+    assert (extra_first, extra_second) == (("level",), ("level", "host", "region"))
+    assert fast(second) == careful(second)
+    assert list(plain(second).extra.items()) == [("level", "info"), ("host", "a"), ("region", "b")]
+
+
+def test_past_the_readers_limit_a_new_shape_is_read_carefully(monkeypatch):
+    monkeypatch.setattr(events, "_READERS_MAX", 0)
+    monkeypatch.setattr(events, "_READERS", {})
+    monkeypatch.setattr(events, "_PLANS", {})
+    event = {"@timestamp": NOW.isoformat(), "api": "order_create", "status_code": 503}
+    for _ in range(3):
+        assert events._plan(tuple(event)) is None
+    reading = outcome(
+        lambda e: events.clean_event(e, now=NOW, catalog=CATALOG, horizon=HORIZON), event
+    )
+    assert reading == careful(event)
+    assert reading[0] == "clean"
