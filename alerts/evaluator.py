@@ -37,8 +37,12 @@ from alerts.values import Reader, Tally, group_key, labels_of, question_of, read
 from ingest.models import CodeEntry
 from stats.benign import benign_codes
 from stats.questions import labeler
+from stats.windowed import EdgeMemory
 
 log = logging.getLogger(__name__)
+# The raw edge minutes read by the last minutes, kept for the next (stats.windowed.EdgeMemory):
+# one evaluator per process, minute after minute.
+EDGE_MEMORY = EdgeMemory()
 
 
 def spec_of(rule: Rule) -> Spec:
@@ -124,7 +128,8 @@ def evaluate_minute(minute: datetime) -> MinuteOutcome:
     rules = list(Rule.objects.filter(enabled=True).prefetch_related("channels", "inhibited_by"))
     facts = read_facts()
     reading = time.monotonic()
-    readings = _ask(rules, reader=Reader(at=minute, benign=facts.benign), outcome=outcome)
+    reader = Reader(at=minute, benign=facts.benign, edge_memory=EDGE_MEMORY)
+    readings = _ask(rules, reader=reader, outcome=outcome)
     outcome.read_seconds = time.monotonic() - reading
     facts = with_couriers(facts, readings)
     routed = routing_channels()

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from stats import questions
 from stats.window import DIMENSIONS, Filters, Window
-from stats.windowed import edge_ranges, per_minute_counts, read_edges, window_counts
+from stats.windowed import EdgeMemory, edge_ranges, per_minute_counts, read_edges, window_counts
+from tests.read_dataset import NOW
 
 pytestmark = pytest.mark.django_db
 
@@ -184,3 +185,56 @@ def test_shared_edges_hold_the_edge_minutes_events(events):
         for e in events
         if start <= e.ts < utc(2026, 10, 20, 10, 15) or utc(2026, 10, 21, 13, 45) <= e.ts < end
     )
+
+
+def _late_event(at: datetime, n: int) -> None:
+    """One call stored through the ingest pipeline (its rollups with it), at `at`."""
+    from ingest.pipeline import RawItem, ingest_items
+
+    item = {
+        "event_id": f"late-edge-{n}",
+        "timestamp": at.isoformat(),
+        "endpoint": "order_create",
+        "cp_id": 7,
+        "courier": "Delhivery",
+        "account_code": "acme",
+        "http_status": 503,
+    }
+    outcome = ingest_items([RawItem(item)], token_id=None)
+    assert (outcome.accepted, outcome.rejected) == (1, 0), outcome.errors
+
+
+def _held(edges) -> tuple:
+    """What a read of edges holds, rows in a fixed order."""
+    sets = {dims: {n: sorted(rows) for n, rows in s.items()} for dims, s in edges.sets.items()}
+    return edges.covered, edges.bounds, sets
+
+
+def test_edges_kept_in_memory_equal_a_fresh_read_minute_after_minute_and_after_late_rows(events):
+    """An evaluator's memory of the edge minutes reads only what it does not hold, and holds
+    nothing stale: rows stored late into minutes it holds (the current quarter hour and one
+    long finished) are counted the next minute, as a fresh read counts them."""
+    memory = EdgeMemory()
+    dims_sets = [("cp_id", "code"), ("code", "account_code"), DIMENSIONS, ()]
+    base = NOW - timedelta(days=1, minutes=53)
+
+    def ranges(at: datetime) -> list[tuple[datetime, datetime]]:
+        return [p for w in (5, 15, 60) for p in edge_ranges(at - timedelta(minutes=w), at)]
+
+    read_before = 0
+    for n in range(20):
+        at = base + timedelta(minutes=n)
+        if n in (9, 14):
+            _late_event(at - timedelta(minutes=2, seconds=10), n)  # a held minute, this quarter
+            _late_event(at - timedelta(minutes=58), n + 100)  # a held minute, long finished
+        kept = read_edges(ranges(at), dims_sets, memory=memory)
+        assert _held(kept) == _held(read_edges(ranges(at), dims_sets)), at
+        read_now = memory.raw_minutes_read - read_before
+        read_before = memory.raw_minutes_read
+        if n and n not in (9, 14):
+            assert read_now <= 2, (at, read_now)  # the newest minute, or two
+    assert set(memory.marks) == {
+        a + timedelta(minutes=k)
+        for a, b in kept.covered
+        for k in range(int((b - a) / timedelta(minutes=1)))
+    }  # the minutes no longer asked are dropped
