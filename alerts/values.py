@@ -173,7 +173,10 @@ class Reader:
         ]
         # Each question's rows are counted by its filters, its group and the code (`tallies`).
         dims_sets = {(*question.filters.dims(), *question.group, "code") for question in questions}
-        edges = read_edges(ranges, dims_sets, memory=self.edge_memory)
+        # The memory holds every minute of the windows, so that a minute read as the newest
+        # is not read again when it becomes a start edge.
+        spans = {(end - q.window, end) for q in questions for end in self._ends(q)}
+        edges = read_edges(ranges, dims_sets, memory=self.edge_memory, keep=spans)
         fetch = self._fetch
         self._fetch = lambda **asked: fetch(**asked, edges=edges)
 

@@ -36,6 +36,9 @@ from stats.sql import readable
 from stats.window import DIMENSIONS, Filters, Window, ceil_to_grain, floor_to_grain
 
 MINUTE = timedelta(minutes=1)
+# A window longer than this (a day, a week) is not held minute by minute (`EdgeMemory`): its
+# start edge is read when asked, as without memory.
+KEPT_SPAN = timedelta(hours=2)
 PER_MINUTE_WORK_MEM = "256MB"  # the hash of 21 days x 1440 minutes x 30 couriers: ~90 MB
 UTC_ZONE = ZoneInfo("UTC")  # counts do not depend on a zone: windows are instants
 
@@ -158,8 +161,10 @@ class EdgeMemory:
     one) before the minute's raw rows. Ingest writes a raw row and its rollup rows in one
     statement, so a row stored since the minute was read has moved its quarter's mark; a
     minute whose mark moved is read again (with traffic arriving, the current quarter hour's
-    minutes are read each time; a finished quarter hour's are kept). Minutes no longer asked
-    are dropped. One per process and database (the evaluator's); not thread-safe."""
+    minutes are read each time; a finished quarter hour's are kept). Every minute of the
+    rules' windows is held (read once, as the newest), so that it is not read again when it
+    becomes a start edge; minutes outside them are dropped. One per process and database
+    (the evaluator's); not thread-safe."""
 
     database: str = ""
     # (minute, dimensions) -> rows (five values, calls, errors), as `Edges.sets` holds them
@@ -168,21 +173,29 @@ class EdgeMemory:
     raw_minutes_read: int = 0  # minutes read from the raw rows, in all (tests, profiles)
 
     def rows_by_minute(
-        self, runs: list[list[datetime]], wanted: list[tuple[str, ...]]
+        self,
+        runs: list[list[datetime]],
+        wanted: list[tuple[str, ...]],
+        keep: Iterable[tuple[datetime, datetime]] = (),
     ) -> dict[tuple[datetime, tuple[str, ...]], list[tuple]]:
         """Each minute of `runs` counted by each set in `wanted`: from memory where its
-        quarter's mark has not moved, from the raw rows (one query) otherwise."""
+        quarter's mark has not moved, from the raw rows (one query) otherwise. The minutes of
+        `keep` (the rules' whole windows, up to `KEPT_SPAN` long) are read once and held for
+        the minutes to come, when they become edges; every other minute is dropped."""
         database = str(connection.settings_dict["NAME"])
         if database != self.database:
             self.database, self.minutes, self.marks = database, {}, {}
         needed = [m for a, b in runs for m in _minutes(a, b)]
-        marks = _quarter_marks({floor_to_grain(m) for m in needed})
-        stale = [
-            m
-            for m in needed
-            if self.marks.get(m) != marks[floor_to_grain(m)]
-            or any((m, dims) not in self.minutes for dims in wanted)
-        ]
+        spans = [(a, b) for a, b in keep if b - a <= KEPT_SPAN]
+        kept = {m for a, b in spans for m in _minutes(a, b)} | set(needed)
+
+        def held(m: datetime) -> bool:
+            return m in self.marks and all((m, dims) in self.minutes for dims in wanted)
+
+        unread = [m for m in sorted(kept) if not held(m)]
+        marks = _quarter_marks({floor_to_grain(m) for m in [*needed, *unread]})
+        moved = [m for m in needed if held(m) and self.marks[m] != marks[floor_to_grain(m)]]
+        stale = sorted({*unread, *moved})
         if stale:
             read = _read_minutes(stale, wanted)
             self.raw_minutes_read += len(stale)
@@ -190,9 +203,8 @@ class EdgeMemory:
                 self.marks[m] = marks[floor_to_grain(m)]
                 for dims in wanted:
                     self.minutes[(m, dims)] = read.get((m, dims), [])
-        keep = set(needed)
-        self.marks = {m: mark for m, mark in self.marks.items() if m in keep}
-        self.minutes = {key: rows for key, rows in self.minutes.items() if key[0] in keep}
+        self.marks = {m: mark for m, mark in self.marks.items() if m in kept}
+        self.minutes = {key: rows for key, rows in self.minutes.items() if key[0] in kept}
         return self.minutes
 
 
@@ -237,6 +249,7 @@ def read_edges(
     dims_sets: Iterable[Iterable[str]] = (DIMENSIONS,),
     *,
     memory: EdgeMemory | None = None,
+    keep: Iterable[tuple[datetime, datetime]] = (),
 ) -> Edges:
     """The raw rows of every range in one query, counted per slice between the ranges' ends
     (`Edges`) by each set of dimensions in `dims_sets` (GROUPING SETS: the database sums the
@@ -259,10 +272,12 @@ def read_edges(
     edges.sets = {dims: {} for dims in sorted(wanted)}
     if not merged:
         return edges
-    if memory is None or any(end.second or end.microsecond for end in edges.bounds):
+    keep = {(a.astimezone(UTC), b.astimezone(UTC)) for a, b in set(keep)}
+    whole = [end for r in [*ranges, *keep] for end in r]
+    if memory is None or any(end.second or end.microsecond for end in whole):
         edges.sets.update(_grouping_sets(merged, edges.bounds, sorted(wanted)))
         return edges
-    by_minute = memory.rows_by_minute(merged, sorted(wanted))
+    by_minute = memory.rows_by_minute(merged, sorted(wanted), keep)
     for dims, by_slice in edges.sets.items():
         for a, b in merged:
             for m in _minutes(a, b):

@@ -211,15 +211,16 @@ def _held(edges) -> tuple:
 
 
 def test_edges_kept_in_memory_equal_a_fresh_read_minute_after_minute_and_after_late_rows(events):
-    """An evaluator's memory of the edge minutes reads only what it does not hold, and holds
-    nothing stale: rows stored late into minutes it holds (the current quarter hour and one
-    long finished) are counted the next minute, as a fresh read counts them."""
+    """An evaluator's memory of the edge minutes reads each minute once (the newest; a minute
+    of a window is held until it is a start edge, across quarter hours), and holds nothing
+    stale: rows stored late into minutes it holds (the current quarter hour and one long
+    finished) are counted the next minute, as a fresh read counts them."""
     memory = EdgeMemory()
     dims_sets = [("cp_id", "code"), ("code", "account_code"), DIMENSIONS, ()]
-    base = NOW - timedelta(days=1, minutes=53)
+    base = NOW - timedelta(days=1, minutes=53)  # 11:07 UTC: two quarter hours are crossed
 
-    def ranges(at: datetime) -> list[tuple[datetime, datetime]]:
-        return [p for w in (5, 15, 60) for p in edge_ranges(at - timedelta(minutes=w), at)]
+    def windows(at: datetime) -> list[tuple[datetime, datetime]]:
+        return [(at - timedelta(minutes=w), at) for w in (5, 15, 60)]
 
     read_before = 0
     for n in range(20):
@@ -227,14 +228,12 @@ def test_edges_kept_in_memory_equal_a_fresh_read_minute_after_minute_and_after_l
         if n in (9, 14):
             _late_event(at - timedelta(minutes=2, seconds=10), n)  # a held minute, this quarter
             _late_event(at - timedelta(minutes=58), n + 100)  # a held minute, long finished
-        kept = read_edges(ranges(at), dims_sets, memory=memory)
-        assert _held(kept) == _held(read_edges(ranges(at), dims_sets)), at
-        read_now = memory.raw_minutes_read - read_before
-        read_before = memory.raw_minutes_read
-        if n and n not in (9, 14):
-            assert read_now <= 2, (at, read_now)  # the newest minute, or two
-    assert set(memory.marks) == {
-        a + timedelta(minutes=k)
-        for a, b in kept.covered
-        for k in range(int((b - a) / timedelta(minutes=1)))
-    }  # the minutes no longer asked are dropped
+        ranges = [piece for a, b in windows(at) for piece in edge_ranges(a, b)]
+        kept = read_edges(ranges, dims_sets, memory=memory, keep=windows(at))
+        assert _held(kept) == _held(read_edges(ranges, dims_sets)), at
+        read_now, read_before = memory.raw_minutes_read - read_before, memory.raw_minutes_read
+        if n == 0:
+            assert read_now == 60  # the longest window's minutes, once
+        elif n not in (9, 14):
+            assert read_now == 1, (at, read_now)  # the newest minute only
+    assert set(memory.marks) == {at - timedelta(minutes=k) for k in range(1, 61)}
