@@ -61,9 +61,15 @@ def _active(rule_ids: Iterable[int] | None = None) -> dict[int, list[AlertState]
     return by_rule
 
 
-def stale_groups() -> list[Ending]:
-    """Active groups of disabled rules, and of enabled rules that no longer have them."""
-    by_rule = _active()
+def active_states() -> dict[int, list[AlertState]]:
+    """Rule id -> its pending and firing states, locked (in id order) until the commit."""
+    return _active()
+
+
+def stale_groups(active: dict[int, list[AlertState]] | None = None) -> list[Ending]:
+    """Active groups of disabled rules, and of enabled rules that no longer have them (of
+    `active`, from `active_states`, when the caller read them already)."""
+    by_rule = _active() if active is None else active
     rules = Rule.objects.in_bulk(list(by_rule))
     endings = []
     for rule_id, states in by_rule.items():

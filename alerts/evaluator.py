@@ -25,7 +25,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from alerts.ending import end_groups, stale_groups
+from alerts.ending import active_states, end_groups, stale_groups
 from alerts.labels import identity
 from alerts.leader import floor_minute
 from alerts.machine import Change, Reading, Spec, State, severity_of, step
@@ -37,8 +37,12 @@ from alerts.values import Reader, Tally, group_key, labels_of, question_of, read
 from ingest.models import CodeEntry
 from stats.benign import benign_codes
 from stats.questions import labeler
+from stats.windowed import EdgeMemory
 
 log = logging.getLogger(__name__)
+# The raw edge minutes read by the last minutes, kept for the next (stats.windowed.EdgeMemory):
+# one evaluator per process, minute after minute.
+EDGE_MEMORY = EdgeMemory()
 
 
 def spec_of(rule: Rule) -> Spec:
@@ -124,7 +128,8 @@ def evaluate_minute(minute: datetime) -> MinuteOutcome:
     rules = list(Rule.objects.filter(enabled=True).prefetch_related("channels", "inhibited_by"))
     facts = read_facts()
     reading = time.monotonic()
-    readings = _ask(rules, reader=Reader(at=minute, benign=facts.benign), outcome=outcome)
+    reader = Reader(at=minute, benign=facts.benign, edge_memory=EDGE_MEMORY)
+    readings = _ask(rules, reader=reader, outcome=outcome)
     outcome.read_seconds = time.monotonic() - reading
     facts = with_couriers(facts, readings)
     routed = routing_channels()
@@ -134,10 +139,9 @@ def evaluate_minute(minute: datetime) -> MinuteOutcome:
         writes = Writes(at=minute, facts=facts, routed=routed)
         # Pages and the API resolve what they disable, delete or edit; this catches the rest
         # (an update in bulk, a script) before the minute's own changes.
-        end_groups(stale_groups(), at=minute)
-        rows: dict[int, dict[str, AlertState]] = {}
-        for row in AlertState.objects.select_for_update().filter(rule__in=rules):
-            rows.setdefault(row.rule_id, {})[row.group_key] = row
+        active = active_states()
+        ended = end_groups(stale_groups(active), at=minute)
+        rows = state_rows(rules, active=None if ended else active)
         live = set(
             Rule.objects.filter(pk__in=[r.pk for r in rules], enabled=True).values_list(
                 "pk", flat=True
@@ -160,6 +164,25 @@ def evaluate_minute(minute: datetime) -> MinuteOutcome:
             duration_ms=(time.monotonic() - started) * 1000,
         )
     return outcome
+
+
+def state_rows(
+    rules: list[Rule], *, active: dict[int, list[AlertState]] | None
+) -> dict[int, dict[str, AlertState]]:
+    """Rule id -> group key -> its state row, every row of these rules locked. The `active`
+    ones (read and locked by `active_states`, unchanged since) are not read again: a minute
+    with a hundred live groups instantiates each row once, not twice."""
+    query = AlertState.objects.select_for_update().filter(rule__in=rules)
+    if active is None:
+        found = list(query)
+    else:
+        ids = {rule.pk for rule in rules}
+        found = [row for rule_id, held in active.items() if rule_id in ids for row in held]
+        found += query.exclude(pk__in=[row.pk for row in found])
+    rows: dict[int, dict[str, AlertState]] = {}
+    for row in found:
+        rows.setdefault(row.rule_id, {})[row.group_key] = row
+    return rows
 
 
 def inhibitors_first(rules: list[Rule]) -> list[Rule]:

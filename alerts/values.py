@@ -34,7 +34,13 @@ from stats.benign import benign_filters
 from stats.latency import Histogram, format_ms, percentile, percentile_key
 from stats.open_failures import OpenFilters, count_open
 from stats.window import Filters, Window
-from stats.windowed import edge_ranges, read_edges, window_counts, window_histograms
+from stats.windowed import (
+    EdgeMemory,
+    edge_ranges,
+    read_edges,
+    window_counts,
+    window_histograms,
+)
 
 WEEK = timedelta(weeks=1)
 FILTER_FIELDS = ("endpoint", "category", "code", "cp_id", "account_code")
@@ -143,8 +149,10 @@ class Reader:
         at: datetime,
         benign: Iterable[int] = (),
         fetch: Callable[..., dict[tuple, tuple[int, int]]] = window_counts,
+        edge_memory: EdgeMemory | None = None,
     ):
         self.at = at
+        self.edge_memory = edge_memory
         self.benign = frozenset(benign)
         self._fetch = fetch
         self._cache: dict[tuple, dict[tuple, tuple[int, int]]] = {}
@@ -154,7 +162,8 @@ class Reader:
     def share_edges(self, questions: Iterable[Question]) -> None:
         """Read the raw edge minutes of every window these questions will ask, in one query,
         so that each question reads only rollups (the raw partitions once per minute, not
-        once per rule: an evaluation's cost then barely grows with the events stored)."""
+        once per rule: an evaluation's cost then barely grows with the events stored). With the
+        evaluator's `edge_memory`, only the minutes it does not hold are read (`EdgeMemory`)."""
         questions = list(questions)
         ranges = [
             piece
@@ -164,7 +173,10 @@ class Reader:
         ]
         # Each question's rows are counted by its filters, its group and the code (`tallies`).
         dims_sets = {(*question.filters.dims(), *question.group, "code") for question in questions}
-        edges = read_edges(ranges, dims_sets)
+        # The memory holds every minute of the windows, so that a minute read as the newest
+        # is not read again when it becomes a start edge.
+        spans = {(end - q.window, end) for q in questions for end in self._ends(q)}
+        edges = read_edges(ranges, dims_sets, memory=self.edge_memory, keep=spans)
         fetch = self._fetch
         self._fetch = lambda **asked: fetch(**asked, edges=edges)
 

@@ -14,11 +14,13 @@ replays (the alerts preview) that then slide a window over the minutes.
 slice between the windows' ends and by the sets of dimensions the rules ask), so that an alert
 evaluation asks the raw partitions once per minute for all its rules instead of once per rule:
 `window_counts(..., edges=...)` then sums its edges from those rows, with the raw source's own
-filters and key spellings.
+filters and key spellings. With an `EdgeMemory` (the evaluator keeps one from minute to minute)
+it reads only the minutes it does not hold yet, or whose quarter hour was written since.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +36,9 @@ from stats.sql import readable
 from stats.window import DIMENSIONS, Filters, Window, ceil_to_grain, floor_to_grain
 
 MINUTE = timedelta(minutes=1)
+# A window longer than this (a day, a week) is not held minute by minute (`EdgeMemory`): its
+# start edge is read when asked, as without memory.
+KEPT_SPAN = timedelta(hours=2)
 PER_MINUTE_WORK_MEM = "256MB"  # the hash of 21 days x 1440 minutes x 30 couriers: ~90 MB
 UTC_ZONE = ZoneInfo("UTC")  # counts do not depend on a zone: windows are instants
 
@@ -144,9 +149,107 @@ class Edges:
         return summed
 
 
+@dataclass
+class EdgeMemory:
+    """Raw edge minutes' counts kept from one `read_edges` to the next: an evaluator asks
+    nearly the same minutes every minute (each window's edges move by one minute), so it
+    reads only the newest raw minute, not the ~30 minutes of raw rows the edges span (which
+    grow with the traffic).
+
+    Exact: each minute is kept with its quarter hour's mark, read from the category rollup
+    (`ROLLUP_MARK`: its rows of that quarter, their events, the newest transaction that wrote
+    one) before the minute's raw rows. Ingest writes a raw row and its rollup rows in one
+    statement, so a row stored since the minute was read has moved its quarter's mark; a
+    minute whose mark moved is read again (with traffic arriving, the current quarter hour's
+    minutes are read each time; a finished quarter hour's are kept). Every minute of the
+    rules' windows is held (read once, as the newest), so that it is not read again when it
+    becomes a start edge; minutes outside them are dropped. One per process and database
+    (the evaluator's); not thread-safe."""
+
+    database: str = ""
+    # (minute, dimensions) -> rows (five values, calls, errors), as `Edges.sets` holds them
+    minutes: dict[tuple[datetime, tuple[str, ...]], list[tuple]] = field(default_factory=dict)
+    marks: dict[datetime, tuple] = field(default_factory=dict)  # minute -> its quarter's mark
+    raw_minutes_read: int = 0  # minutes read from the raw rows, in all (tests, profiles)
+
+    def rows_by_minute(
+        self,
+        runs: list[list[datetime]],
+        wanted: list[tuple[str, ...]],
+        keep: Iterable[tuple[datetime, datetime]] = (),
+    ) -> dict[tuple[datetime, tuple[str, ...]], list[tuple]]:
+        """Each minute of `runs` counted by each set in `wanted`: from memory where its
+        quarter's mark has not moved, from the raw rows (one query) otherwise. The minutes of
+        `keep` (the rules' whole windows, up to `KEPT_SPAN` long) are read once and held for
+        the minutes to come, when they become edges; every other minute is dropped."""
+        database = str(connection.settings_dict["NAME"])
+        if database != self.database:
+            self.database, self.minutes, self.marks = database, {}, {}
+        needed = [m for a, b in runs for m in _minutes(a, b)]
+        spans = [(a, b) for a, b in keep if b - a <= KEPT_SPAN]
+        kept = {m for a, b in spans for m in _minutes(a, b)} | set(needed)
+
+        def held(m: datetime) -> bool:
+            return m in self.marks and all((m, dims) in self.minutes for dims in wanted)
+
+        unread = [m for m in sorted(kept) if not held(m)]
+        marks = _quarter_marks({floor_to_grain(m) for m in [*needed, *unread]})
+        moved = [m for m in needed if held(m) and self.marks[m] != marks[floor_to_grain(m)]]
+        stale = sorted({*unread, *moved})
+        if stale:
+            read = _read_minutes(stale, wanted)
+            self.raw_minutes_read += len(stale)
+            for m in stale:
+                self.marks[m] = marks[floor_to_grain(m)]
+                for dims in wanted:
+                    self.minutes[(m, dims)] = read.get((m, dims), [])
+        self.marks = {m: mark for m, mark in self.marks.items() if m in kept}
+        self.minutes = {key: rows for key, rows in self.minutes.items() if key[0] in kept}
+        return self.minutes
+
+
+# A quarter hour's mark: any row stored in it since changes one of these (`EdgeMemory`).
+ROLLUP_MARK = (
+    "SELECT bucket, count(*), sum(events)::bigint, max(xmin::text::bigint)"
+    " FROM ingest_rollup_category WHERE bucket = ANY(%s) GROUP BY bucket"
+)
+
+
+def _quarter_marks(quarters: set[datetime]) -> dict[datetime, tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(ROLLUP_MARK, [sorted(quarters)])
+        found = {bucket: tuple(rest) for bucket, *rest in cursor.fetchall()}
+    return {quarter: found.get(quarter, (0, 0, 0)) for quarter in quarters}
+
+
+def _minutes(start: datetime, end: datetime) -> list[datetime]:
+    return [start + n * MINUTE for n in range(int((end - start) / MINUTE))]
+
+
+def _read_minutes(
+    minutes: list[datetime], wanted: list[tuple[str, ...]]
+) -> dict[tuple[datetime, tuple[str, ...]], list[tuple]]:
+    """The raw rows of these minutes, counted per minute by each set in `wanted`."""
+    runs: list[list[datetime]] = []
+    for m in sorted(minutes):
+        if runs and runs[-1][1] == m:
+            runs[-1][1] = m + MINUTE
+        else:
+            runs.append([m, m + MINUTE])
+    bounds = sorted({m for a, b in runs for m in [*_minutes(a, b), b]})
+    read: dict[tuple[datetime, tuple[str, ...]], list[tuple]] = {}
+    for dims, by_slice in _grouping_sets(runs, bounds, wanted).items():
+        for piece, rows in by_slice.items():
+            read[(bounds[piece - 1], dims)] = rows
+    return read
+
+
 def read_edges(
     ranges: Iterable[tuple[datetime, datetime]],
     dims_sets: Iterable[Iterable[str]] = (DIMENSIONS,),
+    *,
+    memory: EdgeMemory | None = None,
+    keep: Iterable[tuple[datetime, datetime]] = (),
 ) -> Edges:
     """The raw rows of every range in one query, counted per slice between the ranges' ends
     (`Edges`) by each set of dimensions in `dims_sets` (GROUPING SETS: the database sums the
@@ -169,7 +272,43 @@ def read_edges(
     edges.sets = {dims: {} for dims in sorted(wanted)}
     if not merged:
         return edges
-    sql, params = _edges_sql(merged, edges.bounds, sorted(wanted))
+    keep = {(a.astimezone(UTC), b.astimezone(UTC)) for a, b in set(keep)}
+    whole = [end for r in [*ranges, *keep] for end in r]
+    if memory is None or any(end.second or end.microsecond for end in whole):
+        edges.sets.update(_grouping_sets(merged, edges.bounds, sorted(wanted)))
+        return edges
+    by_minute = memory.rows_by_minute(merged, sorted(wanted), keep)
+    for dims, by_slice in edges.sets.items():
+        for a, b in merged:
+            for m in _minutes(a, b):
+                rows = by_minute[(m, dims)]
+                if rows:
+                    by_slice.setdefault(bisect_right(edges.bounds, m), []).extend(rows)
+        for piece, rows in by_slice.items():
+            by_slice[piece] = _summed_rows(rows)
+    return edges
+
+
+def _summed_rows(rows: list[tuple]) -> list[tuple]:
+    """Rows (five values, calls, errors) of several minutes, summed by their five values."""
+    summed: dict[tuple, list[int]] = {}
+    for row in rows:
+        key = row[:5]
+        total = summed.get(key)
+        if total is None:
+            summed[key] = [row[5], row[6]]
+        else:
+            total[0] += row[5]
+            total[1] += row[6]
+    return [(*key, calls, errors) for key, (calls, errors) in summed.items()]
+
+
+def _grouping_sets(
+    merged: list[list[datetime]], bounds: list[datetime], wanted: list[tuple[str, ...]]
+) -> dict[tuple[str, ...], dict[int, list[tuple]]]:
+    """The raw rows of the `merged` ranges counted per slice of `bounds` by each set in
+    `wanted` (one query): dimensions -> slice -> rows (five values, calls, errors)."""
+    sql, params = _edges_sql(merged, bounds, wanted)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -178,10 +317,11 @@ def read_edges(
     by_mask: dict[int, dict[int, list[tuple]]] = {}
     for row in rows:
         by_mask.setdefault(row[6], {}).setdefault(row[0], []).append((*row[1:6], *row[7:]))
+    sets: dict[tuple[str, ...], dict[int, list[tuple]]] = {}
     for mask, by_slice in by_mask.items():
         dims = tuple(dim for n, dim in enumerate(union) if not mask & (1 << (top - n)))
-        edges.sets[dims] = by_slice
-    return edges
+        sets[dims] = by_slice
+    return sets
 
 
 def _edges_sql(

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from stats import questions
 from stats.window import DIMENSIONS, Filters, Window
-from stats.windowed import edge_ranges, per_minute_counts, read_edges, window_counts
+from stats.windowed import EdgeMemory, edge_ranges, per_minute_counts, read_edges, window_counts
+from tests.read_dataset import NOW
 
 pytestmark = pytest.mark.django_db
 
@@ -184,3 +185,55 @@ def test_shared_edges_hold_the_edge_minutes_events(events):
         for e in events
         if start <= e.ts < utc(2026, 10, 20, 10, 15) or utc(2026, 10, 21, 13, 45) <= e.ts < end
     )
+
+
+def _late_event(at: datetime, n: int) -> None:
+    """One call stored through the ingest pipeline (its rollups with it), at `at`."""
+    from ingest.pipeline import RawItem, ingest_items
+
+    item = {
+        "event_id": f"late-edge-{n}",
+        "timestamp": at.isoformat(),
+        "endpoint": "order_create",
+        "cp_id": 7,
+        "courier": "Delhivery",
+        "account_code": "acme",
+        "http_status": 503,
+    }
+    outcome = ingest_items([RawItem(item)], token_id=None)
+    assert (outcome.accepted, outcome.rejected) == (1, 0), outcome.errors
+
+
+def _held(edges) -> tuple:
+    """What a read of edges holds, rows in a fixed order."""
+    sets = {dims: {n: sorted(rows) for n, rows in s.items()} for dims, s in edges.sets.items()}
+    return edges.covered, edges.bounds, sets
+
+
+def test_edges_kept_in_memory_equal_a_fresh_read_minute_after_minute_and_after_late_rows(events):
+    """An evaluator's memory of the edge minutes reads each minute once (the newest; a minute
+    of a window is held until it is a start edge, across quarter hours), and holds nothing
+    stale: rows stored late into minutes it holds (the current quarter hour and one long
+    finished) are counted the next minute, as a fresh read counts them."""
+    memory = EdgeMemory()
+    dims_sets = [("cp_id", "code"), ("code", "account_code"), DIMENSIONS, ()]
+    base = NOW - timedelta(days=1, minutes=53)  # 11:07 UTC: two quarter hours are crossed
+
+    def windows(at: datetime) -> list[tuple[datetime, datetime]]:
+        return [(at - timedelta(minutes=w), at) for w in (5, 15, 60)]
+
+    read_before = 0
+    for n in range(20):
+        at = base + timedelta(minutes=n)
+        if n in (9, 14):
+            _late_event(at - timedelta(minutes=2, seconds=10), n)  # a held minute, this quarter
+            _late_event(at - timedelta(minutes=58), n + 100)  # a held minute, long finished
+        ranges = [piece for a, b in windows(at) for piece in edge_ranges(a, b)]
+        kept = read_edges(ranges, dims_sets, memory=memory, keep=windows(at))
+        assert _held(kept) == _held(read_edges(ranges, dims_sets)), at
+        read_now, read_before = memory.raw_minutes_read - read_before, memory.raw_minutes_read
+        if n == 0:
+            assert read_now == 60  # the longest window's minutes, once
+        elif n not in (9, 14):
+            assert read_now == 1, (at, read_now)  # the newest minute only
+    assert set(memory.marks) == {at - timedelta(minutes=k) for k in range(1, 61)}
