@@ -81,13 +81,14 @@ def database_exists(name: str) -> bool:
     return row is not None
 
 
-def recreate_database(name: str) -> None:
-    """Drop (sessions included) and create an empty `bench_*` database, then migrate it."""
+def recreate_database(name: str, *, root: Path | None = None) -> None:
+    """Drop (sessions included) and create an empty `bench_*` database, then migrate it (by
+    checkout `root`'s migrations, else this one's)."""
     database_url(name)
     with _maintenance() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    manage(name, "migrate", "--noinput", "-v0")
+    manage(name, "migrate", "--noinput", "-v0", root=root)
 
 
 def drop_database(name: str) -> None:
@@ -131,11 +132,12 @@ def django_env(name: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def manage(name: str, *args: str) -> str:
-    """Run `manage.py ARGS` on database `name`; its stdout, or an error with its stderr."""
+def manage(name: str, *args: str, root: Path | None = None) -> str:
+    """Run `manage.py ARGS` on database `name` (in checkout `root` with its own .venv, else
+    this one); its stdout, or an error with its stderr."""
     done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
+        [str(root / ".venv" / "bin" / "python") if root else sys.executable, "manage.py", *args],
+        cwd=root or ROOT,
         env=django_env(name),
         capture_output=True,
         text=True,

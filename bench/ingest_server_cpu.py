@@ -2,16 +2,16 @@
 
     python -m bench.ingest_server_cpu --base /work/main [--blocks 10] [--batch 10 1000]
 
-`bench.ingest_cpu` times the request path after the HTTP server (Django's test client); this
-one times all of it: gunicorn with the deploy config (clickpost_monitor/gunicorn_conf.py, its
-asyncio worker, BufferedApp, the access log), one worker per tree, both servers up at once on
-one database (`bench_ingest_server_cpu`, migrated by this tree). One keep-alive client posts
-pre-encoded DemoTraffic batches (gzip NDJSON, distinct millisecond times) to each server in
-turn, in blocks (who goes first alternates), each block on a fresh connection (keep-alive is
-5 s). The figure is the worker's CPU time (/proc utime + stime, all its threads; 10 ms ticks,
-so a block is long enough to count ~100 of them) per request, median of the blocks. Both
-servers need a static manifest, as deployed: `manage.py collectstatic` in each tree, or one
-STATIC_ROOT for both (the environment is passed on).
+`bench.ingest_cpu` times the request path after the HTTP server (Django's test client); this one
+times all of it: gunicorn with the deploy config (clickpost_monitor/gunicorn_conf.py, its
+asyncio worker, BufferedApp, the access log), one worker per tree, both servers up at once, each
+on a database migrated by its own tree (`bench_ingest_server_cpu_base`, `_new`: the two may
+differ in schema). One keep-alive client posts pre-encoded DemoTraffic batches (gzip NDJSON,
+distinct millisecond times) to each server in turn, in blocks (who goes first alternates), each
+block on a fresh connection (keep-alive is 5 s). The figure is the worker's CPU time (/proc
+utime + stime, all its threads; 10 ms ticks, so a block is long enough to count ~100 of them)
+per request, median of the blocks. Both servers need a static manifest, as deployed: `manage.py
+collectstatic` in each tree, or one STATIC_ROOT for both (the environment is passed on).
 """
 
 from __future__ import annotations
@@ -91,11 +91,11 @@ class Client:
         return (_cpu_seconds(self.worker) - before) * 1000 / (len(bodies) - 1)
 
 
-def _token() -> str:
+def _token(name: str, root: Path | None = None) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", _TOKEN],
-        cwd=common.ROOT,
-        env=common.django_env(NAME),
+        [str(root / ".venv" / "bin" / "python") if root else sys.executable, "-c", _TOKEN],
+        cwd=root or common.ROOT,
+        env=common.django_env(name),
         capture_output=True,
         text=True,
         check=True,
@@ -103,12 +103,14 @@ def _token() -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def _batch(servers: dict[str, common.Gunicorn], token: str, *, batch: int, blocks: int) -> dict:
+def _batch(
+    servers: dict[str, common.Gunicorn], tokens: dict[str, str], *, batch: int, blocks: int
+) -> dict:
     """Each server's worker CPU a request of `batch` events, median of the blocks (after a
     warm-up block not counted)."""
     per_block = PER_BLOCK.get(batch, 20) + 1
     bodies = iter(_bodies(batch, per_block * (blocks + 1) * len(servers), seed=batch))
-    clients = {side: Client(server, token, batch) for side, server in servers.items()}
+    clients = {side: Client(server, tokens[side], batch) for side, server in servers.items()}
     for client in clients.values():  # warm-up block, not counted
         client.block([next(bodies) for _ in range(per_block)])
 
@@ -125,17 +127,21 @@ def _batch(servers: dict[str, common.Gunicorn], token: str, *, batch: int, block
 
 
 def run(base: Path, *, blocks: int, batches: list[int]) -> dict:
-    common.recreate_database(NAME)  # migrated by this tree
-    token = _token()
+    # A database per tree, migrated by that tree: the two may differ in schema.
+    names = {"base": f"{NAME}_base", "new": f"{NAME}_new"}
+    common.recreate_database(names["base"], root=base)
+    common.recreate_database(names["new"])
+    tokens = {"base": _token(names["base"], base), "new": _token(names["new"])}
     result: dict = {"load_average": os.getloadavg(), "blocks": blocks}
     with (
-        common.Gunicorn(NAME, workers=1, tag="cpu-base", root=base) as base_server,
-        common.Gunicorn(NAME, workers=1, tag="cpu-new") as new_server,
+        common.Gunicorn(names["base"], workers=1, tag="cpu-base", root=base) as base_server,
+        common.Gunicorn(names["new"], workers=1, tag="cpu-new") as new_server,
     ):
         servers = {"base": base_server, "new": new_server}
         for batch in batches:
-            result[f"batch_{batch}"] = _batch(servers, token, batch=batch, blocks=blocks)
-    common.drop_database(NAME)
+            result[f"batch_{batch}"] = _batch(servers, tokens, batch=batch, blocks=blocks)
+    for name in names.values():
+        common.drop_database(name)
     return result
 
 
