@@ -1,5 +1,6 @@
 """The rooms' rules that import-linter cannot see (docs/ARCHITECTURE.md): nothing but
-`ingest/store.py` writes events or rollups, and nothing but `stats/rates.py` divides errors by
+`ingest/store.py` writes events or rollups (and `ingest/rollups.py` folds the rollups' stripes,
+which changes no sum), and nothing but `stats/rates.py` divides errors by
 calls. import-linter (pyproject `[tool.importlinter]`, run by `make lint`) guards the import
 graph; this guards the SQL, the ORM calls and the arithmetic."""
 
@@ -21,6 +22,7 @@ ROOMS = (
     "subscriptions",
 )
 THE_WRITER = REPO / "ingest" / "store.py"
+THE_FOLDING = REPO / "ingest" / "rollups.py"  # rewrites rollup rows, never what they sum
 THE_FORMULA = REPO / "stats" / "rates.py"
 MAKES_TRAFFIC = ("demo",)  # divides volumes (calls per shipment) to make traffic; shows no rate
 # Schema changes and the one-off backfill of a new rollup are the migrations' job.
@@ -57,7 +59,7 @@ def test_only_the_store_writes_events_and_rollups():
     offenders = {
         str(path.relative_to(REPO)): found
         for path in source_files()
-        if path != THE_WRITER and (found := writes_in(path.read_text()))
+        if path not in (THE_WRITER, THE_FOLDING) and (found := writes_in(path.read_text()))
     }
     assert offenders == {}
 
