@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from bench import common
@@ -97,8 +98,20 @@ def stop_server(server: subprocess.Popen) -> None:
 
 
 def post_all(port: int, token: str, bodies: list[bytes], *, clients: int) -> tuple[float, int]:
-    """POST every body from `clients` threads; (wall seconds, accepted events)."""
+    """POST every body from `clients` threads taking them from one queue; (wall seconds,
+    accepted events)."""
     queue = itertools.count()  # next() on a count is atomic under the GIL
+
+    def taken() -> Iterator[bytes]:
+        while (index := next(queue)) < len(bodies):
+            yield bodies[index]
+
+    return post_streams(port, token, [taken() for _ in range(clients)])
+
+
+def post_streams(port: int, token: str, streams: list[Iterable[bytes]]) -> tuple[float, int]:
+    """POST each stream's bodies in order, a thread and a connection per stream; (wall seconds,
+    accepted events)."""
     accepted: list[int] = []
     failures: list[str] = []
     headers = {
@@ -107,10 +120,10 @@ def post_all(port: int, token: str, bodies: list[bytes], *, clients: int) -> tup
         "Content-Encoding": "gzip",
     }
 
-    def client() -> None:
+    def client(stream: Iterable[bytes]) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        while (index := next(queue)) < len(bodies):
-            conn.request("POST", INGEST_PATH, body=bodies[index], headers=headers)
+        for body in stream:
+            conn.request("POST", INGEST_PATH, body=body, headers=headers)
             response = conn.getresponse()
             text = response.read()
             if response.status == 200:
@@ -119,7 +132,7 @@ def post_all(port: int, token: str, bodies: list[bytes], *, clients: int) -> tup
                 failures.append(f"{response.status} {text[:200]!r}")
         conn.close()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(stream,)) for stream in streams]
     started = time.perf_counter()
     for thread in threads:
         thread.start()

@@ -325,47 +325,6 @@ def _life_bodies(count: int, clients: int, how: str) -> list[list[bytes]]:
     return [[body(batch) for batch in stream] for stream in _streams(count, clients, how)]
 
 
-def _post_streams(port: int, token: str, streams: list[list[bytes]], clients: int) -> tuple:
-    """`quick.post_all` for one stream (a shared queue); else each client posts its own stream
-    in order. (wall seconds, accepted events)."""
-    import http.client
-
-    from bench import ingest_quick as quick
-
-    if len(streams) == 1:
-        return quick.post_all(port, token, streams[0], clients=clients)
-    accepted: list[int] = []
-    failures: list[str] = []
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/x-ndjson",
-        "Content-Encoding": "gzip",
-    }
-
-    def client(stream: list[bytes]) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        for body in stream:
-            conn.request("POST", quick.INGEST_PATH, body=body, headers=headers)
-            response = conn.getresponse()
-            text = response.read()
-            if response.status == 200:
-                accepted.append(json.loads(text)["accepted"])
-            else:
-                failures.append(f"{response.status} {text[:200]!r}")
-        conn.close()
-
-    threads = [threading.Thread(target=client, args=(stream,)) for stream in streams]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(f"{len(failures)} requests failed, e.g. {failures[0]}")
-    return seconds, sum(accepted)
-
-
 def ingest_http(batches: int, rounds: int, clients: int, workers: int, streams: str) -> dict:
     """End to end, as shippers see it: the same gzip NDJSON bodies posted to two servers of
     the deploy config, one as shipped and one whose workers leave the state out
@@ -400,7 +359,11 @@ def ingest_http(batches: int, rounds: int, clients: int, workers: int, streams: 
             variant = "without_state" if n % 2 else "with_state"
             _, port, token, db = servers[variant]
             quick.empty_tables(db)
-            seconds, accepted = _post_streams(port, token, bodies, clients)
+            seconds, accepted = (
+                quick.post_all(port, token, bodies[0], clients=clients)
+                if len(bodies) == 1
+                else quick.post_streams(port, token, bodies)
+            )
             if accepted != sum(body_events):
                 raise RuntimeError(f"{variant}: {accepted} events accepted")
             rates[variant].append(accepted / seconds)
