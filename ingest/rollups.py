@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
+from ingest.latency import COUNT_BITS, COUNT_MASK
 from ingest.store import LATENCY_TABLES, ROLLUP_TABLES
 
 _COUNTS = ("events", "errors", "latency_sum_ms", "latency_count")
@@ -45,8 +46,6 @@ FOLDINGS = (
     *(Folding(r.table, r.key, (), timedelta(hours=2)) for r in LATENCY_TABLES),
 )
 
-_MASK = (1 << 40) - 1  # a histogram element's calls (ingest.latency)
-
 
 def _fold_sql(f: Folding) -> str:
     counts = "".join(f", sum({c}) AS {c}" for c in f.counts)
@@ -66,12 +65,12 @@ summed AS (
     SELECT bucket, {f.keys}{counts} FROM moved GROUP BY bucket, {f.keys}
 ),
 calls AS (
-    SELECT bucket, {f.keys}, v >> 40 AS lb, sum(v & {_MASK})::bigint AS n
+    SELECT bucket, {f.keys}, v >> {COUNT_BITS} AS lb, sum(v & {COUNT_MASK})::bigint AS n
       FROM moved CROSS JOIN LATERAL unnest(latency_hist) AS h(v)
      GROUP BY bucket, {f.keys}, lb
 ),
 merged AS (
-    SELECT bucket, {f.keys}, array_agg((lb << 40) | n ORDER BY lb) AS latency_hist
+    SELECT bucket, {f.keys}, array_agg((lb << {COUNT_BITS}) | n ORDER BY lb) AS latency_hist
       FROM calls GROUP BY bucket, {f.keys}
 ),
 folded AS (

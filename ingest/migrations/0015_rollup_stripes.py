@@ -1,8 +1,8 @@
 """Rollup rows striped by writer: a `part` column in each rollup's key (ingest.store's
 ROLLUP_STRIPES). Concurrent batches add to rows of their own stripe instead of waiting on each
 other's row locks until commit; reads add the stripes up (they already summed rows), and
-`compact_rollups` folds the stripes of past buckets back into stripe 0. Existing rows are
-stripe 0, so nothing is rewritten but the primary keys."""
+`fold_rollups` (ingest.rollups) folds the stripes of past buckets back into stripe 0.
+Existing rows are stripe 0, so nothing is rewritten but the primary keys."""
 
 from django.db import migrations, models
 
@@ -23,8 +23,6 @@ FORWARD = "".join(
     f"ALTER TABLE {table} DROP CONSTRAINT {table}_pkey, ADD PRIMARY KEY (bucket, {keys}, part);"
     for table, keys in KEYS.items()
 )
-# Back to one row per key: the stripes summed first (counts add, histograms merge).
-BACKWARD = "SELECT 1;"
 
 
 class Migration(migrations.Migration):
