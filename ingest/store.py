@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from ingest import open_failures, partitions
 from ingest.events import CleanEvent
+from ingest.latency import COUNT_BITS, COUNT_MASK
 from ingest.times import MAX_FUTURE
 
 
@@ -81,6 +82,34 @@ def stripe_by_backend(session: psycopg.Connection) -> int:
 # they make sums several stripes).
 stripe_of: Callable[[psycopg.Connection], int] = stripe_by_backend
 
+
+def merged_histogram(stored: str, added: str) -> str:
+    """SQL: the histogram `stored` (a rollup row's) with the calls of histogram `added` (a batch's)
+    added to it: what `latency_hist_merge(stored, added)` returns, array for array
+    (tests/ingest/test_latency_buckets.py compares them).
+
+    That PL/pgSQL function walks both arrays, ~10 µs for a row of 40 buckets, and a batch of a
+    few events adds one or two calls to each rollup row it touches: the merge was a third of
+    PostgreSQL's CPU for a 10-event batch (bench.batch_sql, docs/PERFORMANCE.md). So a batch
+    histogram of one element is put in by C functions instead: the elements are sorted by
+    bucket and so by value, and `width_bucket` (a binary search) counts the stored elements of
+    its bucket or a lower one, which is where it goes: added to the element there if that is
+    its bucket (subscript 0 is NULL, never equal), else inserted after it, by slices. An empty
+    batch histogram (calls without a latency) leaves the row's as it is."""
+    one = f"{added}[1]"
+    at = f"width_bucket({one} | {COUNT_MASK}, {stored})"
+    return f"""CASE cardinality({added})
+           WHEN 0 THEN {stored}
+           WHEN 1 THEN
+               CASE WHEN {stored}[{at}] >> {COUNT_BITS} = {one} >> {COUNT_BITS}
+                    THEN {stored}[:{at} - 1] || ({stored}[{at}] + ({one} & {COUNT_MASK}))
+                         || {stored}[{at} + 1:]
+                    ELSE {stored}[:{at}] || {one} || {stored}[{at} + 1:] END
+           ELSE latency_hist_merge({stored}, {added}) END"""
+
+
+_MERGED = merged_histogram("r.latency_hist", "EXCLUDED.latency_hist")
+
 _ROLLUP_UPSERT = """
 {name} AS (
     INSERT INTO {table} AS r (bucket, {keys}, events, errors, latency_sum_ms, latency_count,
@@ -102,7 +131,7 @@ _ROLLUP_UPSERT = """
            errors = r.errors + EXCLUDED.errors,
            latency_sum_ms = r.latency_sum_ms + EXCLUDED.latency_sum_ms,
            latency_count = r.latency_count + EXCLUDED.latency_count,
-           latency_hist = latency_hist_merge(r.latency_hist, EXCLUDED.latency_hist)
+           latency_hist = {merged}
     RETURNING 1
 )"""
 
@@ -150,7 +179,7 @@ _LATENCY_UPSERT = """
      GROUP BY bucket, {key}
      ORDER BY bucket, {key}
     ON CONFLICT (bucket, {key}, part) DO UPDATE
-       SET latency_hist = latency_hist_merge(r.latency_hist, EXCLUDED.latency_hist)
+       SET latency_hist = {merged}
     RETURNING 1
 )"""
 
@@ -234,11 +263,17 @@ _LEGACY_DUPLICATES = """
 
 # Rollups key "not given" as cp_id 0 and account_code '' (unique keys without NULLs).
 _ROLLUPS = [
-    (r.name, _ROLLUP_UPSERT.format(name=r.name, table=r.table, keys=r.keys, grain=r.grain))
+    (
+        r.name,
+        _ROLLUP_UPSERT.format(
+            name=r.name, table=r.table, keys=r.keys, grain=r.grain, merged=_MERGED
+        ),
+    )
     for r in ROLLUP_TABLES
 ]
 _LATENCY_ROLLUPS = [
-    (r.name, _LATENCY_UPSERT.format(name=r.name, table=r.table, key=r.key)) for r in LATENCY_TABLES
+    (r.name, _LATENCY_UPSERT.format(name=r.name, table=r.table, key=r.key, merged=_MERGED))
+    for r in LATENCY_TABLES
 ]
 
 _COURIER_NAMES = f"""
