@@ -155,6 +155,8 @@ def measure(batch: int, count: int, rounds: int, names: list[str]) -> dict:
     from ingest import partitions, store
 
     batches = _batches(batch, count)
+    # The variants patch the statement of batches without first-version keys, the only kind.
+    assert not any(e.legacy_key for events in batches for e in events)
     partitions.ensure_partitions_ahead(days_ahead=1, days_back=2)
     received_at = timezone.now()
     saved = {name: getattr(store, name) for name in ("_WRITE_BATCH", "_write_events", "stripe_of")}
