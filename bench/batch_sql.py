@@ -76,8 +76,68 @@ def _without_histogram_merge() -> None:
     _histogram_merge("r.latency_hist")
 
 
+# The rollups' journal (not built; measured for the note on issue 22): a batch appends its new
+# rows' rollup columns to an unindexed table instead of upserting nine rollups, and a folder
+# empties it into the rollups every second or so, each quarter hour's rows once for many
+# batches. Reads would add the journal's rows (a view per rollup); not written here.
+_JOURNAL = "bench_rollup_journal"
+_JOURNAL_CTE = f"""
+journal AS (
+    INSERT INTO {_JOURNAL}
+    SELECT ts, endpoint, category, code, is_error, cp_id, account_code, latency_ms, lb
+      FROM inserted
+    RETURNING 1
+)"""
+
+
+def _journal() -> None:
+    """The batch appends to the journal; `_fold_journal` runs after the round, its CPU in it."""
+    from django.db import connection
+
+    from ingest import open_failures, store
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {_JOURNAL} (ts timestamptz, endpoint text, "
+            "category text, code integer, is_error boolean, cp_id integer, account_code text, "
+            "latency_ms double precision, lb integer)"
+        )
+    store._WRITE_BATCH = store._batch_statement(
+        [
+            ("journal", _JOURNAL_CTE),
+            (open_failures.STALE, open_failures.BATCH_CTES),
+            ("courier_names", store._COURIER_NAMES),
+            ("token_counts", store._TOKEN_COUNTS),
+        ],
+        legacy=False,
+    )
+
+
+def _fold_journal() -> None:
+    """Every journal row into the nine rollups by the store's own upserts, in one statement
+    (`inserted` is the journal's deleted rows here), as one fold of the round's batches."""
+    import psycopg
+    from django.db import transaction
+
+    from ingest import store
+
+    upserts = [*store._ROLLUPS, *store._LATENCY_ROLLUPS]
+    statement = (
+        f"WITH inserted AS (DELETE FROM {_JOURNAL} RETURNING *),"
+        + ",".join(cte for _, cte in upserts)
+        + "\nSELECT "
+        + ", ".join(f"(SELECT count(*) FROM {name})" for name, _ in upserts)
+    )
+    with transaction.atomic(), psycopg.RawCursor(store._session()) as cursor:
+        cursor.execute(statement.replace("%(part)s", "3").replace("%%", "%"))
+
+
+# What runs after a variant's batches, inside its timed round.
+AFTER_ROUND: dict[str, Callable[[], None]] = {"journal": _fold_journal}
+
 # name -> what it patches in ingest.store (restored after each of its rounds).
 VARIANTS: dict[str, Callable[[], None]] = {
+    "journal": _journal,
     "shipped": lambda: None,
     "without_state": _without_state,
     "rows_only": _rows_only,
@@ -175,6 +235,7 @@ def measure(batch: int, count: int, rounds: int, names: list[str]) -> dict:
             started_db, started = _backend_cpu(pid), time.process_time()
             for events in batches:
                 store.write_events(events, token_id=None, received_at=received_at)
+            AFTER_ROUND.get(name, lambda: None)()
             if n:
                 db[name].append((_backend_cpu(pid) - started_db) * 1000 / count)
                 worker[name].append((time.process_time() - started) * 1000 / count)
