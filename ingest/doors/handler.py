@@ -74,9 +74,11 @@ class LeanDoorHandler:
         signals.request_started.send(sender=WSGIHandler, environ=environ)
         request = WSGIRequest(environ)
         set_urlconf(settings.ROOT_URLCONF)
-        response = self._answer(request)
-        if response is None:
+        answered = self._answer(request)
+        if answered is None:
             return self.django(environ, start_response)
+        # django-stubs declares neither attribute below, nor `log_response` for any response.
+        response: Any = answered
         response._resource_closers.append(request.close)
         if response.status_code >= 400:
             log_response(
