@@ -14,11 +14,13 @@ database connection (CONN_MAX_AGE and the health checks work as before). Django'
 handler would instead start a new thread per request, leaving persistent connections behind.
 
 `Direct`: the requests it picks (a shipper's POST to an ingest door: clickpost_monitor/asgi.py)
-are given to Django's WSGI handler on the same threads, in one hop with the buffered body, and
-the whole answer sent back: Django's ASGI handler hops to the thread and back three times a
+are given to a WSGI app on the same threads (there `ingest.doors.handler.LeanDoorHandler`, with
+Django's WSGI handler behind it), in one hop with the buffered body, and the whole answer sent
+back: Django's ASGI handler hops to the thread and back three times a
 request (the started signal, the response, the finished signal) and watches for a disconnect,
-about 0.7 ms of a 10-event batch's CPU (docs/PERFORMANCE.md, issue 22). The same middleware,
-views and signals run; only answers that are not streamed may take it (ingest's are small).
+about 0.7 ms of a 10-event batch's CPU (docs/PERFORMANCE.md, issue 22). The same signals,
+middleware and views run as under WSGI (the lean handler's docstring says how it keeps them);
+only answers that are not streamed may take it (ingest's are small).
 """
 
 from __future__ import annotations
