@@ -2,6 +2,8 @@
 
 Each is a `process_response` (Django's `MiddlewareMixin`), so that the server's lean path for
 an admitted ingest POST (ingest/doors/handler.py) applies the very same code to its answer.
+They stay synchronous only (`SyncOnly`), as they were: under Django's ASGI handler an
+async-capable `MiddlewareMixin` would hop to a thread for each `process_response`.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-class ContentSecurityPolicyMiddleware(MiddlewareMixin):
+class SyncOnly(MiddlewareMixin):
+    async_capable = False
+
+
+class ContentSecurityPolicyMiddleware(SyncOnly):
     def process_response(self, request, response):
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
 
 
-class PrivateCacheMiddleware(MiddlewareMixin):
+class PrivateCacheMiddleware(SyncOnly):
     """`Cache-Control: private, no-store` on every response to an authenticated request: a
     session (pages, the read API) or a token (DRF sets the token's user on the request too).
 
