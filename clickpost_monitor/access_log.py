@@ -9,6 +9,8 @@ redacted here before formatting, so no token reaches a log line (`gunicorn_conf.
 An access line redacts only the atoms its format names (`RedactedAtoms`, as each is read): a
 request has some forty atoms (every header and environ entry among them) and the default format
 reads nine; redacting them all was a sixth of a small ingest request's event-loop CPU (issue 22).
+Nor are the per-header and per-environ atoms (`{name}i`, `{name}o`, `{name}e`) made at all
+when the format reads none of them, as the default does (`RedactingLogger.atoms`).
 """
 
 from __future__ import annotations
@@ -46,10 +48,35 @@ class RedactedAtoms(SafeAtoms):
         return value.replace('"', '\\"') if isinstance(value, str) else value
 
 
+class _Unlisted(dict):
+    """A request's environ that answers every lookup but lists no entries."""
+
+    def items(self):
+        return ()
+
+
+class _Headerless:
+    """A request or response as gunicorn's `atoms` reads it, less its headers."""
+
+    headers = ()
+
+    def __init__(self, of: Any) -> None:
+        self.status = getattr(of, "status", None)
+        self.sent = getattr(of, "sent", None)
+
+
 class RedactingLogger(Logger):
     """Access atoms and error-log arguments pass through `redact`."""
 
     atoms_wrapper_class = RedactedAtoms
+
+    def atoms(self, resp, req, environ, request_time) -> dict:
+        """gunicorn's atoms; those of each header and environ entry only for a format that
+        reads any (`%({name}i)s`...): the default reads none, and they were a third of making
+        a line (docs/PERFORMANCE.md, round 7)."""
+        if "{" in self.cfg.access_log_format:
+            return super().atoms(resp, req, environ, request_time)
+        return super().atoms(_Headerless(resp), _Headerless(req), _Unlisted(environ), request_time)
 
     def log(self, lvl, msg, *args, **kwargs) -> None:
         super().log(lvl, _redacted(msg), *map(_redacted, args), **kwargs)

@@ -20,6 +20,7 @@ def _application() -> BufferedApp:
     from django.conf import settings
 
     from clickpost_monitor.static_manifest import require_static_manifest
+    from ingest.doors.handler import LeanDoorHandler
     from ingest.doors.middleware import routes_to_door
 
     require_static_manifest()
@@ -31,9 +32,10 @@ def _application() -> BufferedApp:
         threads=settings.WEB_THREADS,
         max_body_bytes=settings.INGEST_MAX_BYTES,
         body_seconds=settings.REQUEST_BODY_SECONDS,
-        # A shipper's POST in one hop to the thread (buffered.py says why): small answers.
+        # A shipper's POST in one hop to the thread (buffered.py says why), answered past
+        # Django's handler when its door admits it (ingest/doors/handler.py): small answers.
         direct=Direct(
-            get_wsgi_application(),
+            LeanDoorHandler(get_wsgi_application()),
             lambda scope: scope["method"] == "POST" and routes_to_door(scope["path"]),
         ),
     )

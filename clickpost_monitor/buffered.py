@@ -14,16 +14,19 @@ database connection (CONN_MAX_AGE and the health checks work as before). Django'
 handler would instead start a new thread per request, leaving persistent connections behind.
 
 `Direct`: the requests it picks (a shipper's POST to an ingest door: clickpost_monitor/asgi.py)
-are given to Django's WSGI handler on the same threads, in one hop with the buffered body, and
-the whole answer sent back: Django's ASGI handler hops to the thread and back three times a
+are given to a WSGI app on the same threads (there `ingest.doors.handler.LeanDoorHandler`, with
+Django's WSGI handler behind it), in one hop with the buffered body, and the whole answer sent
+back: Django's ASGI handler hops to the thread and back three times a
 request (the started signal, the response, the finished signal) and watches for a disconnect,
-about 0.7 ms of a 10-event batch's CPU (docs/PERFORMANCE.md, issue 22). The same middleware,
-views and signals run; only answers that are not streamed may take it (ingest's are small).
+about 0.7 ms of a 10-event batch's CPU (docs/PERFORMANCE.md, issue 22). The same signals,
+middleware and views run as under WSGI (the lean handler's docstring says how it keeps them);
+only answers that are not streamed may take it (ingest's are small).
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import sys
@@ -112,21 +115,30 @@ class BufferedApp:
 
     async def _receive_body(self, receive: Receive, send: Send):
         # Handed to the caller, who closes it after the response (or closed here on refusal).
-        body = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES, mode="w+b")  # noqa: SIM115
+        # A body that comes in one message (a shipper's small batch) is read from memory as
+        # it is; a longer one is spooled, to a temporary file past SPOOL_IN_MEMORY_BYTES.
+        body: IO[bytes] | None = None
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                body.close()
+                if body is not None:
+                    body.close()
                 return None, 0
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                body.close()
+                if body is not None:
+                    body.close()
                 await _refuse(send, 413, self._too_large(None))
                 return None, 0
+            more = message.get("more_body", False)
+            if body is None and not more:
+                return io.BytesIO(chunk), size
+            if body is None:
+                body = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES, mode="w+b")  # noqa: SIM115
             body.write(chunk)
-            if not message.get("more_body", False):
+            if not more:
                 body.seek(0)
                 return body, size
 

@@ -1,6 +1,14 @@
-"""Response headers Django does not set by itself."""
+"""Response headers Django does not set by itself.
+
+Each is a `process_response` (Django's `MiddlewareMixin`), so that the server's lean path for
+an admitted ingest POST (ingest/doors/handler.py) applies the very same code to its answer.
+They stay synchronous only (`SyncOnly`), as they were: under Django's ASGI handler an
+async-capable `MiddlewareMixin` would hop to a thread for each `process_response`.
+"""
 
 from __future__ import annotations
+
+from django.utils.deprecation import MiddlewareMixin
 
 # Only our own scripts, styles and images: plotly.js is served from our static files.
 # Plotly sets inline style attributes on its SVG, hence 'unsafe-inline' for styles only.
@@ -11,17 +19,17 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-class ContentSecurityPolicyMiddleware:
-    def __init__(self, get_response):
-        self.get_response = get_response
+class SyncOnly(MiddlewareMixin):
+    async_capable = False
 
-    def __call__(self, request):
-        response = self.get_response(request)
+
+class ContentSecurityPolicyMiddleware(SyncOnly):
+    def process_response(self, request, response):
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
 
 
-class PrivateCacheMiddleware:
+class PrivateCacheMiddleware(SyncOnly):
     """`Cache-Control: private, no-store` on every response to an authenticated request: a
     session (pages, the read API) or a token (DRF sets the token's user on the request too).
 
@@ -30,11 +38,7 @@ class PrivateCacheMiddleware:
 
     VALUE = "private, no-store"
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        response = self.get_response(request)
+    def process_response(self, request, response):
         if _authenticated(request):
             response.headers["Cache-Control"] = self.VALUE
         return response

@@ -11,11 +11,10 @@ from typing import Any
 
 from django.http import HttpResponseBase
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.response import Response
 
 from ingest import framing, pipeline
 from ingest.doors import python_logging
-from ingest.doors.http import Decoded, IngestDoor, LeaveBodyParser
+from ingest.doors.http import Decoded, IngestDoor, LeaveBodyParser, json_reply
 from ingest.doors.records import adopt_msg
 from tokens.auth import ApiTokenAuthentication
 
@@ -40,4 +39,4 @@ class GenericDoor(IngestDoor):
         return Decoded([pipeline.RawItem(adopt_msg(value)) for value in values])
 
     def reply(self, decoded: Decoded, outcome: pipeline.IngestOutcome) -> HttpResponseBase:
-        return Response(outcome.as_json(), status=400 if outcome.all_rejected else 200)
+        return json_reply(outcome.as_json(), status=400 if outcome.all_rejected else 200)

@@ -7,7 +7,9 @@ credential of the door's forms, of an active token with the `ingest` scope:
 headers every answer carries) to the door's `serve`, not through sessions, CSRF, the user,
 messages, axes and DRF's dispatch: about a fifth of a small batch's CPU (docs/PERFORMANCE.md,
 issue 22). Everything else, refusals of the credential included, takes the full stack, so its
-answers stay exactly what they were.
+answers stay exactly what they were. Under the server, `ingest.doors.handler.LeanDoorHandler`
+runs the same steps for an admitted POST without Django's handler around them; this middleware
+serves the other ways in (Django's test client, a WSGI server).
 
 An admitted POST also trusts its thread's database connection when that connection ended a
 request without error less than RECENTLY_FINE_SECONDS ago: Django's health check (a `SELECT 1`
