@@ -344,12 +344,22 @@ def prepare_database(plan: Plan) -> str:
 # ---------------------------------------------------------------- CPU accounting
 
 
-def _cpu_seconds(pid: int) -> float:
+def _stat(pid: int) -> list[str]:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return []
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
+
+
+def _reaped_cpu_seconds(pid: int) -> float:
+    """The CPU of `pid`'s children that ended and were waited for (cutime + cstime)."""
+    fields = _stat(pid)
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
 
 
 def _postgres_pids() -> list[int]:
@@ -360,31 +370,59 @@ def _postgres_pids() -> list[int]:
         return [pid for (pid,) in rows]
 
 
+def _postmaster(pids: list[int]) -> int | None:
+    """PostgreSQL's postmaster: the parent of its backends (None when it is not local)."""
+    for pid in pids:
+        fields = _stat(pid)
+        if fields:
+            return int(fields[1])
+    return None
+
+
+class _ProcessGroup:
+    """The CPU used by a parent's children over a span, those that ended in it too: gunicorn
+    recycles a worker after `max_requests` (a 10-event run ends several), and a backend ends
+    with its connection; an ended child's CPU moves to its parent's cutime + cstime."""
+
+    def __init__(self, parent: int | None, children: list[int]) -> None:
+        self.parent = parent
+        self.reaped = _reaped_cpu_seconds(parent) if parent else 0.0
+        self.before = {pid: _cpu_seconds(pid) for pid in children}
+
+    def used(self, children: list[int]) -> float:
+        alive = set(children)
+        reaped = _reaped_cpu_seconds(self.parent) - self.reaped if self.parent else 0.0
+        running = sum(_cpu_seconds(pid) - self.before.get(pid, 0.0) for pid in alive)
+        # An ended child's whole life is in `reaped`: what it had used before the span is not.
+        ended = sum(cpu for pid, cpu in self.before.items() if pid not in alive)
+        return reaped + running - ended
+
+
 class CpuMeter:
     """CPU seconds used by the gunicorn workers, by PostgreSQL and by this client process.
 
-    PostgreSQL's share counts its processes alive at the end (persistent web connections,
-    WAL writer, checkpointer...); it reads 0 when the server is on another machine.
+    Each counts its processes alive at the end (PostgreSQL's: persistent web connections, WAL
+    writer, checkpointer...) and those that ended in the span (a recycled worker, a closed
+    connection: through their parent). PostgreSQL's reads 0 when the server is on another
+    machine; its ended processes are any database's (the machine is quiet for a bench).
     """
 
     def __init__(self, server: common.Gunicorn) -> None:
         self.server = server
 
     def __enter__(self) -> CpuMeter:
-        self.workers = self.server.worker_pids()
-        self.before = {pid: _cpu_seconds(pid) for pid in self.workers + _postgres_pids()}
+        postgres = _postgres_pids()
+        self.workers = _ProcessGroup(self.server.process.pid, self.server.worker_pids())
+        self.postgres = _ProcessGroup(_postmaster(postgres), postgres)
         self.client_before = sum(os.times()[:2])
         return self
 
     def __exit__(self, *exc: object) -> None:
-        postgres = [pid for pid in _postgres_pids() if pid not in self.workers]
-
-        def used(pids: list[int]) -> float:
-            return sum(_cpu_seconds(pid) - self.before.get(pid, 0.0) for pid in pids)
-
+        workers = self.server.worker_pids()
+        postgres = [pid for pid in _postgres_pids() if pid not in workers]
         self.result = {
-            "app_workers": round(used(self.workers), 1),
-            "postgresql": round(used(postgres), 1),
+            "app_workers": round(self.workers.used(workers), 1),
+            "postgresql": round(self.postgres.used(postgres), 1),
             "client": round(sum(os.times()[:2]) - self.client_before, 1),
         }
 
